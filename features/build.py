@@ -1,0 +1,279 @@
+"""Build point-in-time feature snapshots with churn labels: the public entry point of the stage."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from features import queries
+from features.catalog import FeatureSpec
+from features.contract import TABLES
+from features.dates import Step, from_day, parse_every, snapshot_dates, to_day
+from features.definitions import Feature, feature_set
+from features.engines import ENGINES, DuckDBEngine, Engine, SparkEngine
+
+if TYPE_CHECKING:
+    from features.loader import Dataset
+
+logger = logging.getLogger(__name__)
+
+KEY_FEATURE_COUNT = 5
+CATALOG_METADATA_KEY = b"vitals.snapshots"
+ID_COLUMNS = ("account_id", "as_of", "parent_id")
+LABEL_COLUMNS = ("churned_within_horizon", "churn_date")
+
+
+@dataclass
+class Snapshots:
+    """Feature snapshots: one row per (account, as_of), every feature, and the label columns."""
+
+    table: pa.Table
+    catalog: list[FeatureSpec]
+    key_features: list[str]
+    horizon_days: int
+    grace_days: int
+    data_end: date
+    engine: str = "duckdb"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the feature columns, in catalog order."""
+        return [spec.name for spec in self.catalog]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The snapshot table as a pandas DataFrame."""
+        return self.table.to_pandas()
+
+    def metadata(self) -> dict[str, object]:
+        """What a reader needs besides the table: catalog, key features, horizon, data end."""
+        return {
+            "catalog": [spec.to_dict() for spec in self.catalog],
+            "key_features": self.key_features,
+            "horizon_days": self.horizon_days,
+            "grace_days": self.grace_days,
+            "data_end": self.data_end.isoformat(),
+            "engine": self.engine,
+        }
+
+
+def data_end_day(dataset: Dataset) -> int:
+    """Day number just after the last day holding data (labels and snapshots stop there)."""
+    return to_day(dataset.data_end) + 1
+
+
+def default_dates(
+    dataset: Dataset, start: date | None = None, end: date | None = None, every: str = "1mo"
+) -> list[date]:
+    """Snapshot dates from ``start`` (default: 90 days in) to ``end`` (default: the data end).
+
+    Raises:
+        ValueError: on an unparsable ``every`` or ``start`` after ``end``.
+    """
+    step: Step = parse_every(every)
+    last = end or from_day(data_end_day(dataset))
+    first = start or (_data_start(dataset) + timedelta(days=90))
+    return snapshot_dates(first, last, step)
+
+
+def _data_start(dataset: Dataset) -> date:
+    row = dataset.con.execute("SELECT MIN(created_at) FROM accounts").fetchall()[0][0]
+    return row.date() if row is not None else from_day(data_end_day(dataset))
+
+
+def choose_key_features(
+    dataset: Dataset, before: date, count: int = KEY_FEATURE_COUNT
+) -> list[str]:
+    """The ``count`` most used product features in events stamped before ``before``.
+
+    Only data before the first snapshot is looked at, so the choice of columns never depends
+    on what happens after any snapshot.
+    """
+    rows = dataset.con.execute(
+        "SELECT feature FROM events WHERE feature IS NOT NULL AND timestamp < ? "
+        "GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
+        [before, count],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def account_attributes(dataset: Dataset) -> tuple[list[str], list[str]]:
+    """Extra (non-contract) columns of ``accounts``: (categorical, numeric) names."""
+    contract = set(TABLES["accounts"].column_names)
+    categorical, numeric = [], []
+    for name, dtype, *_ in dataset.con.execute("DESCRIBE accounts").fetchall():
+        if name in contract:
+            continue
+        if dtype == "VARCHAR":
+            categorical.append(name)
+        elif dtype in {
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "FLOAT",
+            "DOUBLE",
+        } or dtype.startswith("DECIMAL"):
+            numeric.append(name)
+    return categorical, numeric
+
+
+def build_features(
+    dataset: Dataset,
+    as_of: Sequence[date],
+    *,
+    horizon_days: int = 90,
+    grace_days: int = 30,
+    engine: str = "duckdb",
+    spark_master: str = "local[2]",
+    key_features: list[str] | None = None,
+) -> Snapshots:
+    """Compute every feature and the churn label for each customer at each ``as_of`` date.
+
+    A snapshot at ``as_of`` reads only data stamped strictly before ``as_of``; its label says
+    whether the account churned within ``horizon_days`` after it (null when censored).
+
+    Args:
+        dataset: a loaded data directory (``features.loader.load_dataset``).
+        as_of: snapshot dates.
+        horizon_days: label horizon.
+        grace_days: a gap shorter than this between subscriptions is not a churn.
+        engine: ``duckdb`` (in-process) or ``spark``.
+        spark_master: Spark master URL when ``engine`` is ``spark``.
+        key_features: product features whose per-user depth is computed (default: the most used
+            before the first snapshot date).
+
+    Raises:
+        ValueError: on an unknown engine or no dates.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    dates = sorted(set(as_of))
+    if not dates:
+        raise ValueError("no snapshot dates: widen --start/--end")
+    keys = key_features if key_features is not None else choose_key_features(dataset, dates[0])
+    categorical, numeric = account_attributes(dataset)
+    present = {t for t in TABLES if dataset.has(t)}
+    features = feature_set(present, keys, categorical, numeric)
+    end_day = data_end_day(dataset)
+    runner = _engine(engine, dataset, present, spark_master)
+    try:
+        runner.register("snap_dates", _asof_table(dates))
+        for name, sql in _steps(
+            present, keys, categorical + numeric, horizon_days, grace_days, end_day
+        ):
+            runner.materialize(name, sql)
+        raw = runner.fetch(queries.snapshot_query(features, present))
+    finally:
+        runner.close()
+    table = _finish(raw, features)
+    logger.info("built %d snapshots x %d features on %s", table.num_rows, len(features), engine)
+    return Snapshots(
+        table, [f.spec for f in features], keys, horizon_days, grace_days, from_day(end_day), engine
+    )
+
+
+def _engine(name: str, dataset: Dataset, present: set[str], master: str) -> Engine:
+    if name == "spark":
+        return SparkEngine(dataset.con, sorted(present), master)
+    return DuckDBEngine(dataset.con)
+
+
+def _asof_table(dates: list[date]) -> pa.Table:
+    return pa.table(
+        {
+            "as_of_day": pa.array([to_day(d) for d in dates], pa.int32()),
+            "y": pa.array([d.year for d in dates], pa.int32()),
+            "m": pa.array([d.month for d in dates], pa.int32()),
+            "d": pa.array([d.day for d in dates], pa.int32()),
+        }
+    )
+
+
+def _steps(
+    present: set[str],
+    keys: list[str],
+    extra_columns: list[str],
+    horizon: int,
+    grace: int,
+    end_day: int,
+) -> list[queries.Step]:
+    steps = queries.staging_steps(extra_columns) + queries.event_steps(keys)
+    steps += queries.subscription_steps()
+    if "tickets" in present:
+        steps += queries.ticket_steps()
+    if "surveys" in present:
+        steps += queries.survey_steps()
+    steps.append(queries.base_step())
+    return steps + queries.label_steps(horizon, grace, end_day)
+
+
+def _finish(raw: pa.Table, features: list[Feature]) -> pa.Table:
+    """Typed output: dates as dates, numeric features as float64, categoricals as strings."""
+    columns: dict[str, pa.Array] = {
+        "account_id": raw["account_id"].cast(pa.string()),
+        "as_of": _days_to_dates(raw["as_of_day"]),
+        "parent_id": raw["parent_id"].cast(pa.string()),
+    }
+    for feature in features:
+        target = pa.string() if feature.spec.kind == "categorical" else pa.float64()
+        columns[feature.spec.name] = raw[feature.spec.name].cast(target)
+    columns["churned_within_horizon"] = raw["churned_within_horizon"].cast(pa.int8())
+    columns["churn_date"] = _days_to_dates(raw["churn_day"])
+    return pa.table(columns)
+
+
+def _days_to_dates(days: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.cast(days.cast(pa.int32()), pa.date32())
+
+
+def write_snapshots(snapshots: Snapshots, path: str | Path) -> Path:
+    """Write snapshots to Parquet atomically (temporary file, then rename), catalog in metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(snapshots.table.schema.metadata or {})
+    meta[CATALOG_METADATA_KEY] = json.dumps(snapshots.metadata()).encode()
+    table = snapshots.table.replace_schema_metadata(meta)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_snapshots(path: str | Path) -> Snapshots:
+    """Read snapshots written by :func:`write_snapshots`.
+
+    Raises:
+        ValueError: when the file was not written by Vitals (no catalog in its metadata).
+    """
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(CATALOG_METADATA_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: not a Vitals snapshot file (no feature catalog in its metadata)")
+    meta = json.loads(raw)
+    return Snapshots(
+        table.replace_schema_metadata(None),
+        [FeatureSpec.from_dict(d) for d in meta["catalog"]],
+        meta["key_features"],
+        meta["horizon_days"],
+        meta["grace_days"],
+        date.fromisoformat(meta["data_end"]),
+        meta.get("engine", "duckdb"),
+    )

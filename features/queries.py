@@ -1,0 +1,310 @@
+"""The SQL steps that turn contract tables into snapshot features, in DuckDB's dialect.
+
+Each step is ``(name, sql)``; an engine materialises them in order as temporary tables, so later
+steps read earlier ones by name. Only constructs that DuckDB and Spark SQL share are used (sqlglot
+transpiles the dialect), and every date is an integer day number, so both engines agree exactly.
+The input ``snap_dates`` table holds one row per snapshot date: ``as_of_day`` (day number) plus the
+calendar parts ``y``, ``m``, ``d``.
+"""
+
+from __future__ import annotations
+
+from features.definitions import WINDOWS, Feature
+
+Step = tuple[str, str]
+
+MAX_LOOKBACK = 180
+DAY = "CAST(date_diff('day', DATE '1970-01-01', CAST({col} AS DATE)) AS INTEGER)"
+NO_END = 2147483647  # stands in for a null end day when ordering or taking maxima
+
+
+def day_of(column: str) -> str:
+    """SQL for the day number of a timestamp or date column."""
+    return DAY.format(col=column)
+
+
+def _quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _window_conditions() -> dict[str, str]:
+    """Suffix -> condition on ``x.day`` for every current and previous window."""
+    conds = {}
+    for w in (*WINDOWS,):
+        conds[f"{w}d"] = f"x.day >= a.as_of_day - {w}"
+        conds[f"prev_{w}d"] = f"x.day >= a.as_of_day - {2 * w} AND x.day < a.as_of_day - {w}"
+    return conds
+
+
+def staging_steps(extra_account_columns: list[str]) -> list[Step]:
+    """Typed, day-numbered copies of the contract tables the feature steps read."""
+    extras = "".join(f', "{c}"' for c in extra_account_columns)
+    return [
+        (
+            "acc",
+            f"SELECT account_id, parent_id, segment, {day_of('created_at')} AS created_day"
+            f"{extras} FROM accounts",
+        ),
+        (
+            "subs",
+            f"SELECT account_id, {day_of('start_date')} AS start_day, "
+            f"{day_of('end_date')} AS end_day, mrr, seats, discount, "
+            "COALESCE(billing_period_months, 1) AS period, "
+            "year(start_date) AS sy, month(start_date) AS sm, day(start_date) AS sd "
+            "FROM subscriptions",
+        ),
+    ]
+
+
+def event_steps(key_features: list[str]) -> list[Step]:
+    """Daily roll-ups of events and their windowed sums per snapshot date."""
+    keys = "".join(
+        f", SUM(CASE WHEN feature = {_quote(k)} THEN 1 ELSE 0 END) AS key_{i}"
+        for i, k in enumerate(key_features)
+    )
+    ev_day = (
+        f"SELECT account_id, {day_of('timestamp')} AS day, COUNT(*) AS events, "
+        "COUNT(DISTINCT user_id) AS dau, "
+        "SUM(CASE WHEN event_type = 'login' THEN 1 ELSE 0 END) AS logins, "
+        "SUM(CASE WHEN event_type = 'session' THEN 1 ELSE 0 END) AS sessions, "
+        "SUM(CASE WHEN event_type = 'session' THEN COALESCE(value, 1.0) ELSE 0.0 END) "
+        "AS session_minutes, SUM(COALESCE(value, 1.0)) AS value_sum"
+        f"{keys} FROM events GROUP BY 1, 2"
+    )
+    sums = {
+        "events": "x.events",
+        "logins": "x.logins",
+        "sessions": "x.sessions",
+        "session_minutes": "x.session_minutes",
+        "value_sum": "x.value_sum",
+        "dau_sum": "x.dau",
+        "active_days": "1",
+    }
+    sums.update({f"key_{i}": f"x.key_{i}" for i in range(len(key_features))})
+    cols = [
+        f"SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END) AS {metric}_{suffix}"
+        for metric, expr in sums.items()
+        for suffix, cond in _window_conditions().items()
+    ]
+    recent = "x.day >= a.as_of_day - 90"
+    for metric, expr in (("events", "x.events"), ("dau", "x.dau")):
+        cols.append(f"SUM(CASE WHEN {recent} THEN {expr} ELSE 0 END) AS {metric}_y_90d")
+        cols.append(
+            f"SUM(CASE WHEN {recent} THEN (x.day - (a.as_of_day - 90)) * {expr} "
+            f"ELSE 0 END) AS {metric}_ty_90d"
+        )
+    cols.append("MAX(x.day) AS last_active_day")
+    ev_win = (
+        f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM ev_day x JOIN snap_dates a "
+        f"ON x.day < a.as_of_day AND x.day >= a.as_of_day - {MAX_LOOKBACK} GROUP BY 1, 2"
+    )
+    user_day = (
+        f"SELECT DISTINCT account_id, user_id, {day_of('timestamp')} AS day "
+        "FROM events WHERE user_id IS NOT NULL"
+    )
+    user_flags = ", ".join(
+        f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END) AS f_{suffix}"
+        for suffix, cond in _window_conditions().items()
+        if suffix != "prev_90d"
+    )
+    users_win = (
+        "SELECT account_id, as_of_day, "
+        + ", ".join(
+            f"SUM(f_{s}) AS active_users_{s}" for s in _window_conditions() if s != "prev_90d"
+        )
+        + f" FROM (SELECT x.account_id, a.as_of_day, x.user_id, {user_flags} FROM user_day x "
+        "JOIN snap_dates a ON x.day < a.as_of_day AND x.day >= a.as_of_day - 90 GROUP BY 1, 2, 3) "
+        "GROUP BY 1, 2"
+    )
+    feature_day = (
+        f"SELECT DISTINCT account_id, feature, {day_of('timestamp')} AS day "
+        "FROM events WHERE feature IS NOT NULL"
+    )
+    feature_conds = {
+        k: v for k, v in _window_conditions().items() if k in ("30d", "prev_30d", "90d")
+    }
+    features_win = (
+        "SELECT account_id, as_of_day, "
+        + ", ".join(f"SUM(f_{s}) AS features_used_{s}" for s in feature_conds)
+        + " FROM (SELECT x.account_id, a.as_of_day, x.feature, "
+        + ", ".join(
+            f"MAX(CASE WHEN {c} THEN 1 ELSE 0 END) AS f_{s}" for s, c in feature_conds.items()
+        )
+        + " FROM feature_day x JOIN snap_dates a "
+        "ON x.day < a.as_of_day AND x.day >= a.as_of_day - 90 "
+        "GROUP BY 1, 2, 3) GROUP BY 1, 2"
+    )
+    features_available = (
+        "SELECT a.as_of_day, COUNT(x.feature) AS features_available FROM snap_dates a "
+        "LEFT JOIN (SELECT feature, MIN(day) AS first_day FROM feature_day GROUP BY 1) x "
+        "ON x.first_day < a.as_of_day GROUP BY 1"
+    )
+    return [
+        ("ev_day", ev_day),
+        ("ev_win", ev_win),
+        ("user_day", user_day),
+        ("users_win", users_win),
+        ("feature_day", feature_day),
+        ("features_win", features_win),
+        ("features_avail", features_available),
+    ]
+
+
+def subscription_steps() -> list[Step]:
+    """Subscription state at each snapshot date and 90 days before it.
+
+    A line runs at a reference day when it started before it and has no end day before it; an
+    end day on or after the snapshot date is not yet known at the snapshot, so it never matters.
+    The next renewal falls a whole number of billing periods after the start date (day of month
+    capped at 28 so every month has it).
+    """
+    months_elapsed = "((a.y - x.sy) * 12 + (a.m - x.sm) - CASE WHEN a.d < x.sd THEN 1 ELSE 0 END)"
+    renewal_offset = f"((CAST(floor({months_elapsed} / x.period) AS INTEGER) + 1) * x.period)"
+    month_index = f"(x.sm - 1 + {renewal_offset})"
+    renewal = (
+        f"make_date(CAST(x.sy + floor({month_index} / 12) AS INTEGER), "
+        f"CAST({month_index} % 12 + 1 AS INTEGER), CAST(least(x.sd, 28) AS INTEGER))"
+    )
+    state = (
+        "SELECT x.account_id, a.as_of_day, SUM(x.mrr) AS mrr, SUM(x.seats) AS seats, "
+        "SUM(x.mrr * x.discount) / "
+        "NULLIF(SUM(CASE WHEN x.discount IS NULL THEN 0 ELSE x.mrr END), 0)"
+        " AS discount, MAX(x.period) AS billing_period_months, COUNT(*) AS lines, "
+        "MIN({renewal_days}) AS days_to_renewal FROM subs x JOIN snap_dates a "
+        "ON x.start_day < a.as_of_day - {shift} AND (x.end_day IS NULL OR x.end_day >= a.as_of_day "
+        "- {shift}) GROUP BY 1, 2"
+    )
+    renewal_days = f"{day_of(renewal)} - a.as_of_day"
+    return [
+        ("sub_now", state.format(renewal_days=renewal_days, shift=0)),
+        ("sub_90", state.format(renewal_days="NULL", shift=90)),
+    ]
+
+
+def ticket_steps() -> list[Step]:
+    """Ticket counts, open tickets, resolution time and CSAT per snapshot date."""
+    tk = (
+        f"SELECT account_id, {day_of('opened_at')} AS opened_day, {day_of('closed_at')} "
+        "AS closed_day, priority IN ('urgent', 'high') AS urgent, csat, "
+        "CAST(date_diff('second', opened_at, closed_at) AS DOUBLE) / 3600 AS resolution_hours "
+        "FROM tickets"
+    )
+    closed_90 = (
+        "x.closed_day IS NOT NULL AND x.closed_day < a.as_of_day "
+        "AND x.closed_day >= a.as_of_day - 90"
+    )
+    open_now = "(x.closed_day IS NULL OR x.closed_day >= a.as_of_day)"
+    win = (
+        "SELECT x.account_id, a.as_of_day, "
+        "SUM(CASE WHEN x.opened_day >= a.as_of_day - 30 THEN 1 ELSE 0 END) AS tickets_opened_30d, "
+        "SUM(CASE WHEN x.opened_day >= a.as_of_day - 60 AND x.opened_day < a.as_of_day - 30 "
+        "THEN 1 ELSE 0 END) AS tickets_opened_prev_30d, "
+        "SUM(CASE WHEN x.opened_day >= a.as_of_day - 90 THEN 1 ELSE 0 END) AS tickets_opened_90d, "
+        "SUM(CASE WHEN x.opened_day >= a.as_of_day - 30 AND x.urgent THEN 1 ELSE 0 END) "
+        "AS urgent_opened_30d, "
+        f"SUM(CASE WHEN {open_now} THEN 1 ELSE 0 END) AS open_tickets, "
+        f"SUM(CASE WHEN {open_now} AND x.urgent THEN 1 ELSE 0 END) AS open_urgent, "
+        f"median(CASE WHEN {closed_90} THEN x.resolution_hours END) "
+        "AS median_resolution_hours_90d, "
+        f"AVG(CASE WHEN {closed_90} THEN x.csat END) AS ticket_csat_avg_90d "
+        "FROM tk x JOIN snap_dates a ON x.opened_day < a.as_of_day GROUP BY 1, 2"
+    )
+    return [("tk", tk), ("tickets_win", win)]
+
+
+def survey_steps() -> list[Step]:
+    """NPS and CSAT survey aggregates per snapshot date."""
+    sv = (
+        f"SELECT account_id, kind, score, responded_at, {day_of('responded_at')} AS day "
+        "FROM surveys"
+    )
+    nps = "x.kind = 'nps'"
+    nps_180 = f"{nps} AND x.day >= a.as_of_day - 180"
+    win = (
+        "SELECT x.account_id, a.as_of_day, "
+        f"max_by(CASE WHEN {nps} THEN x.score END, CASE WHEN {nps} THEN x.responded_at END) "
+        "AS nps_latest, "
+        f"AVG(CASE WHEN {nps_180} THEN x.score END) AS nps_avg_180d, "
+        f"AVG(CASE WHEN {nps_180} THEN CASE WHEN x.score <= 6 THEN 1 ELSE 0 END END) "
+        "AS nps_detractor_share_180d, "
+        f"SUM(CASE WHEN {nps_180} THEN 1 ELSE 0 END) AS nps_responses_180d, "
+        "AVG(CASE WHEN x.kind = 'csat' AND x.day >= a.as_of_day - 90 THEN x.score END) "
+        "AS csat_avg_90d FROM sv x JOIN snap_dates a ON x.day < a.as_of_day GROUP BY 1, 2"
+    )
+    return [("sv", sv), ("surveys_win", win)]
+
+
+def label_steps(horizon: int, grace: int, data_end_day: int) -> list[Step]:
+    """Churn days (gaps-and-islands over subscription lines) and one label per snapshot.
+
+    Lines of an account whose starts fall within ``grace`` days of the latest end so far form one
+    *island* of continuous custom; an island with a known end is a churn on that day. A snapshot
+    is labelled only when its horizon and the grace gap after it lie inside the data; otherwise
+    the label is null (censored), never "retained".
+    """
+    islands = (
+        f"SELECT account_id, island, MAX(COALESCE(end_day, {NO_END})) AS end_day FROM ("
+        "SELECT *, SUM(new_island) OVER (PARTITION BY account_id ORDER BY start_day, "
+        f"COALESCE(end_day, {NO_END}) ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island "
+        f"FROM (SELECT *, CASE WHEN prev_end IS NULL OR start_day > prev_end + {grace} THEN 1 "
+        "ELSE 0 END AS new_island FROM (SELECT account_id, start_day, end_day, "
+        f"MAX(COALESCE(end_day, {NO_END})) OVER (PARTITION BY account_id ORDER BY start_day, "
+        f"COALESCE(end_day, {NO_END}) ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) "
+        "AS prev_end "
+        "FROM subs) p) q) r GROUP BY 1, 2"
+    )
+    churns = f"SELECT account_id, end_day AS churn_day FROM islands WHERE end_day < {NO_END}"
+    labels = (
+        "SELECT b.account_id, b.as_of_day, MIN(c.churn_day) AS churn_day FROM base b "
+        "LEFT JOIN churns c ON c.account_id = b.account_id AND c.churn_day >= b.as_of_day "
+        "GROUP BY 1, 2"
+    )
+    label_sql = (
+        f"CASE WHEN l.as_of_day + {horizon} + {grace} > {data_end_day} THEN NULL "
+        f"WHEN l.churn_day IS NOT NULL AND l.churn_day < l.as_of_day + {horizon} THEN 1 ELSE 0 END"
+    )
+    final = (
+        f"SELECT l.account_id, l.as_of_day, {label_sql} AS churned_within_horizon, "
+        f"CASE WHEN l.churn_day + {grace} <= {data_end_day} THEN l.churn_day END AS churn_day "
+        "FROM labels l"
+    )
+    return [("islands", islands), ("churns", churns), ("labels", labels), ("labelled", final)]
+
+
+def base_step() -> Step:
+    """One row per (account, snapshot date) for accounts that are customers at that date."""
+    return (
+        "base",
+        "SELECT acc.account_id, a.as_of_day FROM acc JOIN snap_dates a "
+        "ON acc.created_day < a.as_of_day JOIN sub_now s "
+        "ON s.account_id = acc.account_id AND s.as_of_day = a.as_of_day",
+    )
+
+
+def snapshot_query(features: list[Feature], tables: set[str]) -> str:
+    """The final select: identifiers, every feature expression and the label columns."""
+    joins = [
+        "JOIN acc ON acc.account_id = b.account_id",
+        "JOIN snap_dates a ON a.as_of_day = b.as_of_day",
+        "JOIN sub_now s ON s.account_id = b.account_id AND s.as_of_day = b.as_of_day",
+        "LEFT JOIN sub_90 s90 ON s90.account_id = b.account_id AND s90.as_of_day = b.as_of_day",
+        "LEFT JOIN ev_win e ON e.account_id = b.account_id AND e.as_of_day = b.as_of_day",
+        "LEFT JOIN users_win u ON u.account_id = b.account_id AND u.as_of_day = b.as_of_day",
+        "LEFT JOIN features_win f ON f.account_id = b.account_id AND f.as_of_day = b.as_of_day",
+        "LEFT JOIN features_avail fa ON fa.as_of_day = b.as_of_day",
+        "JOIN labelled l ON l.account_id = b.account_id AND l.as_of_day = b.as_of_day",
+    ]
+    if "tickets" in tables:
+        joins.append(
+            "LEFT JOIN tickets_win t ON t.account_id = b.account_id AND t.as_of_day = b.as_of_day"
+        )
+    if "surveys" in tables:
+        joins.append(
+            "LEFT JOIN surveys_win sv ON sv.account_id = b.account_id "
+            "AND sv.as_of_day = b.as_of_day"
+        )
+    columns = ["b.account_id", "b.as_of_day", "acc.parent_id"]
+    columns += [f"{f.sql} AS {f.spec.name}" for f in features]
+    columns += ["l.churned_within_horizon", "l.churn_day"]
+    return f"SELECT {', '.join(columns)} FROM base b {' '.join(joins)} ORDER BY 1, 2"

@@ -1,0 +1,267 @@
+"""Checking a data directory against every rule of the data contract, and quarantining bad rows.
+
+Every offending row is recorded, in DuckDB, as (table, row, rule, column); the report counts
+them per table and rule, and quarantine splits each table on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from features.casting import literal, quote
+from features.contract import TABLES
+from features.loader import (
+    BAD,
+    FORMATS,
+    ROW,
+    DataContractError,
+    Dataset,
+    LoadIssue,
+    load_for_validation,
+)
+from features.report import MAX_EXAMPLES, ValidationReport, Violation
+from features.rules import (
+    ACCOUNTS,
+    REFERENCING,
+    RowRule,
+    applicable,
+    reference_rule,
+    register_cycles,
+    row_rules,
+)
+
+__all__ = ["ValidationReport", "Violation", "validate_dataset"]
+
+log = logging.getLogger(__name__)
+
+_HITS = "__vitals_hits"
+_KEPT_ACCOUNTS = "__vitals_kept_accounts"
+#: Columns added to each quarantined row.
+BROKEN_RULES = "broken_rules"
+SOURCE_ROW = "source_row"
+
+
+def validate_dataset(
+    path: str | Path, quarantine_dir: Path | None = None, now: datetime | None = None
+) -> ValidationReport:
+    """Check a data directory against every rule of the data contract.
+
+    Problems with the files themselves (a missing required table or column, an unreadable file,
+    a value that cannot be read as its type) are reported as violations like the row rules,
+    and the rest is still checked. Without ``quarantine_dir`` nothing is written or dropped.
+
+    With ``quarantine_dir``, each table's offending rows go to ``quarantine_dir/<table>.parquet``
+    (with a ``broken_rules`` list and the ``source_row`` number) and the kept rows to
+    ``quarantine_dir/clean/<table>.parquet``. Rows that name an account quarantined for another
+    rule are quarantined too (rule ``orphaned``), repeatedly until nothing changes, so the clean
+    directory passes validation unless a file-level problem (missing table or column,
+    unreadable file) stands. Stale contract table files in both folders are removed.
+
+    Args:
+        path: the data directory.
+        quarantine_dir: where to split the data into quarantined and clean rows, if anywhere.
+        now: timestamps after this are in the future; naive means UTC; default the current time.
+
+    Returns:
+        The report.
+
+    Raises:
+        DataContractError: when ``path`` is not a directory, or ``quarantine_dir`` or its
+            ``clean`` folder is the data directory.
+    """
+    con = duckdb.connect()
+    try:
+        dataset, issues = load_for_validation(path, con)
+        checker = _Checker(con, dataset)
+        for issue in issues:
+            if issue.rule == "bad_value":
+                checker.apply(_bad_value_rule(issue))
+        if dataset.has("accounts") and "parent_id" not in dataset.added_columns["accounts"]:
+            register_cycles(con)
+        for rule in row_rules(dataset, _utc_naive(now)):
+            checker.apply(rule)
+        if quarantine_dir is not None:
+            checker.quarantine_orphans()
+        violations = [
+            Violation(i.table, i.rule, i.message, i.count, column=i.column)
+            for i in issues
+            if i.rule != "bad_value"
+        ] + checker.violations({(i.table, i.column): i.examples for i in issues})
+        order = list(TABLES)
+        violations.sort(key=lambda v: order.index(v.table))
+        report = ValidationReport(violations, kept_rows=checker.row_counts())
+        if quarantine_dir is not None:
+            report.quarantined, report.kept_rows = checker.write(Path(quarantine_dir))
+        return report
+    finally:
+        con.close()
+
+
+def _utc_naive(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    if now.tzinfo is not None:
+        return now.astimezone(UTC).replace(tzinfo=None)
+    return now
+
+
+def _bad_value_rule(issue: LoadIssue) -> RowRule:
+    column = issue.column or ""
+    where = f"list_contains({BAD}, {literal(column)})"
+    return RowRule(issue.table, "bad_value", column, where, issue.message, (column,))
+
+
+class _Checker:
+    """Applies rules, records the offending rows, and turns them into violations and files."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, dataset: Dataset):
+        self.con = con
+        self.dataset = dataset
+        self.rules: dict[tuple[str, str, str | None], RowRule] = {}
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_HITS} "
+            f"(tbl VARCHAR, {ROW} BIGINT, rule VARCHAR, col VARCHAR)"
+        )
+
+    def apply(self, rule: RowRule, accounts: str = "accounts", kept_only: bool = False) -> int:
+        """Record the rows breaking ``rule``; return how many there were."""
+        where = rule.where.replace(ACCOUNTS, quote(accounts))
+        if kept_only:
+            where = f"({where}) AND NOT {self._hit(rule.table, 't')}"
+        inserted = self.con.execute(
+            f"INSERT INTO {_HITS} SELECT {literal(rule.table)}, {ROW}, {literal(rule.rule)}, "
+            f"{literal(rule.column) if rule.column else 'NULL'} "
+            f"FROM {quote(rule.table)} t WHERE {where}"
+        ).fetchall()[0][0]
+        if inserted:
+            self.rules.setdefault((rule.table, rule.rule, rule.column), rule)
+        return inserted
+
+    @staticmethod
+    def _hit(table: str, alias: str) -> str:
+        """SQL: the row ``alias`` of ``table`` has been recorded as offending."""
+        return (
+            f"EXISTS (SELECT 1 FROM {_HITS} h WHERE h.tbl = {literal(table)} "
+            f"AND h.{ROW} = {alias}.{ROW})"
+        )
+
+    def quarantine_orphans(self) -> None:
+        """Record rows naming accounts that are quarantined, until no new row is found."""
+        if not self.dataset.has("accounts"):
+            return
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_KEPT_ACCOUNTS} AS "
+            f"SELECT * FROM accounts a WHERE NOT {self._hit('accounts', 'a')}"
+        )
+        references = [reference_rule("accounts", "parent_id")]
+        references += [reference_rule(table) for table in REFERENCING]
+        while True:
+            found = 0
+            for ref in references:
+                if not applicable(ref, self.dataset):
+                    continue
+                message = f"{ref.table}.{ref.column} names an account quarantined for another rule"
+                orphan = RowRule(ref.table, "orphaned", ref.column, ref.where, message, ref.uses)
+                found += self.apply(orphan, accounts=_KEPT_ACCOUNTS, kept_only=True)
+            if not found:
+                return
+
+    def violations(
+        self, bad_value_examples: dict[tuple[str, str | None], list[dict]]
+    ) -> list[Violation]:
+        """One violation per recorded (table, rule, column), with its count and examples."""
+        counts = self.con.execute(
+            f"SELECT tbl, rule, col, count(*) FROM {_HITS} GROUP BY ALL"
+        ).fetchall()
+        by_key = {(t, r, c): n for t, r, c, n in counts}
+        found = []
+        for key, rule in self.rules.items():
+            if rule.rule == "bad_value":
+                examples = bad_value_examples.get((rule.table, rule.column), [])
+            else:
+                examples = self._examples(*key)
+            found.append(
+                Violation(rule.table, rule.rule, rule.message, by_key[key], examples, rule.column)
+            )
+        return found
+
+    def _examples(self, table: str, rule: str, column: str | None) -> list[dict[str, Any]]:
+        cursor = self.con.execute(
+            f"SELECT t.* EXCLUDE ({BAD}) FROM {quote(table)} t WHERE t.{ROW} IN "
+            f"(SELECT {ROW} FROM {_HITS} WHERE tbl = ? AND rule = ? "
+            f"AND col IS NOT DISTINCT FROM ? ORDER BY {ROW} LIMIT {MAX_EXAMPLES}) ORDER BY t.{ROW}",
+            [table, rule, column],
+        )
+        names = [d[0] for d in cursor.description]
+        examples = []
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            examples.append({"row": row.pop(ROW), **row})
+        return examples
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per loaded table."""
+        return {
+            name: self.con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()[0][0]
+            for name in self.dataset.files
+        }
+
+    def write(self, out: Path) -> tuple[dict[str, Path], dict[str, int]]:
+        """Split every loaded table into ``out/<table>.parquet`` and ``out/clean/<table>.parquet``.
+
+        Returns:
+            The quarantine file of each table with offending rows, and the rows kept per table.
+        """
+        clean = out / "clean"
+        if self.dataset.path.resolve() in (out.resolve(), clean.resolve()):
+            raise DataContractError(f"quarantine folder {out} would overwrite the data directory")
+        clean.mkdir(parents=True, exist_ok=True)
+        for folder in (out, clean):
+            for name in TABLES:
+                for suffix in FORMATS:
+                    (folder / f"{name}{suffix}").unlink(missing_ok=True)
+        label = (
+            "CASE WHEN col IS NULL OR ends_with(rule, col) THEN rule ELSE rule || ':' || col END"
+        )
+        quarantined: dict[str, Path] = {}
+        kept: dict[str, int] = {}
+        for name in self.dataset.files:
+            select = ", ".join(f"t.{quote(c)}" for c in self._written_columns(name))
+            broken = (
+                f"SELECT {ROW}, list_sort(list_distinct(list({label}))) AS rules "
+                f"FROM {_HITS} WHERE tbl = {literal(name)} GROUP BY ALL"
+            )
+            target = out / f"{name}.parquet"
+            written = self._copy(
+                f"SELECT {select}, b.rules AS {BROKEN_RULES}, t.{ROW} AS {SOURCE_ROW} "
+                f"FROM {quote(name)} t JOIN ({broken}) b ON b.{ROW} = t.{ROW} ORDER BY t.{ROW}",
+                target,
+            )
+            if written:
+                quarantined[name] = target
+            else:
+                target.unlink()
+            kept[name] = self._copy(
+                f"SELECT {select} FROM {quote(name)} t WHERE NOT {self._hit(name, 't')} "
+                f"ORDER BY t.{ROW}",
+                clean / f"{name}.parquet",
+            )
+            log.info("%s: kept %d rows, quarantined %d", name, kept[name], written)
+        return quarantined, kept
+
+    def _written_columns(self, table: str) -> list[str]:
+        """The columns the source file had (contract columns added as NULL are left out)."""
+        added = set(self.dataset.added_columns[table]) | {ROW, BAD}
+        described = self.con.execute(f"DESCRIBE {quote(table)}").fetchall()
+        return [row[0] for row in described if row[0] not in added]
+
+    def _copy(self, query: str, target: Path) -> int:
+        """Write the rows of ``query`` to a Parquet file; return how many there were."""
+        return self.con.execute(
+            f"COPY ({query}) TO {literal(str(target))} (FORMAT parquet)"
+        ).fetchall()[0][0]

@@ -1,0 +1,1 @@
+"""Vitals: machine-learning customer health (settings, CLI and the end-to-end demo)."""

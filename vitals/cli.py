@@ -1,0 +1,156 @@
+"""The ``vitals`` command line: one sub-command per job, each a thin layer over a public API."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="vitals",
+    help="Machine-learning customer health: calibrated, explained churn scores per account.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False):
+    """Vitals command line."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="data directory to write")],
+    accounts: Annotated[int, typer.Option(min=1, help="number of customer accounts")] = 1000,
+    months: Annotated[int, typer.Option(min=1, help="months of history")] = 24,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Write a realistic sample data directory (a B2B SaaS customer base)."""
+    from features.simulate import simulate as run_simulation
+    from features.simulate import write_dataset
+
+    if fmt not in ("parquet", "csv"):
+        raise fail(f"--format {fmt!r}: choose parquet or csv")
+    tables = run_simulation(accounts=accounts, months=months, seed=seed)
+    files = write_dataset(tables, out, fmt)  # type: ignore[arg-type]
+    summary = Table(title=f"sample data in {out}")
+    summary.add_column("table")
+    summary.add_column("rows", justify="right")
+    summary.add_column("file")
+    for name, path in files.items():
+        summary.add_row(name, f"{tables[name].num_rows:,}", path.name)
+    console.print(summary)
+
+
+@app.command()
+def validate(
+    data_dir: Annotated[Path, typer.Argument(help="data directory (Parquet or CSV per table)")],
+    quarantine: Annotated[
+        Path | None, typer.Option(help="write offending rows here and keep the rest")
+    ] = None,
+) -> None:
+    """Check a data directory against the data contract; non-zero exit when a rule is broken."""
+    from features.loader import DataContractError
+    from features.validate import validate_dataset
+
+    try:
+        report = validate_dataset(data_dir, quarantine_dir=quarantine)
+    except DataContractError as exc:
+        raise fail(str(exc)) from None
+    report.render(console)
+    if not report.ok and quarantine is None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def features(
+    data_dir: Annotated[Path | None, typer.Argument(help="data directory")] = None,
+    out: Annotated[Path | None, typer.Option(help="Parquet file to write")] = None,
+    start: Annotated[str | None, typer.Option(help="first snapshot date (YYYY-MM-DD)")] = None,
+    end: Annotated[str | None, typer.Option(help="last snapshot date (default: data end)")] = None,
+    every: Annotated[str, typer.Option(help="step between snapshots: 7d, 14d, 1mo, ...")] = "1mo",
+    horizon: Annotated[int, typer.Option(min=1, help="label horizon in days")] = 90,
+    engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
+    spark_master: Annotated[str, typer.Option(help="Spark master URL")] = "local[2]",
+    list_: Annotated[
+        bool, typer.Option("--list", help="print the feature catalog and exit")
+    ] = False,
+) -> None:
+    """Build point-in-time feature snapshots with churn labels."""
+    from features import pipeline
+
+    if list_:
+        _print_catalog(pipeline.catalog_preview())
+        return
+    if data_dir is None or out is None:
+        raise fail("give DATA_DIR and --out FILE.parquet (or --list)")
+    try:
+        request = pipeline.SnapshotRequest(
+            start=_date(start, "--start"),
+            end=_date(end, "--end"),
+            every=every,
+            horizon_days=horizon,
+            engine=engine,
+            spark_master=spark_master,
+        )
+        snapshots = pipeline.snapshots_to_file(data_dir, out, request)
+    except (ValueError, pipeline.PipelineError) as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"wrote {out}: {snapshots.table.num_rows:,} snapshots x {len(snapshots.catalog)} features "
+        f"({snapshots.table.column('as_of').unique().length()} dates, engine {snapshots.engine})"
+    )
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r} is not a date like 2024-06-30") from None
+
+
+def _print_catalog(specs: list) -> None:
+    table = Table(title="feature catalog")
+    for col in ("name", "family", "window", "unit", "healthier", "description"):
+        table.add_column(col)
+    for spec in specs:
+        better = {True: "more", False: "less", None: ""}[spec.higher_is_better]
+        window = f"{spec.window_days}d" if spec.window_days else ""
+        table.add_row(spec.name, spec.family, window, spec.unit, better, spec.description)
+    console.print(table)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="folder for the sample data and outputs")] = Path(
+        "demo"
+    ),
+    accounts: Annotated[int, typer.Option(min=50, help="sample size")] = 2000,
+    months: Annotated[int, typer.Option(min=6, help="months of history")] = 24,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Run the main job end to end on built-in sample data."""
+    from vitals.demo import run_demo
+
+    run_demo(workdir=workdir, accounts=accounts, months=months, seed=seed, console=console)
