@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 import os
 import tempfile
@@ -171,8 +172,9 @@ def build_features(
     runner = _engine(engine, dataset, present, spark_master)
     try:
         runner.register("snap_dates", _asof_table(dates))
+        needed = {c for f in features for c in re.findall(r"\be\.(\w+)", f.sql)}
         for name, sql in _steps(
-            present, keys, categorical + numeric, horizon_days, grace_days, end_day
+            needed, present, keys, categorical + numeric, horizon_days, grace_days, end_day
         ):
             runner.materialize(name, sql)
         raw = runner.fetch(queries.snapshot_query(features, present))
@@ -203,6 +205,7 @@ def _asof_table(dates: list[date]) -> pa.Table:
 
 
 def _steps(
+    needed: set[str],
     present: set[str],
     keys: list[str],
     extra_columns: list[str],
@@ -210,7 +213,7 @@ def _steps(
     grace: int,
     end_day: int,
 ) -> list[queries.Step]:
-    steps = queries.staging_steps(extra_columns) + queries.event_steps(keys)
+    steps = queries.staging_steps(extra_columns) + queries.event_steps(keys, needed)
     steps += queries.subscription_steps()
     if "tickets" in present:
         steps += queries.ticket_steps()

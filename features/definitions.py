@@ -182,7 +182,7 @@ def engagement_and_usage(key_features: list[str]) -> list[Feature]:
         "Average daily active users over the last {w} days / active users",
         "ratio",
         True,
-        _ratio("e.dau_sum_{w}", "30 * u.active_users_{w}"),
+        _ratio("u.dau_sum_{w}", "30 * u.active_users_{w}"),
         windows=(30,),
     )
     feats += _windowed(
@@ -302,7 +302,7 @@ def trend_features() -> list[Feature]:
                     ),
                 )
             )
-    for metric, label in (("events", "Daily events"), ("dau", "Daily active users")):
+    for metric, label, src in (("events", "Daily events", "e"), ("dau", "Daily active users", "u")):
         feats.append(
             Feature(
                 _spec(
@@ -314,7 +314,8 @@ def trend_features() -> list[Feature]:
                     window_days=90,
                     higher_is_better=True,
                 ),
-                f"COALESCE(CAST(30 * (90 * e.{metric}_ty_90d - 4005 * e.{metric}_y_90d) AS DOUBLE)"
+                f"COALESCE(CAST(30 * (90 * {src}.{metric}_ty_90d - 4005 * {src}.{metric}_y_90d) "
+                "AS DOUBLE)"
                 " / 5466825, 0)",
             )
         )

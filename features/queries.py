@@ -57,15 +57,66 @@ def staging_steps(extra_account_columns: list[str]) -> list[Step]:
     ]
 
 
-def event_steps(key_features: list[str]) -> list[Step]:
-    """Daily roll-ups of events and their windowed sums per snapshot date."""
+def _distinct_in_windows(
+    source: str, prefix: str, suffixes: tuple[str, ...], extra: tuple[str, ...] = ()
+) -> str:
+    """Distinct keys (users, features) per (account, snapshot) and window, without grouping by key.
+
+    ``source`` has one row per (account, key, day) with ``prev_day``, the key's previous active
+    day. A key is active in a window [L, R) exactly once at its first day there, the row whose
+    day lies in [L, R) and whose ``prev_day`` is before L, so a plain conditional sum counts it.
+    """
+    conds = _window_conditions()
+    cols = []
+    for suffix in suffixes:
+        start = conds[suffix].split(" AND ")[0].replace("x.day >= ", "")
+        cols.append(
+            f"SUM(CASE WHEN {conds[suffix]} AND (x.prev_day IS NULL OR x.prev_day < {start}) "
+            f"THEN 1 ELSE 0 END) AS {prefix}_{suffix}"
+        )
+    cols += extra
+    lookback = max(
+        int(s.removeprefix("prev_").removesuffix("d")) * (2 if "prev" in s else 1) for s in suffixes
+    )
+    return (
+        f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM {source} x "
+        f"JOIN snap_dates a ON x.day < a.as_of_day AND x.day >= a.as_of_day - {lookback} "
+        "GROUP BY 1, 2"
+    )
+
+
+def _slope_sums(metric: str, expr: str) -> list[str]:
+    """Sums of y and t*y over the last 90 days (t = day index 0..89), for a least-squares slope."""
+    recent = "x.day >= a.as_of_day - 90"
+    return [
+        f"SUM(CASE WHEN {recent} THEN {expr} ELSE 0 END) AS {metric}_y_90d",
+        f"SUM(CASE WHEN {recent} THEN (x.day - (a.as_of_day - 90)) * {expr} ELSE 0 END) "
+        f"AS {metric}_ty_90d",
+    ]
+
+
+def _active_days(key: str) -> str:
+    """Distinct (account, key, day) rows with the key's previous active day."""
+    return (
+        f"SELECT account_id, day, LAG(day) OVER (PARTITION BY account_id, {key} ORDER BY day) "
+        f"AS prev_day FROM (SELECT DISTINCT account_id, {key}, {day_of('timestamp')} AS day "
+        f"FROM events WHERE {key} IS NOT NULL) d"
+    )
+
+
+def event_steps(key_features: list[str], needed: set[str]) -> list[Step]:
+    """Daily roll-ups of events and their windowed sums per snapshot date.
+
+    Args:
+        key_features: product features whose daily event counts become ``key_<i>`` columns.
+        needed: the window columns of ``ev_win`` that feature expressions read.
+    """
     keys = "".join(
         f", SUM(CASE WHEN feature = {_quote(k)} THEN 1 ELSE 0 END) AS key_{i}"
         for i, k in enumerate(key_features)
     )
     ev_day = (
         f"SELECT account_id, {day_of('timestamp')} AS day, COUNT(*) AS events, "
-        "COUNT(DISTINCT user_id) AS dau, "
         "SUM(CASE WHEN event_type = 'login' THEN 1 ELSE 0 END) AS logins, "
         "SUM(CASE WHEN event_type = 'session' THEN 1 ELSE 0 END) AS sessions, "
         "SUM(CASE WHEN event_type = 'session' THEN COALESCE(value, 1.0) ELSE 0.0 END) "
@@ -78,7 +129,6 @@ def event_steps(key_features: list[str]) -> list[Step]:
         "sessions": "x.sessions",
         "session_minutes": "x.session_minutes",
         "value_sum": "x.value_sum",
-        "dau_sum": "x.dau",
         "active_days": "1",
     }
     sums.update({f"key_{i}": f"x.key_{i}" for i in range(len(key_features))})
@@ -86,68 +136,39 @@ def event_steps(key_features: list[str]) -> list[Step]:
         f"SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END) AS {metric}_{suffix}"
         for metric, expr in sums.items()
         for suffix, cond in _window_conditions().items()
+        if f"{metric}_{suffix}" in needed
     ]
-    recent = "x.day >= a.as_of_day - 90"
-    for metric, expr in (("events", "x.events"), ("dau", "x.dau")):
-        cols.append(f"SUM(CASE WHEN {recent} THEN {expr} ELSE 0 END) AS {metric}_y_90d")
-        cols.append(
-            f"SUM(CASE WHEN {recent} THEN (x.day - (a.as_of_day - 90)) * {expr} "
-            f"ELSE 0 END) AS {metric}_ty_90d"
-        )
+    cols += _slope_sums("events", "x.events")
     cols.append("MAX(x.day) AS last_active_day")
     ev_win = (
         f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM ev_day x JOIN snap_dates a "
         f"ON x.day < a.as_of_day AND x.day >= a.as_of_day - {MAX_LOOKBACK} GROUP BY 1, 2"
     )
-    user_day = (
-        f"SELECT DISTINCT account_id, user_id, {day_of('timestamp')} AS day "
-        "FROM events WHERE user_id IS NOT NULL"
+    user_windows = ("7d", "prev_7d", "30d", "prev_30d", "90d")
+    # daily active users: one user_day row per active user and day
+    conds = _window_conditions()
+    dau = (
+        f"SUM(CASE WHEN {conds['30d']} THEN 1 ELSE 0 END) AS dau_sum_30d",
+        f"SUM(CASE WHEN {conds['prev_30d']} THEN 1 ELSE 0 END) AS dau_sum_prev_30d",
+        *_slope_sums("dau", "1"),
     )
-    user_flags = ", ".join(
-        f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END) AS f_{suffix}"
-        for suffix, cond in _window_conditions().items()
-        if suffix != "prev_90d"
-    )
-    users_win = (
-        "SELECT account_id, as_of_day, "
-        + ", ".join(
-            f"SUM(f_{s}) AS active_users_{s}" for s in _window_conditions() if s != "prev_90d"
-        )
-        + f" FROM (SELECT x.account_id, a.as_of_day, x.user_id, {user_flags} FROM user_day x "
-        "JOIN snap_dates a ON x.day < a.as_of_day AND x.day >= a.as_of_day - 90 GROUP BY 1, 2, 3) "
-        "GROUP BY 1, 2"
-    )
-    feature_day = (
-        f"SELECT DISTINCT account_id, feature, {day_of('timestamp')} AS day "
-        "FROM events WHERE feature IS NOT NULL"
-    )
-    feature_conds = {
-        k: v for k, v in _window_conditions().items() if k in ("30d", "prev_30d", "90d")
-    }
-    features_win = (
-        "SELECT account_id, as_of_day, "
-        + ", ".join(f"SUM(f_{s}) AS features_used_{s}" for s in feature_conds)
-        + " FROM (SELECT x.account_id, a.as_of_day, x.feature, "
-        + ", ".join(
-            f"MAX(CASE WHEN {c} THEN 1 ELSE 0 END) AS f_{s}" for s, c in feature_conds.items()
-        )
-        + " FROM feature_day x JOIN snap_dates a "
-        "ON x.day < a.as_of_day AND x.day >= a.as_of_day - 90 "
-        "GROUP BY 1, 2, 3) GROUP BY 1, 2"
-    )
-    features_available = (
+    feature_available = (
         "SELECT a.as_of_day, COUNT(x.feature) AS features_available FROM snap_dates a "
-        "LEFT JOIN (SELECT feature, MIN(day) AS first_day FROM feature_day GROUP BY 1) x "
+        "LEFT JOIN (SELECT feature, MIN(day) AS first_day FROM (SELECT feature, "
+        f"{day_of('timestamp')} AS day FROM events WHERE feature IS NOT NULL) e GROUP BY 1) x "
         "ON x.first_day < a.as_of_day GROUP BY 1"
     )
     return [
         ("ev_day", ev_day),
         ("ev_win", ev_win),
-        ("user_day", user_day),
-        ("users_win", users_win),
-        ("feature_day", feature_day),
-        ("features_win", features_win),
-        ("features_avail", features_available),
+        ("user_day", _active_days("user_id")),
+        ("users_win", _distinct_in_windows("user_day", "active_users", user_windows, dau)),
+        ("feature_day", _active_days("feature")),
+        (
+            "features_win",
+            _distinct_in_windows("feature_day", "features_used", ("30d", "prev_30d", "90d")),
+        ),
+        ("features_avail", feature_available),
     ]
 
 

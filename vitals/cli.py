@@ -117,7 +117,7 @@ def features(
         raise fail(str(exc)) from None
     console.print(
         f"wrote {out}: {snapshots.table.num_rows:,} snapshots x {len(snapshots.catalog)} features "
-        f"({snapshots.table.column('as_of').unique().length()} dates, engine {snapshots.engine})"
+        f"({len(snapshots.table.column('as_of').unique())} dates, engine {snapshots.engine})"
     )
 
 
