@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -29,7 +31,7 @@ def test_features_writes_snapshots_with_their_catalog(data_dir, tmp_path):
     assert snapshots.table.num_rows > 0
     assert snapshots.feature_names[0] in pq.read_schema(out).names
     dates = sorted(set(snapshots.to_pandas()["as_of"]))
-    assert all((b - a).days == 14 for a, b in zip(dates, dates[1:], strict=False))
+    assert all((b - a).days == 14 for a, b in itertools.pairwise(dates))
 
 
 @pytest.mark.parametrize(
