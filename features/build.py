@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features import queries
+from features.atomic import atomic_target
 from features.catalog import FeatureSpec
 from features.contract import TABLES
 from features.dates import Step, from_day, parse_every, snapshot_dates, to_day
@@ -244,20 +243,12 @@ def _days_to_dates(days: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def write_snapshots(snapshots: Snapshots, path: str | Path) -> Path:
     """Write snapshots to Parquet atomically (temporary file, then rename), catalog in metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(snapshots.table.schema.metadata or {})
     meta[CATALOG_METADATA_KEY] = json.dumps(snapshots.metadata()).encode()
     table = snapshots.table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_target(path) as temp:
+        pq.write_table(table, temp)
+    return Path(path)
 
 
 def read_snapshots(path: str | Path) -> Snapshots:

@@ -47,6 +47,9 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._created: list[str] = []
+        # the final query sorts its output; intermediate steps need no order, which saves memory
+        self._order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+        con.execute("SET preserve_insertion_order = false")
 
     def register(self, name: str, table: pa.Table) -> None:
         """Copy a small Arrow table into a temporary table."""
@@ -68,6 +71,7 @@ class DuckDBEngine:
         for name in reversed(self._created):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self._created.clear()
+        self.con.execute(f"SET preserve_insertion_order = {bool(self._order[0][0])}")
 
 
 def spark_session(master: str = "local[2]", app_name: str = "vitals"):
