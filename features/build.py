@@ -77,7 +77,9 @@ def data_end_day(dataset: Dataset) -> int:
 def default_dates(
     dataset: Dataset, start: date | None = None, end: date | None = None, every: str = "1mo"
 ) -> list[date]:
-    """Snapshot dates from ``start`` (default: 90 days in) to ``end`` (default: the data end).
+    """Snapshot dates from ``start`` (default: 90 days after the first event) to ``end``.
+
+    ``end`` defaults to the day after the last data.
 
     Raises:
         ValueError: on an unparsable ``every`` or ``start`` after ``end``.
@@ -89,8 +91,9 @@ def default_dates(
 
 
 def _data_start(dataset: Dataset) -> date:
-    row = dataset.con.execute("SELECT MIN(created_at) FROM accounts").fetchall()[0][0]
-    return row.date() if row is not None else from_day(data_end_day(dataset))
+    """The first day with product activity (accounts may have been created long before)."""
+    first = dataset.con.execute("SELECT MIN(timestamp) FROM events").fetchall()[0][0]
+    return first.date() if first is not None else from_day(data_end_day(dataset))
 
 
 def choose_key_features(
