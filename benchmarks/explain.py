@@ -1,0 +1,349 @@
+"""Speed of predict + top-5 reasons, against LightGBM's native pred_contrib and shap.TreeExplainer.
+
+Usage::
+
+    .venv/bin/python benchmarks/explain.py                 # stand-in model fitted on generated data
+    .venv/bin/python benchmarks/explain.py --model DIR     # a saved HealthModel directory
+
+Targets (issue 4): predict + top-5 reasons for 10,000 accounts under 5 s; one account under 3 ms
+median. The same rows and boosters are also explained by LightGBM's ``pred_contrib`` and by
+``shap.TreeExplainer`` (on a subset, ``--shap-rows``, reported per account). Prints a table and
+writes ``benchmarks/results/explain.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import shap
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from features.catalog import FeatureSpec  # noqa: E402
+from models.calibration import Calibrator  # noqa: E402
+from models.health_model import HealthModel  # noqa: E402
+from models.profiles import ProfileModel  # noqa: E402
+from models.treeshap import TreeShap  # noqa: E402
+from vitals.settings import ProfileConfig  # noqa: E402
+
+SEGMENTS = ["enterprise", "mid_market", "smb"]
+LEVELS = {
+    "plan": ["basic", "pro", "max"],
+    "region": ["emea", "amer", "apac"],
+    "industry": [f"industry_{i}" for i in range(12)],
+}
+
+
+def stand_in_catalog(n_numeric: int) -> list[FeatureSpec]:
+    """Numeric usage features (every third with a previous window) plus 3 categorical ones."""
+    specs = [
+        FeatureSpec(
+            f"f{i:03d}",
+            "usage",
+            f"Feature {i}",
+            "generated",
+            "ratio",
+            30,
+            True,
+            f"f{i:03d}_prev" if i % 3 == 0 else None,
+        )
+        for i in range(n_numeric)
+    ]
+    specs += [
+        FeatureSpec(n, "attribute", n.title(), "generated", "", kind="categorical") for n in LEVELS
+    ]
+    return specs
+
+
+def make_frame(
+    catalog: list[FeatureSpec], n: int, seed: int, segments: list[str], levels: dict[str, list[str]]
+) -> pd.DataFrame:
+    """Snapshot rows for the catalog's features (5 % NaN in numeric features)."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, object] = {
+        "account_id": [f"acc-{i:06d}" for i in range(n)],
+        "as_of": pd.Timestamp("2024-06-01"),
+        "segment": rng.choice(np.array([*segments, None], dtype=object), n),
+        "tenure_days": rng.uniform(1, 2000, n),
+    }
+    for spec in catalog:
+        if spec.kind == "categorical":
+            columns[spec.name] = rng.choice(np.array(levels.get(spec.name, ["?"]), dtype=object), n)
+        else:
+            values = rng.normal(size=n)
+            values[rng.random(n) < 0.05] = np.nan
+            columns[spec.name] = values
+            if spec.previous:
+                columns[spec.previous] = values + rng.normal(0, 0.3, n)
+    return pd.DataFrame(columns)
+
+
+def labels(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    f = frame.filter(regex=r"^f\d{3}$").fillna(0.0).to_numpy()
+    logit = -2.5 + f[:, :10] @ np.linspace(-0.8, 0.8, 10) + 0.5 * f[:, 10] * f[:, 11]
+    logit += 0.6 * (frame["plan"] == "basic").to_numpy()
+    return (rng.random(len(frame)) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+
+
+def fit_stand_in(n_train: int, trees: int, leaves: int, n_numeric: int) -> HealthModel:
+    """3 profiles (enterprise, mid_market own boosters; smb and default on the pooled one)."""
+    catalog = stand_in_catalog(n_numeric)
+    names = [s.name for s in catalog]
+    train = make_frame(catalog, n_train, seed=1, segments=SEGMENTS, levels=LEVELS)
+    y = labels(train, seed=2)
+    calib = make_frame(catalog, n_train // 3, seed=3, segments=SEGMENTS, levels=LEVELS)
+    y_cal = labels(calib, seed=4)
+
+    def matrix(frame: pd.DataFrame) -> pd.DataFrame:
+        X = frame[names].copy()
+        for name, levels in LEVELS.items():
+            X[name] = pd.Categorical(frame[name], categories=levels)
+        return X
+
+    params = {
+        "objective": "binary",
+        "num_leaves": leaves,
+        "learning_rate": 0.03,
+        "verbose": -1,
+        "min_data_in_leaf": 20,
+        "feature_fraction": 0.8,
+        "seed": 7,
+    }
+
+    def piece(
+        name: str, rows: np.ndarray, cal_rows: np.ndarray, booster: lgb.Booster | None
+    ) -> ProfileModel:
+        pooled = booster is not None
+        if booster is None:
+            booster = lgb.train(params, lgb.Dataset(matrix(train[rows]), y[rows]), trees)
+        margin = booster.predict(matrix(calib[cal_rows]), raw_score=True)
+        calibrator = Calibrator("isotonic").fit(margin, y_cal[cal_rows])
+        return ProfileModel(name, booster, calibrator, float(y[rows].mean()), pooled=pooled)
+
+    everyone, cal_all = np.ones(len(train), bool), np.ones(len(calib), bool)
+    pooled = lgb.train(params, lgb.Dataset(matrix(train), y), trees)
+    pieces = [
+        piece(
+            s,
+            (train["segment"] == s).to_numpy(),
+            (calib["segment"] == s).to_numpy(),
+            pooled if s == "smb" else None,
+        )
+        for s in SEGMENTS
+    ]
+    pieces.append(piece("default", everyone, cal_all, pooled))
+    routing = [ProfileConfig(name=s, segments=[s]) for s in SEGMENTS]
+    return HealthModel(catalog, routing).fit(pieces, metadata={"model_version": "stand-in"})
+
+
+def rows_per_profile(
+    model: HealthModel, frame: pd.DataFrame
+) -> list[tuple[TreeShap, lgb.Booster, np.ndarray]]:
+    """Explainer, booster and the float matrix of each profile's rows, as the model builds them."""
+    batch = model._batch(frame)
+    return [
+        (
+            model.profiles_[name].shap,
+            model.profiles_[name].piece.booster,
+            model._matrix(batch, name, rows),
+        )
+        for name, rows in batch.groups
+    ]
+
+
+def timed(fn, repeats: int = 1) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def median_single(fn, frames: list[pd.DataFrame]) -> float:
+    times = []
+    for one in frames:
+        start = time.perf_counter()
+        fn(one)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def shap_values(explainer: shap.TreeExplainer, X: np.ndarray) -> np.ndarray:
+    values = np.asarray(explainer.shap_values(X))
+    return values[-1] if values.ndim == 3 else values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", type=Path, help="saved HealthModel directory (default: stand-in)"
+    )
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--single", type=int, default=200, help="one-account calls to time")
+    parser.add_argument("--shap-rows", type=int, default=1_000, help="rows for shap.TreeExplainer")
+    parser.add_argument("--trees", type=int, default=300)
+    parser.add_argument("--leaves", type=int, default=31)
+    parser.add_argument("--features", type=int, default=97, help="numeric stand-in features")
+    parser.add_argument("--save-model", type=Path, help="also save the stand-in model here")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/explain.json")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    if args.model:
+        model, source = HealthModel.load(args.model), f"saved model {args.model}"
+    else:
+        model = fit_stand_in(30_000, args.trees, args.leaves, args.features)
+        size = f"{args.features + 3} features, {args.trees} trees x {args.leaves} leaves"
+        source = f"stand-in: 3 profiles, {size}"
+        if args.save_model:
+            model.save(args.save_model)
+    setup = time.perf_counter() - start
+    segments = sorted({s for r in model.routing for s in r.segments}) or SEGMENTS
+    levels = dict(next(iter(model.profiles_.values())).piece.categories or {})
+    frame = make_frame(
+        list(model.catalog_.values()), args.accounts, seed=42, segments=segments, levels=levels
+    )
+    singles = [frame.iloc[[i]] for i in range(args.single)]
+    model.explain(frame.iloc[:100], top_k=5)  # compile / warm up
+
+    results: dict[str, float] = {}
+    results["explain_10k_s"] = timed(lambda: model.explain(frame, top_k=5), repeats=2)
+    results["predict_10k_s"] = timed(lambda: model.predict(frame), repeats=2)
+    results["explain_one_ms"] = 1e3 * median_single(
+        lambda one: model.explain(one, top_k=5), singles
+    )
+    results["predict_one_ms"] = 1e3 * median_single(model.predict, singles)
+
+    parts = rows_per_profile(model, frame)
+    results["ours_contrib_10k_s"] = timed(
+        lambda: [e.contributions(X) for e, _, X in parts], repeats=2
+    )
+    results["lgb_contrib_10k_s"] = timed(
+        lambda: [b.predict(X, pred_contrib=True) for _, b, X in parts]
+    )
+    per_part = max(1, args.single // len(parts))
+    one_rows = [(e, b, X[i : i + 1]) for e, b, X in parts for i in range(min(len(X), per_part))]
+    results["ours_contrib_one_ms"] = 1e3 * float(
+        np.median([timed(lambda e=e, x=x: e.contributions(x)) for e, _, x in one_rows])
+    )
+    results["lgb_contrib_one_ms"] = 1e3 * float(
+        np.median(
+            [
+                timed(lambda b=b, x=x: b.predict(x, pred_contrib=True, num_threads=1))
+                for _, b, x in one_rows
+            ]
+        )
+    )
+    max_diff = max(
+        float(np.abs(e.contributions(X[:500]) - b.predict(X[:500], pred_contrib=True)).max())
+        for e, b, X in parts
+    )
+    shap_parts = [
+        (e, shap.TreeExplainer(b), X[: max(1, args.shap_rows * len(X) // len(frame))])
+        for e, b, X in parts
+    ]
+    shap_rows = sum(len(X) for _, _, X in shap_parts)
+    shap_seconds = timed(lambda: [shap_values(s, X) for _, s, X in shap_parts])
+    results["shap_10k_s_extrapolated"] = shap_seconds * len(frame) / shap_rows
+    shap_one = [(s, X[i : i + 1]) for _, s, X in shap_parts for i in range(min(len(X), 20))]
+    results["shap_one_ms"] = 1e3 * float(
+        np.median([timed(lambda s=s, x=x: shap_values(s, x)) for s, x in shap_one])
+    )
+    max_diff_shap = max(
+        float(np.abs(e.contributions(X)[:, :-1] - shap_values(s, X)).max())
+        for e, s, X in shap_parts
+    )
+
+    trees = {n: p.piece.booster.num_trees() for n, p in model.profiles_.items()}
+    report = {
+        "model": source,
+        "setup_s": setup,
+        "accounts": len(frame),
+        "features": len(model.feature_names_),
+        "trees_per_profile": trees,
+        "pooled_profiles": [n for n, p in model.profiles_.items() if p.piece.pooled],
+        "load_average_1min_at_end": os.getloadavg()[0],
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "lightgbm": lgb.__version__,
+            "shap": shap.__version__,
+        },
+        "results": results,
+        "targets": {"explain_10k_s": 5.0, "explain_one_ms": 3.0},
+        "ratios": {
+            "lgb_over_ours_10k": results["lgb_contrib_10k_s"] / results["ours_contrib_10k_s"],
+            "shap_over_ours_10k": results["shap_10k_s_extrapolated"]
+            / results["ours_contrib_10k_s"],
+            "lgb_over_ours_one": results["lgb_contrib_one_ms"] / results["ours_contrib_one_ms"],
+            "shap_over_ours_one": results["shap_one_ms"] / results["ours_contrib_one_ms"],
+        },
+        "max_abs_diff_vs_lgb_pred_contrib": max_diff,
+        "max_abs_diff_vs_shap": max_diff_shap,
+        "shap_rows_timed": shap_rows,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    _print(report)
+
+
+def _print(report: dict) -> None:
+    r, n = report["results"], report["accounts"]
+    table = Table(title=f"explain benchmark -- {report['model']}")
+    for column in ("what", f"{n:,} accounts", "one account (median)", "accounts / s", "target"):
+        table.add_column(column, justify="right" if column != "what" else "left")
+    rows = [
+        (
+            "HealthModel.explain (predict + top-5 reasons)",
+            r["explain_10k_s"],
+            r["explain_one_ms"],
+            "< 5 s / < 3 ms",
+        ),
+        ("HealthModel.predict", r["predict_10k_s"], r["predict_one_ms"], ""),
+        (
+            "TreeSHAP kernel (models.treeshap)",
+            r["ours_contrib_10k_s"],
+            r["ours_contrib_one_ms"],
+            "",
+        ),
+        ("LightGBM pred_contrib", r["lgb_contrib_10k_s"], r["lgb_contrib_one_ms"], ""),
+        (
+            f"shap.TreeExplainer ({report['shap_rows_timed']} rows, scaled)",
+            r["shap_10k_s_extrapolated"],
+            r["shap_one_ms"],
+            "",
+        ),
+    ]
+    for what, batch, one, target in rows:
+        table.add_row(what, f"{batch:.2f} s", f"{one:.2f} ms", f"{n / batch:,.0f}", target)
+    console = Console(width=130)
+    console.print(table)
+    q = report["ratios"]
+    console.print(
+        f"LightGBM pred_contrib / ours: {q['lgb_over_ours_10k']:.1f}x batch, "
+        f"{q['lgb_over_ours_one']:.1f}x one; "
+        f"shap / ours: {q['shap_over_ours_10k']:.1f}x batch, {q['shap_over_ours_one']:.1f}x one. "
+        f"Max |ours - pred_contrib| = {report['max_abs_diff_vs_lgb_pred_contrib']:.1e}, "
+        f"max |ours - shap| = {report['max_abs_diff_vs_shap']:.1e}. "
+        f"Trees: {report['trees_per_profile']}."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Health profiles: the fitted piece of each profile, and routing an account to its profile.
+
+Routing follows the settings (``Settings.profiles``, in order): an account goes to the first
+profile whose rules all hold -- ``max_tenure_days`` (tenure strictly below it, e.g. onboarding) and
+``segments`` (the account's segment is listed). A profile with neither rule matches no account by
+rule; accounts that no rule matches (a null or unlisted segment included) go to
+``default_profile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import lightgbm as lgb
+import numpy as np
+
+from features.catalog import FeatureSpec
+from models.calibration import Calibrator
+from models.frames import FeatureLayout
+from models.scoring import default_bands, health_score
+from models.treeshap import TreeShap
+from vitals.settings import BandThresholds, ProfileConfig
+
+_SLOPE_STEP = 1e-6  # log-odds step of the central difference for S'(M)
+
+
+@dataclass(frozen=True)
+class ProfileModel:
+    """One profile's fitted piece, as the training stage hands it over.
+
+    Attributes:
+        name: profile name (a name from the settings' profiles, or the default profile).
+        booster: binary LightGBM booster (its own, or the pooled one shared by fallback profiles).
+        calibrator: fitted :class:`~models.calibration.Calibrator` from margin to probability.
+        base_rate: share of churners in the profile's training window, in (0, 1).
+        pooled: ``True`` when the profile had too little data and uses the pooled booster.
+        bands: band thresholds; ``None`` takes the settings' thresholds of the profile, else the
+            defaults from ``base_rate`` (see :mod:`models.scoring`).
+        categories: training levels per categorical feature; ``None`` reads them from the
+            booster (``booster.pandas_categorical``, set when it was trained on a DataFrame).
+    """
+
+    name: str
+    booster: lgb.Booster
+    calibrator: Calibrator
+    base_rate: float
+    pooled: bool = False
+    bands: BandThresholds | None = None
+    categories: Mapping[str, Sequence[str]] | None = None
+
+
+@dataclass(frozen=True)
+class FittedProfile:
+    """A piece checked against the model: its booster copy, resolved bands and categories.
+
+    Attributes:
+        piece: the piece, with ``bands`` and ``categories`` filled in.
+        shap: the TreeSHAP explainer of its booster (shared by profiles sharing the booster).
+        codes: per categorical feature, the code of each training level.
+    """
+
+    piece: ProfileModel
+    shap: TreeShap
+    codes: dict[str, dict[str, int]]
+
+    @property
+    def bands(self) -> BandThresholds:
+        """The profile's band thresholds."""
+        assert self.piece.bands is not None  # filled in by fit_profile
+        return self.piece.bands
+
+    def score(self, margin: np.ndarray) -> np.ndarray:
+        """Health score at raw margins."""
+        return health_score(self.piece.calibrator.transform(margin))
+
+    def slope(self, margin: np.ndarray) -> np.ndarray:
+        """Derivative of the health score in the margin (central difference)."""
+        up, down = self.score(margin + _SLOPE_STEP), self.score(margin - _SLOPE_STEP)
+        return (up - down) / (2.0 * _SLOPE_STEP)
+
+
+def fit_profile(
+    piece: ProfileModel,
+    booster: lgb.Booster,
+    shap: TreeShap,
+    layout: FeatureLayout,
+    catalog: Mapping[str, FeatureSpec],
+    settings_bands: BandThresholds | None,
+) -> FittedProfile:
+    """Check a piece and fill in its bands (piece, else settings, else base-rate defaults).
+
+    Args:
+        piece: the piece from training.
+        booster: the model's copy of the piece's booster.
+        shap: the explainer of that booster.
+        layout: the model's features.
+        catalog: catalog entry by feature name.
+        settings_bands: the settings' thresholds for this profile, if any.
+
+    Returns:
+        The fitted profile.
+
+    Raises:
+        ValueError: features that differ from the model's or the catalog's, or no categories.
+        NotFittedError: an unfitted calibrator.
+    """
+    _check_piece(piece.name, shap, layout, catalog)
+    piece.calibrator.transform(np.zeros(1))
+    bands = piece.bands or settings_bands or default_bands(piece.base_rate)
+    categories = _categories(piece, booster, layout)
+    codes = {n: {v: i for i, v in enumerate(levels)} for n, levels in categories.items()}
+    resolved = replace(piece, booster=booster, bands=bands, categories=categories)
+    return FittedProfile(resolved, shap, codes)
+
+
+class ProfileRouter:
+    """Routes accounts to profile names by segment and tenure (rules in the module docstring).
+
+    Args:
+        rules: the settings' profiles, in priority order.
+        default_profile: profile of accounts no rule matches.
+    """
+
+    def __init__(self, rules: Sequence[ProfileConfig], default_profile: str) -> None:
+        self.rules = rules
+        self.default_profile = default_profile
+
+    @property
+    def profile_names(self) -> list[str]:
+        """Every profile an account can be routed to."""
+        names = [r.name for r in self.rules if r.segments or r.max_tenure_days is not None]
+        return [*dict.fromkeys([*names, self.default_profile])]
+
+    @property
+    def needs_tenure(self) -> bool:
+        """Whether any rule reads ``tenure_days``."""
+        return any(r.max_tenure_days is not None for r in self.rules)
+
+    def route(self, segment: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
+        """Profile name per account.
+
+        Args:
+            segment: segment per account (object array, ``None`` for null).
+            tenure_days: tenure per account in days.
+
+        Returns:
+            Object array of profile names.
+        """
+        profile = np.full(len(segment), self.default_profile, dtype=object)
+        open_ = np.ones(len(segment), dtype=bool)
+        for rule in self.rules:
+            if not rule.segments and rule.max_tenure_days is None:
+                continue
+            match = open_.copy()
+            if rule.max_tenure_days is not None:
+                match &= tenure_days < rule.max_tenure_days
+            if rule.segments:
+                listed = set(rule.segments)
+                match &= np.fromiter((s in listed for s in segment), bool, len(segment))
+            profile[match] = rule.name
+            open_ &= ~match
+        return profile
+
+
+def _check_piece(
+    name: str, shap: TreeShap, layout: FeatureLayout, catalog: Mapping[str, FeatureSpec]
+) -> None:
+    """Check a piece's booster against the model's features and the catalog.
+
+    Raises:
+        ValueError: other features than the first piece's, a feature without a catalog entry, or
+            categorical features that differ between booster and catalog.
+    """
+    if tuple(shap.feature_names) != layout.names:
+        raise ValueError(f"profile {name!r}: booster features differ from the other profiles'")
+    if missing := [f for f in layout.names if f not in catalog]:
+        raise ValueError(f"feature(s) {missing} have no catalog entry")
+    in_catalog = tuple(f for f in layout.names if catalog[f].kind == "categorical")
+    if tuple(shap.categorical_features) != in_catalog or layout.categorical != in_catalog:
+        raise ValueError(
+            f"profile {name!r}: booster categorical features {shap.categorical_features} differ "
+            f"from the catalog's {list(in_catalog)}"
+        )
+
+
+def _categories(
+    piece: ProfileModel, booster: lgb.Booster, layout: FeatureLayout
+) -> dict[str, list[str]]:
+    """Training levels per categorical feature: given on the piece, else from the booster.
+
+    Raises:
+        ValueError: when neither has them.
+    """
+    if not layout.categorical:
+        return {}
+    if piece.categories is not None:
+        given = {k: [str(v) for v in vs] for k, vs in piece.categories.items()}
+    elif booster.pandas_categorical and len(booster.pandas_categorical) == len(layout.categorical):
+        given = {
+            n: [str(v) for v in vs]
+            for n, vs in zip(layout.categorical, booster.pandas_categorical, strict=True)
+        }
+    else:
+        given = {}
+    if missing := [n for n in layout.categorical if n not in given]:
+        raise ValueError(f"profile {piece.name!r}: no training categories for {missing}")
+    return {n: given[n] for n in layout.categorical}

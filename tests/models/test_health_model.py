@@ -1,0 +1,213 @@
+import numpy as np
+import pandas as pd
+import pytest
+from modeldata import FEATURES, training_matrix
+
+from models.health_model import HealthModel
+from models.reasons import OTHER_COMPONENT, PROFILE_COMPONENT
+
+
+def test_predict_columns_ranges_and_routing(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    frame = snapshots.set_index(pd.RangeIndex(100, 100 + len(snapshots)))
+    out = fitted_model.predict(frame)
+    assert list(out.columns) == [
+        "account_id",
+        "as_of",
+        "profile",
+        "pooled",
+        "churn_probability",
+        "health_score",
+        "band",
+    ]
+    assert out.index.equals(frame.index)
+    assert out["churn_probability"].between(0, 1).all()
+    np.testing.assert_allclose(out["health_score"], 100 * (1 - out["churn_probability"]))
+    expected = np.select(
+        [frame["tenure_days"] < 90, frame["segment"] == "smb", frame["segment"] == "enterprise"],
+        ["onboarding", "smb", "enterprise"],
+        "default",
+    )
+    assert (out["profile"].to_numpy() == expected).all()
+    assert (out["pooled"] == out["profile"].isin(["enterprise", "default"])).all()
+
+
+def test_bands_follow_each_profiles_thresholds(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    out = fitted_model.predict(snapshots)
+    for name, group in out.groupby("profile"):
+        bands = fitted_model.profiles_[name].bands
+        expected = np.where(
+            group["health_score"] >= bands.good,
+            "good",
+            np.where(group["health_score"] < bands.poor, "poor", "average"),
+        )
+        assert (group["band"].to_numpy() == expected).all()
+    assert fitted_model.profiles_["enterprise"].bands.good == 80  # from the settings
+
+
+def test_score_is_monotone_in_probability_across_profiles(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    out = fitted_model.predict(snapshots).sort_values("churn_probability")
+    assert np.all(np.diff(out["health_score"].to_numpy()) <= 1e-12)
+
+
+def test_contributions_plus_base_value_equal_the_raw_margin(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    phi = fitted_model.contributions(snapshots)
+    profiles = fitted_model.predict(snapshots)["profile"]
+    for name in profiles.unique():
+        rows = (profiles == name).to_numpy()
+        booster = fitted_model.profiles_[name].piece.booster
+        margin = booster.predict(training_matrix(snapshots[rows]), raw_score=True)
+        np.testing.assert_allclose(phi[rows].sum(axis=1), margin, atol=1e-9)
+
+
+def test_reasons_sum_to_score_minus_baseline(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    explained = fitted_model.explain(snapshots, top_k=len(FEATURES))
+    total = explained.reasons.groupby("account_id")["health_points"].sum()
+    scores = explained.scores.set_index("account_id")
+    gap = scores["health_score"] - scores["baseline_score"]
+    np.testing.assert_allclose(total.reindex(gap.index, fill_value=0.0), gap, atol=1e-6)
+    pd.testing.assert_frame_equal(
+        explained.scores.drop(columns="baseline_score"), fitted_model.predict(snapshots)
+    )
+
+
+def test_top_reasons_are_ordered_and_worded_from_the_catalog(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    reasons = fitted_model.explain(snapshots, top_k=3).reasons
+    assert reasons.groupby("account_id")["rank"].max().max() == 3
+    size = reasons["health_points"].abs().to_numpy()
+    same = reasons["account_id"].to_numpy()[1:] == reasons["account_id"].to_numpy()[:-1]
+    assert np.all(size[1:][same] <= size[:-1][same])
+    assert ((reasons["direction"] == "raises") == (reasons["health_points"] > 0)).all()
+    seats = reasons[
+        (reasons["feature"] == "active_users_per_seat") & reasons["value"].notna()
+    ].iloc[0]
+    row = snapshots.set_index("account_id").loc[seats["account_id"]]
+    assert seats["value"] == row["active_users_per_seat"]
+    assert seats["previous_value"] == row["active_users_per_seat_prev"]
+    verb = "rose" if row["active_users_per_seat"] > row["active_users_per_seat_prev"] else "fell"
+    assert seats["sentence"].startswith(
+        f"Active users per seat {verb} from {row['active_users_per_seat_prev']:.2f} to "
+        f"{row['active_users_per_seat']:.2f} over 30 days ("
+    )
+    assert seats["sentence"].endswith("health points)") or seats["sentence"].endswith(
+        "health point)"
+    )
+
+
+def test_one_account_explains_like_the_batch(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    batch = fitted_model.explain(snapshots, top_k=5)
+    one = fitted_model.explain(snapshots.iloc[[7]], top_k=5)
+    expected = batch.reasons[batch.reasons["account_id"] == snapshots["account_id"].iloc[7]]
+    pd.testing.assert_frame_equal(one.reasons, expected.reset_index(drop=True))
+
+
+def _later(frame: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(99)
+    later = frame.sample(frac=1.0, random_state=3)  # same accounts, another order
+    later["as_of"] = pd.Timestamp("2024-09-01")
+    later["tenure_days"] += 92  # every onboarding account leaves onboarding
+    later["active_users_per_seat"] = rng.uniform(0, 1, len(later))
+    later["tickets_90d"] = rng.poisson(3, len(later)).astype(float)
+    later.loc[later.index[:10], "plan"] = "max"
+    return later
+
+
+def test_change_contributions_sum_to_the_score_change(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    later = _later(snapshots)
+    change = fitted_model.explain_change(snapshots, later)
+    summary = change.summary.set_index("account_id")
+    total = change.contributions.groupby("account_id")["health_points"].sum()
+    np.testing.assert_allclose(
+        total.reindex(summary.index, fill_value=0.0), summary["score_change"], atol=0.01
+    )
+    assert (summary.index == later["account_id"].to_numpy()).all()
+    now = fitted_model.predict(later).set_index("account_id")
+    then = fitted_model.predict(snapshots).set_index("account_id")
+    np.testing.assert_allclose(summary["score_now"], now["health_score"])
+    np.testing.assert_allclose(summary["score_then"], then.loc[summary.index, "health_score"])
+    moved = summary["profile_then"] != summary["profile_now"]
+    assert moved.any()
+    profile_rows = change.contributions[change.contributions["component"] == PROFILE_COMPONENT]
+    assert set(profile_rows["account_id"]) == set(summary.index[moved])
+    for _, group in change.contributions.groupby("account_id"):
+        size = group["health_points"].abs().to_numpy()
+        assert np.all(np.diff(size) <= 0) and (group["rank"] == np.arange(1, len(group) + 1)).all()
+
+
+def test_change_with_top_k_keeps_the_sum_in_an_other_row(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    later = _later(snapshots)
+    change = fitted_model.explain_change(snapshots, later, top_k=2)
+    contributions = change.contributions
+    features = contributions[~contributions["component"].isin([PROFILE_COMPONENT, OTHER_COMPONENT])]
+    assert features.groupby("account_id").size().max() <= 2
+    assert (contributions["component"] == OTHER_COMPONENT).any()
+    total = contributions.groupby("account_id")["health_points"].sum()
+    summary = change.summary.set_index("account_id")["score_change"]
+    np.testing.assert_allclose(total.reindex(summary.index, fill_value=0.0), summary, atol=0.01)
+
+
+def test_unchanged_snapshot_has_no_change(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    change = fitted_model.explain_change(snapshots, snapshots)
+    assert (change.summary["score_change"] == 0).all()
+    assert change.contributions.empty
+
+
+def test_unseen_category_counts_as_missing(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    unseen = snapshots.head(20).assign(plan="platinum")
+    missing = snapshots.head(20).assign(plan=None)
+    pd.testing.assert_frame_equal(fitted_model.predict(unseen), fitted_model.predict(missing))
+
+
+def test_category_dtype_input_predicts_like_strings(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    as_category = snapshots.assign(
+        plan=pd.Categorical(snapshots["plan"], categories=["pro", "basic"])
+    )
+    expected = fitted_model.predict(
+        snapshots.assign(plan=snapshots["plan"].where(snapshots["plan"] != "max"))
+    )
+    pd.testing.assert_frame_equal(fitted_model.predict(as_category), expected)
+
+
+def test_predict_matches_the_boosters_on_pandas_input(
+    fitted_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    out = fitted_model.predict(snapshots)
+    rows = (out["profile"] == "smb").to_numpy()
+    piece = fitted_model.profiles_["smb"].piece
+    margin = piece.booster.predict(training_matrix(snapshots[rows]), raw_score=True)
+    np.testing.assert_allclose(
+        out.loc[rows, "churn_probability"], piece.calibrator.transform(margin)
+    )
+
+
+@pytest.mark.parametrize("top_k", [1, 5])
+def test_explain_handles_empty_and_tiny_frames(
+    fitted_model: HealthModel, snapshots: pd.DataFrame, top_k: int
+) -> None:
+    empty = fitted_model.explain(snapshots.iloc[:0], top_k=top_k)
+    assert empty.scores.empty and empty.reasons.empty
+    one = fitted_model.explain(snapshots.iloc[:1], top_k=top_k)
+    assert len(one.reasons) <= top_k
