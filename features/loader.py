@@ -83,6 +83,13 @@ class Dataset:
         return latest[0][0]
 
 
+def quiet_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that draws no progress bars (logs and pipes stay clean)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
     """Load a data directory into DuckDB, typed as the data contract declares.
 
@@ -104,7 +111,7 @@ def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None)
             file, a file cannot be read, a required column is missing, or a value cannot be
             read as its contract type (the message names the file, column and first bad row).
     """
-    dataset, _ = _load(Path(path), con or duckdb.connect(), lenient=False)
+    dataset, _ = _load(Path(path), con or quiet_connection(), lenient=False)
     return dataset
 
 

@@ -23,6 +23,7 @@ from features.loader import (
     Dataset,
     LoadIssue,
     load_for_validation,
+    quiet_connection,
 )
 from features.report import MAX_EXAMPLES, ValidationReport, Violation
 from features.rules import (
@@ -74,7 +75,7 @@ def validate_dataset(
         DataContractError: when ``path`` is not a directory, or ``quarantine_dir`` or its
             ``clean`` folder is the data directory.
     """
-    con = duckdb.connect()
+    con = quiet_connection()
     try:
         dataset, issues = load_for_validation(path, con)
         checker = _Checker(con, dataset)

@@ -60,7 +60,7 @@ def log_health_model(
         MLflow's :class:`~mlflow.models.ModelInfo` (``model_uri`` loads it back).
     """
     # only the columns the model reads, so the signature does not demand the caller's extras
-    wanted = [ACCOUNT_ID, AS_OF, SEGMENT, TENURE_DAYS, *model.feature_names_]
+    wanted = list(dict.fromkeys([ACCOUNT_ID, AS_OF, SEGMENT, TENURE_DAYS, *model.feature_names_]))
     example = input_example[[c for c in wanted if c in input_example.columns]]
     example = example.reset_index(drop=True)
     signature = infer_signature(example, model.predict(example).reset_index(drop=True))

@@ -74,7 +74,8 @@ def format_value(value: object, unit: str) -> str:
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "no data"
-    x = float(value)  # type: ignore[arg-type]
+    # rounding first keeps float noise (443.99999999999994 vs 444.0) out of the wording
+    x = round(float(value), 9)  # type: ignore[arg-type]
     if unit == "share":
         return f"{x:.0%}"
     if unit == "currency":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Python packages, Java for Spark) and run the test suite.
+# Install everything the tests need (Python packages, Java for Spark, PostgreSQL for the store)
+# and run the test suite.
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not spark".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,16 @@ if ! command -v java >/dev/null 2>&1; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
-scripts/install.sh test,spark
+if ! command -v pg_ctl >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; then
+    # the store tests start their own throwaway server on 127.0.0.1: no default cluster wanted
+    echo "installing PostgreSQL for the health-store tests"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common >/dev/null
+    as_root sed -i -E 's/^#?[[:space:]]*create_main_cluster.*/create_main_cluster = false/' \
+        /etc/postgresql-common/createcluster.conf
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+scripts/install.sh test,spark,postgres
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

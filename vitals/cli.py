@@ -154,3 +154,13 @@ def demo(
     from vitals.demo import run_demo
 
     run_demo(workdir=workdir, accounts=accounts, months=months, seed=seed, console=console)
+
+
+def _register_stage_commands() -> None:
+    """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
+    from vitals import commands_scoring
+
+    app.add_typer(commands_scoring.app)
+
+
+_register_stage_commands()

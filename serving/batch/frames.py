@@ -1,0 +1,221 @@
+"""Snapshot rows -> store rows: scores with their reasons, and parent roll-ups.
+
+Both engines call these functions (DuckDB in-process, Spark inside ``mapInPandas`` and
+``applyInPandas``), so they store the same numbers. JSON columns are produced here as compact JSON
+text (``allow_nan=False``: a missing value is ``null``), ready to be bound as is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.health_model import HealthModel
+from models.rollup import Weighting
+
+WEIGHTINGS: tuple[Weighting, ...] = ("count", "contract_value")
+TOP_CHILDREN = 3
+TOP_PARENT_REASONS = 5
+
+SCORE_SCHEMA: dict[str, str] = {
+    "account_id": "string",
+    "as_of": "date",
+    "model_version": "string",
+    "parent_id": "string",
+    "segment": "string",
+    "profile": "string",
+    "pooled": "boolean",
+    "churn_probability": "double",
+    "health_score": "double",
+    "band": "string",
+    "baseline_score": "double",
+    "contract_value": "double",
+    "revenue_at_risk": "double",
+    "reasons": "string",
+}
+ROLLUP_SCHEMA: dict[str, str] = {
+    "parent_id": "string",
+    "as_of": "date",
+    "model_version": "string",
+    "weighting": "string",
+    "depth": "bigint",
+    "own_usage": "boolean",
+    "n_accounts": "bigint",
+    "weight": "double",
+    "share_good": "double",
+    "share_average": "double",
+    "share_poor": "double",
+    "health": "double",
+    "contract_value": "double",
+    "revenue_at_risk": "double",
+    "pulling_down": "string",
+    "reasons": "string",
+}
+_ROLLUP_NUMBERS = (
+    "weight", "share_good", "share_average", "share_poor", "health", "contract_value",
+    "revenue_at_risk",
+)  # fmt: skip
+_PULLING_KEYS = ("rank", "child_id", "child_health", "health_points_lost")
+_PARENT_REASON_KEYS = ("rank", "feature", "label", "health_points")
+_REASON_KEYS = ("rank", "feature", "label", "value", "previous_value", "health_points", "sentence")
+
+
+def score_accounts(
+    model: HealthModel, frame: pd.DataFrame, model_version: str, top_k: int = 5
+) -> pd.DataFrame:
+    """Score snapshot rows and explain each score.
+
+    Args:
+        model: the fitted health model.
+        frame: snapshot rows (``account_id``, ``as_of``, ``parent_id``, ``contract_value`` and
+            the model's features).
+        model_version: recorded with every row.
+        top_k: reasons kept per account.
+
+    Returns:
+        One row per snapshot with the columns of :data:`SCORE_SCHEMA`; ``reasons`` is JSON text.
+
+    Raises:
+        models.frames.InputError: rows the model cannot score.
+    """
+    frame = frame.reset_index(drop=True)
+    # rows keyed by position: a frame may hold several dates of one account (Spark partitions)
+    position = np.arange(len(frame)).astype(str).astype(object)
+    explained = model.explain(frame.assign(account_id=position), top_k=top_k)
+    scores = explained.scores
+    value = frame["contract_value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    probability = scores["churn_probability"].to_numpy(dtype=np.float64)
+    return pd.DataFrame(
+        {
+            "account_id": frame["account_id"].astype(object).to_numpy(),
+            "as_of": _dates(frame["as_of"]),
+            "model_version": model_version,
+            "parent_id": _nullable(frame["parent_id"]),
+            "segment": _nullable(frame["segment"]),
+            "profile": scores["profile"].astype(object).to_numpy(),
+            "pooled": scores["pooled"].to_numpy(dtype=bool),
+            "churn_probability": probability,
+            "health_score": scores["health_score"].to_numpy(dtype=np.float64),
+            "band": scores["band"].astype(object).to_numpy(),
+            "baseline_score": scores["baseline_score"].to_numpy(dtype=np.float64),
+            "contract_value": value,
+            "revenue_at_risk": probability * value,
+            "reasons": _grouped_json(position, explained.reasons, "account_id", _REASON_KEYS),
+        }
+    )
+
+
+def roll_up_scores(model: HealthModel, tree: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """Roll one date's scores up the hierarchy, by count and by contract value.
+
+    A current customer without a covering subscription counts with contract value 0. Parents
+    without a scored member that date are left out.
+
+    Args:
+        model: the model that scored (its band weights are used).
+        tree: ``account_id, parent_id`` of every account.
+        scored: rows from :func:`score_accounts` of a single ``as_of``.
+
+    Returns:
+        One row per (parent, weighting) with the columns of :data:`ROLLUP_SCHEMA`.
+
+    Raises:
+        ValueError: ``scored`` spans several dates.
+    """
+    columns = list(ROLLUP_SCHEMA)
+    if scored.empty:
+        return pd.DataFrame(columns=columns)
+    dates = pd.unique(scored["as_of"])
+    if len(dates) != 1:
+        raise ValueError(f"roll-ups are per date, got {len(dates)} dates")
+    scores = scored[["account_id", "churn_probability", "band", "contract_value"]].copy()
+    scores["contract_value"] = scores["contract_value"].fillna(0.0)
+    reasons = _reasons_long(scored)
+    parts = []
+    for weighting in WEIGHTINGS:
+        rolled = model.roll_up(
+            tree, scores, weighting, reasons=reasons,
+            top_children=TOP_CHILDREN, top_reasons=TOP_PARENT_REASONS,
+        )  # fmt: skip
+        parents = rolled.parents[rolled.parents["n_accounts"] > 0].reset_index(drop=True)
+        ids = parents["account_id"].astype(object).to_numpy()
+        pulling = _json_by_parent(ids, rolled.pulling_down, _PULLING_KEYS)
+        parent_reasons = _json_by_parent(ids, rolled.reasons, _PARENT_REASON_KEYS)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "parent_id": ids,
+                    "as_of": dates[0],
+                    "model_version": scored["model_version"].iloc[0],
+                    "weighting": weighting,
+                    "depth": parents["depth"].to_numpy(dtype=np.int64),
+                    "own_usage": parents["own_usage"].to_numpy(dtype=bool),
+                    "n_accounts": parents["n_accounts"].to_numpy(dtype=np.int64),
+                    **{c: parents[c].to_numpy(dtype=np.float64) for c in _ROLLUP_NUMBERS},
+                    "pulling_down": pulling,
+                    "reasons": parent_reasons,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts for the store: NaN becomes ``None``, numpy scalars Python ones."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return plain.to_dict("records")
+
+
+def _dates(column: pd.Series) -> np.ndarray:
+    return pd.to_datetime(column).dt.date.to_numpy(dtype=object)
+
+
+def _nullable(column: pd.Series) -> np.ndarray:
+    return column.astype(object).where(column.notna(), None).to_numpy(dtype=object)
+
+
+def _clean(value: Any) -> Any:
+    """A JSON-safe scalar: numpy scalars to Python, NaN and missing to ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _grouped_json(ids: np.ndarray, long: pd.DataFrame, owner: str, keys: tuple[str, ...]) -> list:
+    """JSON list per id of the rows of ``long`` whose ``owner`` column names it (in table order)."""
+    out = ["[]"] * len(ids)
+    if long.empty:
+        return out
+    position = pd.Index(ids).get_indexer(long[owner].to_numpy(dtype=object))
+    columns = [[_clean(v) for v in long[k].to_numpy(dtype=object)] for k in keys]
+    items: dict[int, list[dict[str, Any]]] = {}
+    for i, row in enumerate(zip(*columns, strict=True)):
+        if position[i] >= 0:
+            items.setdefault(int(position[i]), []).append(dict(zip(keys, row, strict=True)))
+    for i, entries in items.items():
+        out[i] = json.dumps(entries, allow_nan=False, separators=(",", ":"))
+    return out
+
+
+def _json_by_parent(ids: np.ndarray, long: pd.DataFrame, keys: tuple[str, ...]) -> list[str]:
+    return _grouped_json(ids, long, "parent_id", keys)
+
+
+def _reasons_long(scored: pd.DataFrame) -> pd.DataFrame:
+    """Reasons JSON back as a long table ``account_id, feature, label, health_points``."""
+    rows = [
+        (account, r["feature"], r["label"], r["health_points"])
+        for account, text in zip(scored["account_id"], scored["reasons"], strict=True)
+        for r in json.loads(text)
+    ]
+    return pd.DataFrame(rows, columns=["account_id", "feature", "label", "health_points"])

@@ -1,0 +1,155 @@
+"""Finding the model to score with: a registry alias, an MLflow model URI, or a saved directory.
+
+``--model`` accepts:
+
+* an alias of the registered model ``vitals-health`` (``champion``, ``challenger``);
+* ``NAME@ALIAS`` for another registered model;
+* an MLflow URI (``models:/vitals-health/3``, ``models:/vitals-health@champion``,
+  ``runs:/<run_id>/health_model``);
+* a directory written by :meth:`models.health_model.HealthModel.save`.
+
+The MLflow store is ``MLFLOW_TRACKING_URI`` or, when unset, ``sqlite:///mlruns/mlflow.db`` in the
+working directory. It is passed to MLflow per call, so loading changes no global MLflow state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.health_model import HealthModel
+from models.persistence import MANIFEST
+from serving.batch.errors import ModelNotFoundError
+
+logger = logging.getLogger(__name__)
+
+REGISTERED_MODEL = "vitals-health"
+DEFAULT_ALIAS = "champion"
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)/?$")
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
+_RUN_URI = re.compile(r"^runs:/(?P<run>[^/]+)/")
+_NAME_AT_ALIAS = re.compile(r"^(?P<name>[\w.-]+)@(?P<alias>[\w.-]+)$")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model with where it came from.
+
+    Attributes:
+        model: the fitted health model.
+        uri: what was loaded (MLflow URI or directory).
+        version: the version recorded with every score, e.g. ``vitals-health/3``.
+    """
+
+    model: HealthModel
+    uri: str
+    version: str
+
+
+def tracking_uri() -> str:
+    """The MLflow store the registry is read from."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def load_model(spec: str = DEFAULT_ALIAS) -> LoadedModel:
+    """Load the model ``spec`` names (see the module docstring for the forms).
+
+    Raises:
+        ModelNotFoundError: nothing is registered or saved there, or it is not a health model.
+    """
+    if Path(spec).is_dir():
+        return _from_directory(Path(spec))
+    if "/" in spec and ":/" not in spec:
+        raise ModelNotFoundError(f"--model {spec}: no such model directory")
+    uri = _model_uri(spec)
+    return _from_mlflow(uri)
+
+
+def _model_uri(spec: str) -> str:
+    if ":/" in spec:
+        return spec
+    match = _NAME_AT_ALIAS.match(spec)
+    if match:
+        return f"models:/{match['name']}@{match['alias']}"
+    return f"models:/{REGISTERED_MODEL}@{spec}"
+
+
+def _from_directory(directory: Path) -> LoadedModel:
+    manifest = directory / MANIFEST
+    if not manifest.is_file():
+        raise ModelNotFoundError(f"--model {directory}: not a saved health model (no {MANIFEST})")
+    try:
+        model = HealthModel.load(directory)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ModelNotFoundError(f"--model {directory}: cannot load the model: {exc}") from None
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
+    version = str(model.metadata_.get("model_version") or f"dir-{digest}")
+    return LoadedModel(model, str(directory.resolve()), version)
+
+
+def _from_mlflow(uri: str) -> LoadedModel:
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+
+    from models.mlflow_adapter import load_health_model
+
+    store = tracking_uri()
+    _check_store_exists(uri, store)
+    try:
+        version = _registry_version(uri, store)
+        with tempfile.TemporaryDirectory(prefix="vitals-model-") as tmp:
+            local = download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=store, registry_uri=store
+            )
+            model = load_health_model(local)
+    except MlflowException as exc:
+        raise ModelNotFoundError(_not_found(uri, store, exc)) from None
+    except (AttributeError, OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"{uri} is not a Vitals health model: {exc}") from None
+    if version is None:
+        run = _RUN_URI.match(uri)
+        version = str(model.metadata_.get("model_version") or (run and f"run-{run['run']}") or uri)
+    logger.info("loaded %s (version %s) from %s", uri, version, store)
+    return LoadedModel(model, uri, version)
+
+
+def _check_store_exists(uri: str, store: str) -> None:
+    """Refuse an SQLite MLflow store that does not exist (MLflow would create an empty one)."""
+    if not store.startswith("sqlite:///"):
+        return
+    path = Path(store.removeprefix("sqlite:///"))
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"no model at {uri}: the MLflow store {store} does not exist (nothing trained "
+            "here yet); train and register a model first (`vitals train`), set "
+            "MLFLOW_TRACKING_URI, or pass --model with a model directory"
+        )
+
+
+def _registry_version(uri: str, store: str) -> str | None:
+    """``NAME/VERSION`` of a registry URI (an alias resolved now), ``None`` for other URIs."""
+    from mlflow import MlflowClient
+
+    if match := _VERSION_URI.match(uri):
+        return f"{match['name']}/{match['version']}"
+    if match := _ALIAS_URI.match(uri):
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        found = client.get_model_version_by_alias(match["name"], match["alias"])
+        return f"{match['name']}/{found.version}"
+    return None
+
+
+def _not_found(uri: str, store: str, exc: Exception) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = (
+        "train and register one first (`vitals train`), or pass --model with a model directory"
+        if uri.startswith("models:/")
+        else "check the URI"
+    )
+    return f"no model at {uri} in the MLflow store {store}: {detail}; {hint}"

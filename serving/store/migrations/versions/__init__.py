@@ -1,0 +1,1 @@
+"""Alembic revisions of the health store: one schema change each, never edited once released."""

@@ -1,0 +1,102 @@
+"""Fixtures of the serving tests: sample data, a fitted model, and stores on SQLite and PostgreSQL.
+
+No test touches the shared ``vitals.db`` or ``mlruns/``: every test gets its own store URL and
+MLflow tracking URI under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from modelkit import fit_model, training_snapshots, write_sample
+from pgserver import PostgresServer, find_bindir, start_server
+
+from features.build import Snapshots
+from models.health_model import HealthModel
+from vitals.settings import get_settings
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL runs of ``database_url`` tests ``postgres``.
+
+    Done here rather than with ``pytest.param(marks=...)``, which would name the marker when this
+    file is imported, before :func:`pytest_configure` has registered it.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgres":
+            item.add_marker("postgres")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("VITALS_DATABASE_URL", f"sqlite:///{tmp_path}/default-vitals.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated data directory (read-only by convention: copy it to change it)."""
+    return write_sample(tmp_path_factory.mktemp("sample") / "data")
+
+
+@pytest.fixture(scope="session")
+def sample_snapshots(sample_dir: Path) -> Snapshots:
+    return training_snapshots(sample_dir)
+
+
+@pytest.fixture(scope="session")
+def health_model(sample_snapshots: Snapshots) -> HealthModel:
+    return fit_model(sample_snapshots)
+
+
+@pytest.fixture(scope="session")
+def model_dir(health_model: HealthModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return health_model.save(tmp_path_factory.mktemp("model") / "health_model")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway server for the session; skipped locally without binaries, failed in CI."""
+    bindir = find_bindir()
+    reason = None
+    if bindir is None:
+        reason = "no PostgreSQL server binaries (initdb, pg_ctl): scripts/test.sh installs them"
+    elif importlib.util.find_spec("psycopg") is None:
+        reason = "the psycopg driver is not installed: pip install 'psycopg[binary]'"
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = start_server(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database on the session's server."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/vitals.db"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/vitals.db"
+    return request.getfixturevalue("postgres_url")
