@@ -158,8 +158,9 @@ def demo(
 
 def _register_stage_commands() -> None:
     """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
-    from vitals import commands_scoring
+    from vitals import commands_scoring, commands_training
 
+    app.add_typer(commands_training.app)
     app.add_typer(commands_scoring.app)
 
 

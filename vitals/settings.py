@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
@@ -57,6 +59,91 @@ def _default_profiles() -> list[ProfileConfig]:
     ]
 
 
+def _default_lightgbm() -> dict[str, float | int | str]:
+    return {
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_data_in_leaf": 300,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "cat_smooth": 10.0,
+        "scale_pos_weight": 1.0,
+    }
+
+
+class TrainingSettings(BaseModel):
+    """How ``vitals train`` splits snapshots by time, fits boosters and tracks runs.
+
+    Windows are laid out backwards from the last labelled snapshot date: the test window holds
+    the last ``test_days`` of labelled ``as_of`` dates, the calibration (and validation) window the
+    ``calibration_days`` before it, the training window everything earlier; consecutive windows
+    are ``gap_days`` apart (default: the horizon), so no label of a window reaches into the next.
+    """
+
+    snapshot_every: str = Field(
+        default="14d", description="step between snapshot dates when training builds snapshots"
+    )
+    warmup_days: int = Field(
+        default=90, ge=0, description="skip snapshots this close to the start of the event history"
+    )
+    test_days: int = Field(default=91, gt=0, description="length of the test window")
+    calibration_days: int = Field(
+        default=91, gt=0, description="length of the calibration / validation window"
+    )
+    gap_days: int | None = Field(
+        default=None, ge=0, description="gap between windows; None means the label horizon"
+    )
+    test_end: date | None = Field(
+        default=None, description="last as_of of the test window; None means the last labelled"
+    )
+    min_train_churners: int = Field(
+        default=50, ge=1, description="churners the training window needs for any model at all"
+    )
+    min_calibration_churners: int = Field(
+        default=20, ge=1, description="below this a profile shares the pooled calibrator"
+    )
+    calibration_folds: int = Field(
+        default=5, ge=2, description="folds used to choose isotonic or sigmoid calibration"
+    )
+    profile_init: Literal["pooled", "scratch"] = Field(
+        default="pooled",
+        description="own profile boosters continue from the pooled booster, or start from scratch",
+    )
+    lightgbm: dict[str, float | int | str] = Field(
+        default_factory=_default_lightgbm, description="LightGBM parameters used without tuning"
+    )
+    num_boost_round: int = Field(default=2000, gt=0)
+    early_stopping_rounds: int = Field(default=100, gt=0)
+    num_threads: int = Field(default=1, gt=0, description="LightGBM threads (fixed: determinism)")
+    trials: int = Field(default=0, ge=0, description="Optuna trials per booster; 0 = defaults")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="tuning time budget for the whole run, in seconds"
+    )
+    experiment: str = Field(default="vitals", description="MLflow experiment name")
+    registered_model: str = Field(default="vitals-health", description="MLflow registry name")
+
+
+class ServingSettings(BaseModel):
+    """How ``vitals serve`` runs the API: which model it loads, limits, and the key cache."""
+
+    model: str = Field(
+        default="champion",
+        description="model to serve: an alias of vitals-health, an MLflow URI or a model directory",
+    )
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
+    max_batch: int = Field(default=10_000, ge=1, description="accounts per predict request")
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="larger request bodies get 413"
+    )
+    key_cache_seconds: float = Field(
+        default=30.0, ge=0, description="how long a verified API key is trusted without a lookup"
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Vitals. Building it has no side effects (no folders, no URIs)."""
 
@@ -78,6 +165,8 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(default="sqlite:///vitals.db")
     seed: int = 7
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,174 @@
+"""Snapshots in, fitted HealthModel and evaluation report out (no MLflow here).
+
+Order of work, each step seeing only the windows it may see: split by time; fit the pooled and
+per-profile boosters on the training window, early-stopped (and tuned) on the calibration
+window; choose and fit calibrators on the calibration window; fit the baselines the same way;
+only then score the test window, once, for every model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from features.build import Snapshots
+from models.health_model import HealthModel
+from models.profiles import ProfileRouter
+from training import plots
+from training.baselines import score_baselines
+from training.boosters import POOLED, FitOptions, FittedBoosters, fit_boosters
+from training.data import PROFILE, categories_of, design_matrix, labels, usable_frame
+from training.evaluate import MODEL, build_report
+from training.fit import base_params, margins
+from training.splits import TimeSplit, split_by_time
+from training.tuning import TrialCallback
+from vitals.settings import Settings
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """Everything one training produced.
+
+    Attributes:
+        model: the fitted HealthModel.
+        report: the evaluation report (schema in :mod:`training.evaluate`).
+        split: the time split.
+        boosters: the fitted boosters and calibrators.
+        test_scores: the model's ``predict`` output on the test rows.
+        probabilities: test churn probabilities per model (``vitals`` and the baselines).
+    """
+
+    model: HealthModel
+    report: dict[str, object]
+    split: TimeSplit
+    boosters: FittedBoosters
+    test_scores: pd.DataFrame
+    probabilities: dict[str, np.ndarray]
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        """0/1 outcomes of the test rows."""
+        return labels(self.split.test)
+
+
+def fit_and_evaluate(
+    snapshots: Snapshots,
+    settings: Settings,
+    *,
+    trials: int = 0,
+    timeout_s: float | None = None,
+    seed: int | None = None,
+    history_start: date | None = None,
+    metadata: Mapping[str, object] | None = None,
+    on_trial: TrialCallback | None = None,
+) -> TrainingOutcome:
+    """Train the HealthModel and the baselines on snapshots and evaluate them out of time.
+
+    Args:
+        snapshots: labelled feature snapshots (their horizon is the model's).
+        settings: profiles, bands and ``settings.training`` (windows, LightGBM defaults, ...).
+        trials: Optuna trials per booster (0: the settings' LightGBM defaults).
+        timeout_s: tuning time budget for the whole run, in seconds.
+        seed: seed of LightGBM, Optuna, the calibration folds and the baselines (default: the
+            settings' seed).
+        history_start: first event date of the data (estimated from the snapshots if ``None``).
+        metadata: extra JSON-able facts stored with the model.
+        on_trial: called after each tuning trial.
+
+    Returns:
+        The :class:`TrainingOutcome`.
+
+    Raises:
+        TrainingError: data that cannot train a model (the message says what to change).
+    """
+    config = settings.training
+    seed = settings.seed if seed is None else seed
+    settings = settings.model_copy(update={"horizon_days": snapshots.horizon_days})
+    router = ProfileRouter(settings.profiles, settings.default_profile)
+    frame = usable_frame(
+        snapshots, router, warmup_days=config.warmup_days, history_start=history_start
+    )
+    split = split_by_time(
+        frame,
+        horizon_days=snapshots.horizon_days,
+        test_days=config.test_days,
+        calibration_days=config.calibration_days,
+        gap_days=config.gap_days,
+        test_end=config.test_end,
+        min_train_churners=config.min_train_churners,
+    )
+    features = snapshots.feature_names
+    categorical = [s.name for s in snapshots.catalog if s.kind == "categorical"]
+    categories = categories_of(split.train, categorical)
+    params = base_params(config.lightgbm, seed=seed, num_threads=config.num_threads)
+    options = FitOptions(params, config, trials, timeout_s, seed)
+    boosters = fit_boosters(
+        split, features, categories, router, settings.profiles, options, on_trial
+    )
+    model = HealthModel.from_settings(snapshots.catalog, settings).fit(
+        boosters.pieces,
+        metadata={
+            "horizon_days": snapshots.horizon_days,
+            "seed": seed,
+            "trials": trials,
+            "windows": split.to_dict(),
+            **(metadata or {}),
+        },
+    )
+
+    test = split.test
+    scores = model.predict(test)
+    pooled_margin = margins(boosters.pooled.booster, design_matrix(test, features, categories))
+    numeric = [n for n in features if n not in categories]
+    baselines = score_baselines(
+        split, numeric, categorical, seed=seed, folds=config.calibration_folds
+    )
+    probabilities = {
+        MODEL: scores["churn_probability"].to_numpy(),
+        **baselines.probabilities,
+        POOLED: boosters.pooled_calibration.calibrator.transform(pooled_margin),
+    }
+    pooled_facts = dict(boosters.summaries[POOLED])
+    report = build_report(
+        y=labels(test),
+        profiles=test[PROFILE].to_numpy(),
+        probabilities=probabilities,
+        profile_names=router.profile_names,
+        split=split,
+        horizon_days=snapshots.horizon_days,
+        seed=seed,
+        profile_facts={n: boosters.summaries[n] for n in router.profile_names},
+        baseline_facts={**baselines.facts, POOLED: pooled_facts},
+    )
+    return TrainingOutcome(model, report, split, boosters, scores, probabilities)
+
+
+def figures(outcome: TrainingOutcome, seed: int = 0) -> dict[str, Figure]:
+    """The run's plots by artifact path: ROC, reliability, lift, bands, SHAP per profile."""
+    y = outcome.test_labels
+    test = outcome.split.test
+    profiles = list(outcome.model.profiles_)
+    drawn = {
+        "plots/roc.png": plots.roc_figure(y, outcome.probabilities),
+        "plots/reliability.png": plots.reliability_figure(y, outcome.probabilities),
+        "plots/lift.png": plots.lift_figure(y, outcome.probabilities),
+        "plots/score_bands.png": plots.band_figure(outcome.test_scores, y, profiles),
+    }
+    for name in profiles:
+        rows = test[test[PROFILE] == name]
+        if rows.empty:
+            continue
+        contributions = outcome.model.contributions(rows)
+        kind = "pooled booster" if outcome.model.profiles_[name].piece.pooled else "own booster"
+        drawn[f"plots/shap_{name}.png"] = plots.shap_summary_figure(
+            contributions,
+            rows[outcome.model.feature_names_],
+            f"SHAP summary: {name} ({kind})",
+            seed=seed,
+        )
+    return drawn

@@ -1,0 +1,126 @@
+"""``vitals serve`` and ``vitals keys``: thin wrappers over :mod:`serving.api.server`.
+
+Wire them into the main app with ``app.add_typer(commands_serving.app)`` (no name: ``serve`` and
+``keys`` join the top level).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vitals.settings import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+keys = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+app.add_typer(keys, name="keys")
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="health store URL (default: VITALS_DATABASE_URL)"),
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port (default 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default 1)")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="alias of vitals-health (default champion), MLflow URI or directory"),
+    ] = None,
+    database_url: DatabaseOption = None,
+    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+) -> None:
+    """Serve the health API (predict, accounts, hierarchy, model) under uvicorn."""
+    from serving.api.server import serve as run_server
+    from serving.store import StoreError
+
+    settings = _settings(database_url, model)
+    try:
+        run_server(settings, host, port, workers, access_log=access_log)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+@keys.command("create")
+def create(
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="read, predict, ingest or admin (repeatable)")
+    ],
+    name: Annotated[str | None, typer.Option(help="who or what the key is for")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from serving.api.server import issue_key
+    from serving.store import StoreError
+
+    try:
+        new = issue_key(_settings(database_url), scope, name)
+    except (ValueError, StoreError) as exc:
+        raise _fail(str(exc)) from None
+    err_console.print(
+        f"key {new.info.id} ({', '.join(sorted(new.info.scopes))}) created; it is shown only "
+        "now, store it safely:"
+    )
+    console.print(new.key, highlight=False, soft_wrap=True)
+
+
+@keys.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (see `vitals keys list`)")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Revoke a key; running servers refuse it within their key cache time (30 s)."""
+    from serving.api.server import withdraw_key
+    from serving.store import StoreError
+
+    try:
+        info = withdraw_key(_settings(database_url), key_id)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"key {info.id} revoked at {info.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@keys.command("list")
+def list_(database_url: DatabaseOption = None) -> None:
+    """List the keys (ids, names, scopes, dates; never the keys themselves)."""
+    from serving.api.server import keys_in_store
+    from serving.store import StoreError
+
+    try:
+        found = keys_in_store(_settings(database_url))
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title="API keys")
+    for column in ("id", "name", "scopes", "created", "revoked"):
+        table.add_column(column)
+    for k in found:
+        table.add_row(
+            k.id, k.name or "", ", ".join(sorted(k.scopes)), f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+def _settings(database_url: str | None, model: str | None = None) -> Settings:
+    settings = get_settings()
+    update: dict[str, object] = {}
+    if database_url is not None:
+        update["database_url"] = database_url
+    if model is not None:
+        update["serving"] = settings.serving.model_copy(update={"model": model})
+    return settings.model_copy(update=update)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)

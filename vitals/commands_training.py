@@ -1,0 +1,173 @@
+"""``vitals train``, ``evaluate`` and ``promote``: thin wrappers over :mod:`training.train`.
+
+Wire them into the main CLI with ``app.add_typer(commands_training.app)`` (the commands appear at
+the top level). Every expected failure prints a one-line error and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="data directory (Parquet or CSV per table)")],
+    features: Annotated[
+        Path | None,
+        typer.Option(help="snapshot file: read if it exists, else built from DATA_DIR and kept"),
+    ] = None,
+    horizon: Annotated[
+        int | None, typer.Option(min=1, help="churn horizon in days (default: settings, 90)")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=0, help="Optuna trials per booster (0: defaults)")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="tuning time budget for the run, seconds")
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    register: Annotated[
+        bool, typer.Option("--register", help="register as vitals-health@challenger")
+    ] = False,
+) -> None:
+    """Train per-profile calibrated LightGBM models, evaluate out of time, log to MLflow."""
+    from training.train import train as run_training
+
+    result = _guard(
+        lambda: run_training(
+            data_dir,
+            features=features,
+            horizon_days=horizon,
+            trials=trials,
+            timeout_s=timeout,
+            experiment=experiment,
+            seed=seed,
+            register=register,
+        )
+    )
+    _print_report(result.report)
+    registered = f", registered as version {result.version} (challenger)" if result.version else ""
+    console.print(f"run {result.run_id}{registered}; model {result.model_uri}")
+
+
+@app.command()
+def evaluate(
+    run: Annotated[str | None, typer.Option(help="MLflow run id")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="registered alias, e.g. champion or challenger")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="experiment searched for the latest run")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Print the evaluation report of a run, an alias, or (by default) the latest training run."""
+    from training.train import evaluate as load
+
+    if run is not None and model is not None:
+        raise _fail("give --run or --model, not both")
+    report = _guard(lambda: load(run_id=run, alias=model, experiment=experiment))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str | None, typer.Option(help="version to promote (default: the challenger)")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="promote even if worse than the champion")
+    ] = False,
+) -> None:
+    """Move the champion alias to a version that is not worse than the current champion."""
+    from training.train import promote as run_promotion
+
+    done = _guard(lambda: run_promotion(version, force=force))
+    before = f" (was version {done.previous})" if done.previous else " (first champion)"
+    forced = " [forced]" if done.forced else ""
+    console.print(f"{done.name}@champion -> version {done.version}{before}{forced}")
+
+
+def _guard(action: Callable[[], T]) -> T:
+    from training.errors import PromotionRefused, TrackingError, TrainingError
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep output clean
+    if not logging.getLogger().isEnabledFor(logging.INFO):  # MLflow's own handler, unless -v
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+    try:
+        return action()
+    except (TrainingError, TrackingError, PromotionRefused) as error:
+        raise _fail(str(error)) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _print_report(report: dict) -> None:
+    from training.evaluate import summary_rows
+
+    window = report["test_window"]
+    console.print(
+        f"test window {window['start']} to {window['end']}, horizon {report['horizon_days']} days"
+    )
+    sections = [("overall", None)] + [(p, p) for p in report["profiles"]]
+    for label, profile in sections:
+        rows = summary_rows(report, profile)
+        if not rows:
+            continue
+        kind = "" if profile is None else _profile_kind(report["profiles"][profile])
+        title = (
+            f"{label}{kind}: {rows[0]['snapshots']:,} snapshots, {rows[0]['churners']:,} churners"
+        )
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("model")
+        for header in _COLUMNS.values():
+            table.add_column(header, justify="right")
+        for row in rows:
+            table.add_row(row["model"], *(_cell(row[m]) for m in _COLUMNS))
+        console.print(table)
+
+
+_COLUMNS = {
+    "auc": "AUC",
+    "pr_auc": "PR-AUC",
+    "brier": "Brier",
+    "log_loss": "logloss",
+    "ece": "ECE",
+    "lift_top10": "lift@10%",
+    "recall_top10": "recall@10%",
+}
+
+
+def _profile_kind(facts: dict) -> str:
+    booster = "pooled booster" if facts["pooled"] else "own booster"
+    return f" ({booster}, {facts['calibration']['method']} calibration)"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
