@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from vitals.console import console, err_console, fail
 
 if TYPE_CHECKING:
     from serving.batch import RunSummary
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[str, int, int], None]
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
-err_console = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Argument(help="data directory (Parquet or CSV per table)")]
 ModelOption = Annotated[
@@ -62,7 +61,7 @@ def score(
                                database_url=database_url)  # fmt: skip
     day = _date(as_of)
     summary = _run(lambda progress: batch.score(str(data_dir), day, options, progress))
-    _print_summary(summary)
+    print_summary(summary)
 
 
 @app.command()
@@ -81,7 +80,7 @@ def backfill(
     options = batch.RunOptions(model=model, engine=engine, spark_master=spark_master,
                                database_url=database_url)  # fmt: skip
     summary = _run(lambda progress: batch.backfill(str(data_dir), days, every, options, progress))
-    _print_summary(summary)
+    print_summary(summary)
 
 
 def _run(job: Callable[[ProgressFn], RunSummary]) -> RunSummary:
@@ -93,9 +92,9 @@ def _run(job: Callable[[ProgressFn], RunSummary]) -> RunSummary:
         with _progress() as progress:
             return job(progress)
     except (ValueError, ScoringError, PipelineError, StoreError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted: the stored history is unchanged", code=130) from None
+        raise fail("interrupted: the stored history is unchanged", code=130) from None
 
 
 @contextmanager
@@ -121,7 +120,7 @@ def _progress() -> Iterator[ProgressFn]:
         yield update
 
 
-def _print_summary(summary: RunSummary) -> None:
+def print_summary(summary: RunSummary) -> None:
     dates = summary.dates
     span = f"{dates[0]} to {dates[-1]} ({len(dates)} dates)" if len(dates) > 1 else str(dates[0])
     console.print(
@@ -156,9 +155,4 @@ def _date(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(f"--as-of {text!r} is not a date like 2024-06-30") from None
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+        raise fail(f"--as-of {text!r} is not a date like 2024-06-30") from None

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from vitals.console import console, fail
+
 app = typer.Typer(pretty_exceptions_enable=False)
-console = Console()
-err_console = Console(stderr=True)
 T = TypeVar("T")
 
 
@@ -61,7 +59,7 @@ def train(
             register=register,
         )
     )
-    _print_report(result.report)
+    print_report(result.report)
     registered = f", registered as version {result.version} (challenger)" if result.version else ""
     console.print(f"run {result.run_id}{registered}; model {result.model_uri}")
 
@@ -81,12 +79,12 @@ def evaluate(
     from training.train import evaluate as load
 
     if run is not None and model is not None:
-        raise _fail("give --run or --model, not both")
+        raise fail("give --run or --model, not both")
     report = _guard(lambda: load(run_id=run, alias=model, experiment=experiment))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
-        _print_report(report)
+        print_report(report)
 
 
 @app.command()
@@ -110,21 +108,15 @@ def promote(
 def _guard(action: Callable[[], T]) -> T:
     from training.errors import PromotionRefused, TrackingError, TrainingError
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep output clean
     if not logging.getLogger().isEnabledFor(logging.INFO):  # MLflow's own handler, unless -v
         logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         return action()
     except (TrainingError, TrackingError, PromotionRefused) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
-def _print_report(report: dict) -> None:
+def print_report(report: dict) -> None:
     from training.evaluate import summary_rows
 
     window = report["test_window"]

@@ -15,7 +15,10 @@ from features.validate import validate_dataset
 
 
 def run_demo(workdir: Path, accounts: int, months: int, seed: int, console: Console) -> None:
-    """Simulate a customer base, validate it and build feature snapshots, printing each step.
+    """Simulate, validate, build features, train, promote, backfill and score, printing each step.
+
+    The model is tracked and registered in the MLflow store (``mlruns/`` here unless
+    ``MLFLOW_TRACKING_URI`` says otherwise); scores go to the health store of the settings.
 
     Args:
         workdir: folder that receives ``data/`` and ``snapshots.parquet``.
@@ -24,8 +27,16 @@ def run_demo(workdir: Path, accounts: int, months: int, seed: int, console: Cons
         seed: random seed (same seed, same results).
         console: where to print.
     """
-    data_dir = workdir / "data"
     started = time.perf_counter()
+    data_dir = workdir / "data"
+    _simulate(data_dir, accounts, months, seed, console)
+    _validate_and_build(data_dir, workdir, console)
+    _train(data_dir, seed, console)
+    _score(data_dir, console)
+    console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _simulate(data_dir: Path, accounts: int, months: int, seed: int, console: Console) -> None:
     console.rule("1. simulate")
     tables = simulate(accounts=accounts, months=months, seed=seed)
     write_dataset(tables, data_dir, "parquet")
@@ -36,13 +47,12 @@ def run_demo(workdir: Path, accounts: int, months: int, seed: int, console: Cons
         rows.add_row(name, f"{table.num_rows:,}")
     console.print(rows)
 
-    console.rule("2. validate")
-    report = validate_dataset(data_dir)
-    report.render(console)
 
+def _validate_and_build(data_dir: Path, workdir: Path, console: Console) -> None:
+    console.rule("2. validate")
+    validate_dataset(data_dir).render(console)
     console.rule("3. features")
-    dataset = load_valid_dataset(data_dir)
-    snapshots = build_snapshots(dataset, SnapshotRequest(every="1mo"))
+    snapshots = build_snapshots(load_valid_dataset(data_dir), SnapshotRequest(every="1mo"))
     out = write_snapshots(snapshots, workdir / "snapshots.parquet")
     frame = snapshots.to_pandas()
     labelled = frame["churned_within_horizon"].notna()
@@ -52,4 +62,24 @@ def run_demo(workdir: Path, accounts: int, months: int, seed: int, console: Cons
         f"churn rate {frame.loc[labelled, 'churned_within_horizon'].mean():.1%} within "
         f"{snapshots.horizon_days} days"
     )
-    console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _train(data_dir: Path, seed: int, console: Console) -> None:
+    from training.train import promote, train
+    from vitals.commands_training import print_report
+
+    console.rule("4. train, register and promote")
+    result = train(data_dir, trials=0, seed=seed, register=True)
+    print_report(result.report)
+    done = promote(result.version, force=True)
+    console.print(f"run {result.run_id}: {done.name} version {done.version} is the champion")
+
+
+def _score(data_dir: Path, console: Console) -> None:
+    from serving import batch
+    from vitals.commands_scoring import print_summary
+
+    console.rule("5. backfill 180 days of health history, then score today")
+    history = batch.backfill(str(data_dir), days=180, every="7d")
+    console.print(f"backfilled {history.n_scores:,} scores over {len(history.dates)} dates")
+    print_summary(batch.score(str(data_dir)))
