@@ -147,9 +147,16 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
     """Run the main job end to end on built-in sample data."""
+    from features.pipeline import PipelineError
+    from serving.batch import ScoringError
+    from serving.store import StoreError
+    from training.errors import TrackingError, TrainingError
     from vitals.demo import run_demo
 
-    run_demo(workdir=workdir, accounts=accounts, months=months, seed=seed, console=console)
+    try:
+        run_demo(workdir=workdir, accounts=accounts, months=months, seed=seed, console=console)
+    except (PipelineError, TrainingError, TrackingError, ScoringError, StoreError) as exc:
+        raise fail(str(exc)) from None
 
 
 def _register_stage_commands() -> None:
