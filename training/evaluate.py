@@ -43,24 +43,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from training.metrics import classification_metrics
+from training.metrics import METRICS, classification_metrics
 from training.splits import TimeSplit
 
 SCHEMA = "vitals-evaluation-report"
 SCHEMA_VERSION = 1
 MODEL = "vitals"
 BASELINES = ("rules", "logistic", "pooled")
-TABLE_METRICS = (
-    "auc",
-    "pr_auc",
-    "brier",
-    "log_loss",
-    "ece",
-    "lift_top10",
-    "recall_top10",
-    "snapshots",
-    "churners",
-)
 
 
 def model_metrics(
@@ -140,7 +129,7 @@ def summary_rows(
     for name, result in report["models"].items():  # type: ignore[union-attr]
         values = result["overall"] if profile is None else result["profiles"].get(profile)
         if values is not None:
-            rows.append({"model": name, **{k: values.get(k) for k in TABLE_METRICS}})
+            rows.append({"model": name, **{k: values.get(k) for k in METRICS}})
     return rows
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from vitals.console import console, fail
+from vitals.console import console, fail, parse_date
 
 app = typer.Typer(
     name="vitals",
@@ -101,8 +100,8 @@ def features(
         raise fail("give DATA_DIR and --out FILE.parquet (or --list)")
     try:
         request = pipeline.SnapshotRequest(
-            start=_date(start, "--start"),
-            end=_date(end, "--end"),
+            start=parse_date(start, "--start"),
+            end=parse_date(end, "--end"),
             every=every,
             horizon_days=horizon,
             engine=engine,
@@ -115,15 +114,6 @@ def features(
         f"wrote {out}: {snapshots.table.num_rows:,} snapshots x {len(snapshots.catalog)} features "
         f"({len(snapshots.table.column('as_of').unique())} dates, engine {snapshots.engine})"
     )
-
-
-def _date(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{option} {text!r} is not a date like 2024-06-30") from None
 
 
 def _print_catalog(specs: list) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vitals.console import console, err_console, fail
+from vitals.console import console, err_console, fail, parse_date
 
 if TYPE_CHECKING:
     from serving.batch import RunSummary
@@ -59,7 +58,10 @@ def score(
 
     options = batch.RunOptions(model=model, engine=engine, spark_master=spark_master,
                                database_url=database_url)  # fmt: skip
-    day = _date(as_of)
+    try:
+        day = parse_date(as_of, "--as-of")
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     summary = _run(lambda progress: batch.score(str(data_dir), day, options, progress))
     print_summary(summary)
 
@@ -147,12 +149,3 @@ def print_summary(summary: RunSummary) -> None:
         movers.add_row(c.account_id, f"{c.score_then:.1f}", f"{c.score_now:.1f}",
                        f"{c.change:+.1f}", f"{c.band_then} -> {c.band_now}")  # fmt: skip
     console.print(movers)
-
-
-def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise fail(f"--as-of {text!r} is not a date like 2024-06-30") from None

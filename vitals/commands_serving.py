@@ -105,9 +105,12 @@ def list_(database_url: DatabaseOption = None) -> None:
         table.add_column(column)
     for k in found:
         table.add_row(
-            k.id, k.name or "", ", ".join(sorted(k.scopes)), f"{k.created_at:%Y-%m-%d %H:%M}",
+            k.id,
+            k.name or "",
+            ", ".join(sorted(k.scopes)),
+            f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
-        )  # fmt: skip
+        )
     console.print(table)
 
 
