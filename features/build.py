@@ -21,8 +21,9 @@ from features.atomic import atomic_target
 from features.catalog import FeatureSpec
 from features.contract import TABLES
 from features.dates import Step, from_day, parse_every, snapshot_dates, to_day
-from features.definitions import Feature, feature_set
+from features.definitions import Feature
 from features.engines import ENGINES, DuckDBEngine, Engine, SparkEngine
+from features.families import feature_set
 
 if TYPE_CHECKING:
     from features.loader import Dataset

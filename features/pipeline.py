@@ -11,8 +11,8 @@ from features.build import Snapshots, build_features, default_dates, write_snaps
 from features.catalog import FeatureSpec
 from features.contract import TABLES
 from features.dates import parse_every
-from features.definitions import feature_set
 from features.engines import ENGINES
+from features.families import feature_set
 from features.loader import DataContractError, Dataset, load_dataset
 from features.validate import validate_dataset
 

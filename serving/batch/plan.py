@@ -17,7 +17,8 @@ from datetime import date, timedelta
 from features.build import ID_COLUMNS, account_attributes, data_end_day
 from features.contract import TABLES
 from features.dates import from_day, parse_every, snapshot_dates
-from features.definitions import feature_set, slug
+from features.definitions import slug
+from features.families import feature_set
 from features.loader import Dataset
 from models.health_model import HealthModel
 from serving.batch.errors import DateOutOfRangeError, ModelDataMismatchError

@@ -1,0 +1,20 @@
+"""Every feature family, and the feature set a data directory supports."""
+
+from __future__ import annotations
+
+from features.definitions import Feature
+from features.families.account import attribute_features, financial_and_lifecycle
+from features.families.activity import engagement_and_usage
+from features.families.voice import feedback_features, support_features
+
+
+def feature_set(
+    tables: set[str], key_features: list[str], categorical: list[str], numeric: list[str]
+) -> list[Feature]:
+    """Every feature computable from the present ``tables``, in output order."""
+    feats = engagement_and_usage(key_features) + financial_and_lifecycle()
+    if "tickets" in tables:
+        feats += support_features()
+    if "surveys" in tables:
+        feats += feedback_features()
+    return feats + attribute_features(categorical, numeric)
