@@ -65,7 +65,6 @@ def connect() -> str:
                 f"cannot create the MLflow store folder {folder}: {error}"
             ) from None
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     return uri
 
 

@@ -135,6 +135,7 @@ def demo(
     accounts: Annotated[int, typer.Option(min=50, help="sample size")] = 2000,
     months: Annotated[int, typer.Option(min=6, help="months of history")] = 24,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    serve: Annotated[bool, typer.Option(help="end by serving the API on 127.0.0.1:8000")] = True,
 ) -> None:
     """Run the main job end to end on built-in sample data."""
     from features.pipeline import PipelineError
@@ -144,17 +145,18 @@ def demo(
     from vitals.demo import run_demo
 
     try:
-        run_demo(workdir=workdir, accounts=accounts, months=months, seed=seed, console=console)
+        run_demo(workdir, accounts, months, seed, console, serve=serve)
     except (PipelineError, TrainingError, TrackingError, ScoringError, StoreError) as exc:
         raise fail(str(exc)) from None
 
 
 def _register_stage_commands() -> None:
     """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
-    from vitals import commands_scoring, commands_training
+    from vitals import commands_scoring, commands_serving, commands_training
 
     app.add_typer(commands_training.app)
     app.add_typer(commands_scoring.app)
+    app.add_typer(commands_serving.app)
 
 
 _register_stage_commands()

@@ -9,16 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vitals.console import console, err_console, fail
 from vitals.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 keys = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(keys, name="keys")
-console = Console()
-err_console = Console(stderr=True)
 
 DatabaseOption = Annotated[
     str | None,
@@ -46,7 +44,7 @@ def serve(
     try:
         run_server(settings, host, port, workers, access_log=access_log)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @keys.command("create")
@@ -64,7 +62,7 @@ def create(
     try:
         new = issue_key(_settings(database_url), scope, name)
     except (ValueError, StoreError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     err_console.print(
         f"key {new.info.id} ({', '.join(sorted(new.info.scopes))}) created; it is shown only "
         "now, store it safely:"
@@ -84,9 +82,9 @@ def revoke(
     try:
         info = withdraw_key(_settings(database_url), key_id)
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
+        raise fail(str(exc.args[0])) from None
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"key {info.id} revoked at {info.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
 
 
@@ -99,7 +97,7 @@ def list_(database_url: DatabaseOption = None) -> None:
     try:
         found = keys_in_store(_settings(database_url))
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     table = Table(title="API keys")
     for column in ("id", "name", "scopes", "created", "revoked"):
         table.add_column(column)
@@ -123,7 +121,3 @@ def _settings(database_url: str | None, model: str | None = None) -> Settings:
         update["serving"] = settings.serving.model_copy(update={"model": model})
     return settings.model_copy(update=update)
 
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)

@@ -14,8 +14,10 @@ from features.simulate import simulate, write_dataset
 from features.validate import validate_dataset
 
 
-def run_demo(workdir: Path, accounts: int, months: int, seed: int, console: Console) -> None:
-    """Simulate, validate, build features, train, promote, backfill and score, printing each step.
+def run_demo(
+    workdir: Path, accounts: int, months: int, seed: int, console: Console, *, serve: bool = True
+) -> None:
+    """Simulate, validate, build features, train, promote, backfill, score, then serve the API.
 
     The model is tracked and registered in the MLflow store (``mlruns/`` here unless
     ``MLFLOW_TRACKING_URI`` says otherwise); scores go to the health store of the settings.
@@ -26,14 +28,17 @@ def run_demo(workdir: Path, accounts: int, months: int, seed: int, console: Cons
         months: months of simulated history.
         seed: random seed (same seed, same results).
         console: where to print.
+        serve: end by serving the API on 127.0.0.1:8000 (blocks until interrupted).
     """
     started = time.perf_counter()
     data_dir = workdir / "data"
     _simulate(data_dir, accounts, months, seed, console)
     _validate_and_build(data_dir, workdir, console)
     _train(data_dir, seed, console)
-    _score(data_dir, console)
+    poorest = _score(data_dir, console)
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+    if serve:
+        _serve(poorest, console)
 
 
 def _simulate(data_dir: Path, accounts: int, months: int, seed: int, console: Console) -> None:
@@ -75,11 +80,28 @@ def _train(data_dir: Path, seed: int, console: Console) -> None:
     console.print(f"run {result.run_id}: {done.name} version {done.version} is the champion")
 
 
-def _score(data_dir: Path, console: Console) -> None:
+def _score(data_dir: Path, console: Console) -> str | None:
     from serving import batch
     from vitals.commands_scoring import print_summary
 
     console.rule("5. backfill 180 days of health history, then score today")
     history = batch.backfill(str(data_dir), days=180, every="7d")
     console.print(f"backfilled {history.n_scores:,} scores over {len(history.dates)} dates")
-    print_summary(batch.score(str(data_dir)))
+    summary = batch.score(str(data_dir))
+    print_summary(summary)
+    return summary.fallers[0].account_id if summary.fallers else None
+
+
+def _serve(account_id: str | None, console: Console) -> None:
+    from serving.api.server import example_requests, issue_key, serve
+    from vitals.settings import get_settings
+
+    console.rule("6. serve the API")
+    settings = get_settings()
+    new = issue_key(settings, ["read", "predict"], "demo")
+    console.print(f"API key (read, predict), shown once: [bold]{new.key}[/]", soft_wrap=True)
+    console.print("try:")
+    for line in example_requests("http://127.0.0.1:8000", new.key, account_id):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+    console.print("schema: http://127.0.0.1:8000/openapi.json (with the key); Ctrl-C stops")
+    serve(settings, host="127.0.0.1", port=8000)

@@ -28,6 +28,7 @@ from serving.batch.frames import records, roll_up_scores, score_accounts
 from serving.batch.model_source import DEFAULT_ALIAS, LoadedModel, load_model
 from serving.batch.summary import RunSummary, summarize
 from serving.store import HealthStore, RawJSON
+from serving.store.features_table import write_hierarchy, write_latest_features
 from vitals.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,9 @@ def backfill(
         return run.execute("backfill", plan.backfill_dates(run.dataset, days, every))
 
 
+Scored = tuple[date, pd.DataFrame, pd.DataFrame, pd.DataFrame]
+
+
 class _Run:
     """One run's resources: the model, the store and the dataset, checked in that order."""
 
@@ -164,15 +168,22 @@ class _Run:
             engine=self.options.engine,
             dates=dates,
         )
+        tree = self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+        vectors: list[tuple[date, pd.DataFrame]] = []
         try:
-            for scores, rollups in self._scored(dates):
+            for day, features, scores, rollups in self._scored(dates, tree):
                 writer.stage(
                     run_id,
                     _rows(scores, ("reasons",)),
                     _rows(rollups, ("pulling_down", "reasons")),
                 )
+                vectors.append((day, features))
             self.progress("publishing", 0, 1)
             writer.publish(run_id)
+            # what the API scores by account id and explains changes with
+            for day, features in vectors:
+                write_latest_features(self.store, features, day, self.loaded.version)
+            write_hierarchy(self.store, tree, dates[-1])
             self.progress("publishing", 1, 1)
         except BaseException as exc:
             writer.fail(run_id, f"{type(exc).__name__}: {exc}")
@@ -182,9 +193,8 @@ class _Run:
         with self.store.session() as session:
             return summarize(session, run_id)
 
-    def _scored(self, dates: list[date]) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        """(scores, roll-ups) per date, in date order."""
-        tree = self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+    def _scored(self, dates: list[date], tree: pd.DataFrame) -> Iterator[Scored]:
+        """(date, feature frame, scores, roll-ups) per date, in date order."""
         if self.options.engine == "spark":
             yield from self._scored_on_spark(dates, tree)
             return
@@ -198,14 +208,12 @@ class _Run:
                 self.progress("scoring", done, len(dates))
                 scores = score_accounts(self.loaded.model, frame, self.loaded.version,
                                         self.options.top_k)  # fmt: skip
-                yield scores, roll_up_scores(self.loaded.model, tree, scores)
+                yield day, frame, scores, roll_up_scores(self.loaded.model, tree, scores)
                 done += 1
                 self.progress("scoring", done, len(dates))
                 logger.info("scored %d accounts as of %s", len(scores), day)
 
-    def _scored_on_spark(
-        self, dates: list[date], tree: pd.DataFrame
-    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    def _scored_on_spark(self, dates: list[date], tree: pd.DataFrame) -> Iterator[Scored]:
         from serving.batch.spark import score_on_spark, use_this_python
 
         use_this_python()  # before the feature engine starts Spark
@@ -219,8 +227,9 @@ class _Run:
         )  # fmt: skip
         _check_every_date(dates, scores)
         by_date = dict(iter(rollups.groupby("as_of", sort=True)))
+        features = dict(iter(snapshots.to_pandas().groupby("as_of", sort=True)))
         for done, (day, frame) in enumerate(scores.groupby("as_of", sort=True), start=1):
-            yield frame, by_date.get(day, rollups.iloc[0:0])
+            yield day, features[day], frame, by_date.get(day, rollups.iloc[0:0])
             self.progress("scoring", done, len(dates))
 
     def _snapshots(self, dates: list[date]) -> Snapshots:

@@ -163,3 +163,38 @@ SCORE_COLUMNS: tuple[str, ...] = tuple(
 ROLLUP_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in ParentHealth.__table__.columns if c.name != "run_id"
 )
+
+
+class ApiKey(Base):
+    """A stored API key (hash only)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AccountFeatures(Base):
+    """The feature vector of one account at one date, as the batch scored it."""
+
+    __tablename__ = "account_features"
+
+    account_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
+    features: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccountHierarchy(Base):
+    """One edge of the account tree (``parent_id`` null at a root)."""
+
+    __tablename__ = "account_hierarchy"
+
+    account_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True, index=True)
+    as_of: Mapped[date] = mapped_column(Date)

@@ -17,7 +17,8 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("VITALS_DATABASE_URL", f"sqlite:///{tmp_path}/health.db")
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(app, ["demo", "--accounts", "600", "--months", "24"])
+        args = ["demo", "--accounts", "600", "--months", "24", "--no-serve"]
+        result = CliRunner().invoke(app, args)
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
@@ -39,6 +40,6 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
 def test_demo_too_short_for_training_fails_in_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    result = CliRunner().invoke(app, ["demo", "--accounts", "300", "--months", "12"])
+    result = CliRunner().invoke(app, ["demo", "--accounts", "300", "--months", "12", "--no-serve"])
     assert result.exit_code == 1
     assert "too short" in result.output and "Traceback" not in result.output

@@ -1,0 +1,6 @@
+"""The health API: app factory, server, and API keys (see :mod:`serving.api.app`)."""
+
+from serving.api.app import create_app
+from serving.api.server import example_requests, issue_key, keys_in_store, serve, withdraw_key
+
+__all__ = ["create_app", "example_requests", "issue_key", "keys_in_store", "serve", "withdraw_key"]

@@ -1,0 +1,188 @@
+"""An account's stored health, history and the reasons its score changed.
+
+Reasons for a change versus N days ago are computed, not stored: the loaded model's
+:meth:`~models.health_model.HealthModel.explain_change` runs on the account's stored feature
+vectors (``account_features``) of the two dates, so the reasons add up exactly to the change the
+loaded model sees between them (``explained_change``). The stored scores of both dates are shown
+beside it; they can differ from the loaded model's when the dates were scored by another model
+version. Without a stored vector for either date the change is reported unexplained, with a note.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.frames import ACCOUNT_ID
+from serving.api.holder import ServingModel
+from serving.api.schemas import (
+    AccountDetail,
+    AccountSummary,
+    ChangeReason,
+    HistoryPoint,
+    Reason,
+    ScoreChange,
+)
+from serving.store import HealthRepository, HealthScore
+from serving.store.features_table import StoredFeatures, read_latest_features
+
+
+def stored_reasons(items: list[dict[str, Any]]) -> list[Reason]:
+    """Reasons as the batch stored them (JSON), in the API's shape."""
+    return [
+        Reason(
+            rank=r["rank"],
+            feature=r["feature"],
+            label=r.get("label") or r["feature"],
+            value=r.get("value"),
+            previous_value=r.get("previous_value"),
+            direction="raises" if r["health_points"] > 0 else "lowers",
+            health_points=r["health_points"],
+            sentence=r.get("sentence"),
+        )
+        for r in items
+    ]
+
+
+def summary(row: HealthScore, change: float | None = None) -> AccountSummary:
+    """A stored score row as an :class:`AccountSummary`."""
+    return AccountSummary(
+        account_id=row.account_id,
+        parent_id=row.parent_id,
+        segment=row.segment,
+        profile=row.profile,
+        as_of=row.as_of,
+        model_version=row.model_version,
+        health_score=row.health_score,
+        band=row.band,
+        churn_probability=row.churn_probability,
+        contract_value=row.contract_value,
+        revenue_at_risk=row.revenue_at_risk,
+        score_change=change,
+        reasons=stored_reasons(row.reasons),
+    )
+
+
+def account_detail(
+    session: Session,
+    served: ServingModel,
+    account_id: str,
+    *,
+    since_days: int,
+    history_days: int,
+    top_k: int,
+) -> AccountDetail | None:
+    """Latest health, history and the change since ``since_days`` ago (``None``: no account).
+
+    Args:
+        session: a session on the store.
+        served: the model that explains the change.
+        account_id: the account.
+        since_days: measure the change from the account's newest score at least this old.
+        history_days: how far back the history goes from the latest score.
+        top_k: change reasons listed (the rest are summed into ``other_features``).
+    """
+    repo = HealthRepository(session)
+    latest = repo.latest([account_id])
+    if not latest:
+        return None
+    now = latest[0]
+    history = repo.history(account_id, start=now.as_of - timedelta(days=history_days))
+    then = session.scalars(
+        select(HealthScore)
+        .where(
+            HealthScore.account_id == account_id,
+            HealthScore.as_of <= now.as_of - timedelta(days=since_days),
+        )
+        .order_by(HealthScore.as_of.desc())
+        .limit(1)
+    ).first()
+    change = ScoreChange(
+        since_days=since_days,
+        reference_date=then.as_of if then else None,
+        score_then=then.health_score if then else None,
+        score_now=now.health_score,
+        score_change=now.health_score - then.health_score if then else None,
+        band_then=then.band if then else None,
+        band_now=now.band,
+        explained=False,
+    )
+    if then is None:
+        change.note = f"no score of this account at least {since_days} days before {now.as_of}"
+    else:
+        change = _explained(session, served, account_id, then.as_of, change, top_k)
+    return AccountDetail(
+        account=summary(now),
+        history=[
+            HistoryPoint(
+                as_of=h.as_of,
+                health_score=h.health_score,
+                band=h.band,
+                churn_probability=h.churn_probability,
+                revenue_at_risk=h.revenue_at_risk,
+                model_version=h.model_version,
+            )
+            for h in history
+        ],
+        change=change,
+    )
+
+
+def _explained(
+    session: Session,
+    served: ServingModel,
+    account_id: str,
+    reference: date,
+    change: ScoreChange,
+    top_k: int,
+) -> ScoreChange:
+    now = read_latest_features(session, [account_id]).get(account_id)
+    then = read_latest_features(session, [account_id], on_or_before=reference).get(account_id)
+    if now is None or then is None or then.as_of >= now.as_of:
+        change.note = "no stored feature vectors for both dates: the change is not explained"
+        return change
+    unfit = [v.as_of for v in (then, now) if served.scorer.problems(v.features)]
+    if unfit:
+        change.note = (
+            f"the stored features of {unfit[0]} do not fit model {served.version}: the change "
+            "is not explained"
+        )
+        return change
+    explained = served.model.explain_change(_frame(then), _frame(now), top_k=top_k)
+    facts = explained.summary.iloc[0]
+    return change.model_copy(
+        update={
+            "explained": True,
+            "model_version": served.version,
+            "features_then_as_of": then.as_of,
+            "features_now_as_of": now.as_of,
+            "explained_change": float(facts["score_change"]),
+            "reasons": [
+                ChangeReason(
+                    rank=int(r["rank"]),
+                    component=str(r["component"]),
+                    label=str(r["label"]),
+                    value_then=_plain(r["value_then"]),
+                    value_now=_plain(r["value_now"]),
+                    health_points=float(r["health_points"]),
+                    sentence=str(r["sentence"]),
+                )
+                for r in explained.contributions.to_dict("records")
+            ],
+        }
+    )
+
+
+def _frame(vector: StoredFeatures) -> pd.DataFrame:
+    return pd.DataFrame([{ACCOUNT_ID: vector.account_id, **vector.features}])
+
+
+def _plain(value: Any) -> float | str | None:
+    if value is None or isinstance(value, str):
+        return value
+    number = float(value)
+    return None if number != number or number in (float("inf"), float("-inf")) else number

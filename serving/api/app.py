@@ -1,0 +1,131 @@
+"""The app factory: routers, error handlers, metrics, and a lifespan that loads model and store.
+
+Nothing is built at import time. ``uvicorn`` gets :func:`serving.api.server.app_factory` as a
+factory (``--factory``); tests call :func:`create_app` with a model and a store they built.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from models.frames import InputError
+from models.health_model import HealthModel
+from serving.api import errors
+from serving.api.auth import KeyVerifier
+from serving.api.body_limit import BodyLimitMiddleware
+from serving.api.deps import ReadKey
+from serving.api.holder import ModelHolder, ServingModel, registry_loader, serving_model
+from serving.api.metrics import ApiMetrics, MetricsMiddleware
+from serving.api.openapi import document_security
+from serving.api.routers import accounts, health, predict
+from serving.api.routers import model as model_routes
+from serving.batch import LoadedModel, ModelNotFoundError
+from serving.store import HealthStore, StoreError
+from vitals.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Calibrated, explained customer health per account and account hierarchy.
+
+Every endpoint except `/healthz` needs an API key (`vitals keys create --scope read`), sent as
+`X-API-Key: <key>` or `Authorization: Bearer <key>`. Scopes: `read` (accounts, model, docs),
+`predict`, `ingest`, `admin` (everything, and model reloads).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model: HealthModel | LoadedModel | None = None,
+    store: HealthStore | None = None,
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: settings to use (default: :func:`vitals.settings.get_settings`).
+        model: a model to serve from the start; by default the lifespan loads
+            ``settings.serving.model`` (the registry's ``champion``). Reloads always load that.
+        store: an open health store; by default the lifespan opens ``settings.database_url``
+            (migrating it) and closes it on shutdown.
+
+    Returns:
+        The FastAPI application.
+    """
+    settings = settings or get_settings()
+    metrics = ApiMetrics()
+    app = FastAPI(
+        title="Vitals API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings, model, store),
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(StoreError, errors.store_error)
+    app.add_exception_handler(InputError, errors.input_error)
+    app.add_exception_handler(Exception, errors.unexpected)
+    routers = [module.router for module in (health, predict, accounts, model_routes)]
+    for router in routers:
+        app.include_router(router)
+    document_security(app, routers)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: ReadKey) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    return app
+
+
+def _lifespan(
+    settings: Settings, model: HealthModel | LoadedModel | None, store: HealthStore | None
+) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = store or await run_in_threadpool(HealthStore.open, settings.database_url)
+        holder = ModelHolder(registry_loader(settings.serving.model), _initial(model))
+        if holder.current is None:
+            try:
+                await run_in_threadpool(holder.reload)
+            except ModelNotFoundError as exc:
+                logger.error("serving without a model until POST /v1/model/reload: %s", exc)
+        if holder.current is not None:
+            app.state.metrics.serving(holder.current.version)
+        app.state.store = opened
+        app.state.models = holder
+        app.state.keys = KeyVerifier(opened, ttl=settings.serving.key_cache_seconds)
+        # the ~250,000 objects of the loaded libraries and model stay for the process' life: kept
+        # out of the collector, a full collection no longer pauses every request for ~100 ms
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
+            if store is None:
+                opened.close()
+
+    return lifespan
+
+
+def _initial(model: HealthModel | LoadedModel | None) -> ServingModel | None:
+    if model is None:
+        return None
+    if isinstance(model, HealthModel):
+        version = str(model.metadata_.get("model_version") or "unversioned")
+        model = LoadedModel(model, "in-process", version)
+    return serving_model(model)

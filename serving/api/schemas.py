@@ -1,0 +1,349 @@
+"""Request and response models of the API (what the OpenAPI schema documents)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+Band = Literal["good", "average", "poor"]
+Weighting = Literal["count", "contract_value"]
+SortKey = Literal["health_score", "revenue_at_risk", "churn_probability", "score_change"]
+AccountId = Annotated[str, Field(min_length=1, max_length=128, examples=["A000123"])]
+FeatureValue = Annotated[float, Field(allow_inf_nan=False, strict=True)] | StrictStr | None
+MAX_BATCH = 10_000
+
+_FEATURES_EXAMPLE = {
+    "segment": "mid_market",
+    "tenure_days": 412,
+    "active_users_30d": 38,
+    "logins_30d": 214,
+    "attr_plan": "growth",
+    "nps_latest": None,
+}
+
+
+class Problem(BaseModel):
+    """An error message."""
+
+    detail: str = Field(examples=["missing API key: send X-API-Key or Authorization: Bearer"])
+
+
+class AccountInput(BaseModel):
+    """One account to score: its raw feature values, or only its id to use the stored ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: AccountId
+    features: dict[str, FeatureValue] | None = Field(
+        default=None,
+        description="``segment``, ``tenure_days`` and every feature the model reads (null for "
+        "missing; numbers finite, categorical values strings). Omit to score the account's "
+        "latest stored feature vector.",
+        examples=[_FEATURES_EXAMPLE],
+    )
+
+
+class PredictRequest(BaseModel):
+    """Accounts to score, at most 10,000."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"accounts": [{"account_id": "A000123"}]},
+                {"accounts": [{"account_id": "new-1", "features": _FEATURES_EXAMPLE}]},
+            ]
+        },
+    )
+
+    accounts: list[AccountInput] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Reason(BaseModel):
+    """One reason for a score, in health points relative to the profile's baseline score."""
+
+    rank: int = Field(ge=1, examples=[1])
+    feature: str = Field(examples=["active_users_30d"])
+    label: str = Field(examples=["Active users"])
+    value: float | str | None = Field(examples=[38.0])
+    previous_value: float | str | None = Field(default=None, examples=[52.0])
+    direction: Literal["raises", "lowers"] = Field(examples=["lowers"])
+    health_points: float = Field(examples=[-6.2])
+    log_odds: float | None = Field(default=None, examples=[0.31])
+    sentence: str | None = Field(
+        default=None, examples=["Active users fell from 52 to 38 over 30 days (-6 health points)"]
+    )
+
+
+class PredictResult(BaseModel):
+    """The score of one account, or why it has none (``status`` 404 or 409)."""
+
+    account_id: str
+    status: Literal[200, 404, 409] = Field(
+        description="200 scored; 404 no stored features for this id; 409 the stored features "
+        "do not fit the loaded model"
+    )
+    source: Literal["request", "stored"] | None = None
+    features_as_of: date | None = Field(default=None, description="date of stored features")
+    profile: str | None = None
+    churn_probability: float | None = Field(default=None, ge=0, le=1)
+    health_score: float | None = Field(default=None, ge=0, le=100)
+    band: Band | None = None
+    baseline_score: float | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+    error: str | None = None
+
+
+class PredictResponse(BaseModel):
+    """Per-account results in request order, and the model version that scored all of them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "vitals-health/3",
+                    "results": [
+                        {
+                            "account_id": "A000123",
+                            "status": 200,
+                            "source": "stored",
+                            "features_as_of": "2026-01-01",
+                            "profile": "mid_market",
+                            "churn_probability": 0.18,
+                            "health_score": 82.0,
+                            "band": "average",
+                            "baseline_score": 88.5,
+                            "error": None,
+                            "reasons": [
+                                {
+                                    "rank": 1,
+                                    "feature": "active_users_30d",
+                                    "label": "Active users",
+                                    "value": 38.0,
+                                    "previous_value": 52.0,
+                                    "direction": "lowers",
+                                    "health_points": -6.2,
+                                    "log_odds": 0.31,
+                                    "sentence": "Active users fell from 52 to 38 over 30 days "
+                                    "(-6 health points)",
+                                }
+                            ],
+                        },
+                        {
+                            "account_id": "nope",
+                            "status": 404,
+                            "reasons": [],
+                            "error": "no stored features for account 'nope'",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    model_version: str
+    results: list[PredictResult]
+
+
+class AccountSummary(BaseModel):
+    """An account's latest stored health."""
+
+    account_id: str
+    parent_id: str | None
+    segment: str | None
+    profile: str
+    as_of: date
+    model_version: str
+    health_score: float
+    band: str
+    churn_probability: float
+    contract_value: float | None
+    revenue_at_risk: float | None
+    score_change: float | None = Field(
+        default=None, description="health points gained since the reference date (worklist)"
+    )
+    reasons: list[Reason]
+
+
+class WorklistPage(BaseModel):
+    """One page of the worklist; pass ``next_cursor`` back as ``cursor`` for the next one."""
+
+    as_of: date | None = Field(description="the scored date listed (the latest by default)")
+    reference_date: date | None = Field(
+        default=None, description="the date score changes are measured from"
+    )
+    items: list[AccountSummary]
+    next_cursor: str | None
+
+
+class HistoryPoint(BaseModel):
+    """A stored score of the account."""
+
+    as_of: date
+    health_score: float
+    band: str
+    churn_probability: float
+    revenue_at_risk: float | None
+    model_version: str
+
+
+class ChangeReason(BaseModel):
+    """One share of a score change; the shares add up to the change."""
+
+    rank: int
+    component: str = Field(description="a feature, 'profile' or 'other_features'")
+    label: str
+    value_then: float | str | None
+    value_now: float | str | None
+    health_points: float
+    sentence: str
+
+
+class ScoreChange(BaseModel):
+    """How the score moved since the reference date, and why."""
+
+    since_days: int
+    reference_date: date | None = Field(description="newest scored date at least N days back")
+    score_then: float | None
+    score_now: float
+    score_change: float | None
+    band_then: str | None
+    band_now: str
+    explained: bool = Field(
+        description="reasons computed by the loaded model from the stored feature vectors of "
+        "both dates (they then add up to explained_change)"
+    )
+    model_version: str | None = None
+    features_then_as_of: date | None = None
+    features_now_as_of: date | None = None
+    explained_change: float | None = Field(
+        default=None, description="the loaded model's score change between the two vectors"
+    )
+    reasons: list[ChangeReason] = Field(default_factory=list)
+    note: str | None = None
+
+
+class AccountDetail(BaseModel):
+    """Latest health, stored history and the change since ``since``."""
+
+    account: AccountSummary
+    history: list[HistoryPoint]
+    change: ScoreChange
+
+
+class Driver(BaseModel):
+    """A direct child that costs its parent health."""
+
+    rank: int
+    child_id: str
+    child_health: float | None
+    health_points_lost: float
+
+
+class ParentReason(BaseModel):
+    """A feature reason at a parent (its members' reasons, weighted)."""
+
+    rank: int
+    feature: str
+    label: str
+    health_points: float
+
+
+class RollUpView(BaseModel):
+    """A parent's roll-up over every scored account below it (and itself when scored)."""
+
+    n_accounts: int
+    weight: float
+    share_good: float | None
+    share_average: float | None
+    share_poor: float | None
+    health: float | None
+    contract_value: float | None
+    revenue_at_risk: float | None
+    pulling_down: list[Driver]
+    reasons: list[ParentReason]
+
+
+class HierarchyNode(BaseModel):
+    """An account in the tree: its own score (when scored) and its roll-up (when a parent)."""
+
+    account_id: str
+    parent_id: str | None
+    depth: int = Field(ge=0, description="levels below the requested account")
+    scored: bool
+    health_score: float | None = None
+    band: str | None = None
+    churn_probability: float | None = None
+    contract_value: float | None = None
+    revenue_at_risk: float | None = None
+    rollup: RollUpView | None = None
+
+
+class HierarchyResponse(BaseModel):
+    """The tree under an account, parents before their children."""
+
+    account_id: str
+    as_of: date
+    weighting: Weighting
+    nodes: list[HierarchyNode]
+
+
+class ProfileInfo(BaseModel):
+    """A health profile of the loaded model."""
+
+    name: str
+    pooled: bool
+    band_good: float = Field(description="scores at or above are good")
+    band_poor: float = Field(description="scores below are poor")
+
+
+class ModelInfo(BaseModel):
+    """The loaded model."""
+
+    version: str = Field(examples=["vitals-health/3"])
+    uri: str = Field(examples=["models:/vitals-health@champion"])
+    loaded_at: datetime
+    horizon_days: int
+    n_features: int
+    profiles: list[ProfileInfo]
+    training_window: dict[str, Any] | None = Field(description="the time windows it was fit on")
+    evaluation: dict[str, Any] | None = Field(
+        description="overall test-window metrics from the training run's report, if found"
+    )
+
+
+class ReloadResult(BaseModel):
+    """What ``POST /v1/model/reload`` did."""
+
+    previous_version: str | None
+    version: str
+    changed: bool
+    loaded_at: datetime
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Readiness: a model is loaded and the store answers."""
+
+    status: Literal["ready", "not_ready"]
+    model_version: str | None
+    store: Literal["ok", "unreachable"]
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error codes answered with a :class:`Problem`."""
+    meaning = {
+        401: "missing, unknown or revoked API key",
+        403: "the API key lacks the scope this endpoint needs",
+        404: "no such account",
+        413: "request body too large",
+        503: "no model loaded, or the health store cannot be reached",
+    }
+    return {c: {"model": Problem, "description": meaning[c]} for c in codes}

@@ -1,0 +1,96 @@
+"""Fixtures of the API tests: a model fitted on sample data, a filled store, keys and clients.
+
+Nothing touches the shared ``vitals.db`` or ``mlruns/``: stores live under temporary folders and
+MLflow's tracking URI points at a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from apikit import fill_store, fit_model, training_snapshots, write_sample
+from fastapi.testclient import TestClient
+
+from features.build import Snapshots
+from models.health_model import HealthModel
+from serving.api.app import create_app
+from serving.api.auth import create_key
+from serving.batch import LoadedModel
+from serving.store import HealthStore
+from vitals.settings import Settings, get_settings
+
+SCOPES = ("read", "predict", "ingest", "admin")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("VITALS_DATABASE_URL", f"sqlite:///{tmp_path}/default-vitals.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("VITALS_CONFIG", str(tmp_path / "no-vitals.toml"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample(tmp_path_factory.mktemp("sample") / "data")
+
+
+@pytest.fixture(scope="session")
+def snapshots(sample_dir: Path) -> Snapshots:
+    return training_snapshots(sample_dir)
+
+
+@pytest.fixture(scope="session")
+def model(snapshots: Snapshots) -> HealthModel:
+    return fit_model(snapshots, "test-1")
+
+
+@pytest.fixture(scope="session")
+def model_dir(model: HealthModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model.save(tmp_path_factory.mktemp("model") / "health_model")
+
+
+@pytest.fixture(scope="session")
+def store_url(
+    sample_dir: Path, model_dir: Path, model: HealthModel, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A store filled by backfill, with feature vectors and the tree (read-only by convention)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('store')}/vitals.db"
+    fill_store(url, sample_dir, model_dir, model)
+    return url
+
+
+@pytest.fixture(scope="session")
+def dates(store_url: str) -> list[date]:
+    from serving.store import HealthRepository
+
+    store = HealthStore.open(store_url)
+    with store.session() as session:
+        found = HealthRepository(session).dates()
+    store.close()
+    return found
+
+
+@pytest.fixture(scope="session")
+def keys(store_url: str) -> dict[str, str]:
+    """One key per scope, by scope name."""
+    store = HealthStore.open(store_url)
+    made = {scope: create_key(store, [scope], f"test {scope}").key for scope in SCOPES}
+    store.close()
+    return made
+
+
+@pytest.fixture(scope="module")
+def client(store_url: str, model: HealthModel, model_dir: Path) -> Iterator[TestClient]:
+    """A client of an app serving ``model`` over the filled store (reloads read ``model_dir``)."""
+    store = HealthStore.open(store_url)
+    settings = Settings(database_url=store_url, serving={"model": str(model_dir)})
+    app = create_app(settings, model=LoadedModel(model, str(model_dir), "test-1"), store=store)
+    with TestClient(app) as opened:
+        yield opened
+    store.close()

@@ -1,0 +1,116 @@
+"""The request-path scorer gives the model's own answers, from plain dicts, one row or many."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import LABEL_COLUMNS, Snapshots
+from models.health_model import HealthModel
+from serving.api.scorer import OnlineScorer
+from serving.api.single_row import SingleRowBooster
+
+
+@pytest.fixture(scope="module")
+def frame(snapshots: Snapshots) -> pd.DataFrame:
+    """The last date's snapshots (accounts of every profile)."""
+    rows = snapshots.to_pandas()
+    return rows[rows["as_of"] == rows["as_of"].max()].reset_index(drop=True)
+
+
+def as_dicts(frame: pd.DataFrame) -> list[dict]:
+    records = frame.drop(columns=["as_of", *LABEL_COLUMNS]).to_dict("records")
+    return [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+        for r in records
+    ]
+
+
+def test_scores_and_reasons_equal_the_models_explanation(
+    model: HealthModel, frame: pd.DataFrame
+) -> None:
+    scorer = OnlineScorer(model)
+    rows = as_dicts(frame)
+    expected = model.explain(frame, top_k=5)
+    scored = scorer.score(rows, 5)
+    scores = expected.scores
+    assert len(set(scores["profile"])) > 1  # several profiles, one request
+    np.testing.assert_array_equal(
+        [s.churn_probability for s in scored], scores["churn_probability"]
+    )
+    np.testing.assert_array_equal([s.band for s in scored], scores["band"])
+    np.testing.assert_array_equal([s.profile for s in scored], scores["profile"])
+    np.testing.assert_allclose(
+        [s.baseline_score for s in scored], scores["baseline_score"], rtol=0, atol=1e-9
+    )
+    mine = pd.DataFrame(
+        [
+            {"account_id": frame["account_id"][i], **r}
+            for i, s in enumerate(scored)
+            for r in s.reasons
+        ]
+    )
+    theirs = expected.reasons
+    assert list(mine["feature"]) == list(theirs["feature"])
+    assert list(mine["rank"]) == list(theirs["rank"])
+    assert list(mine["sentence"]) == list(theirs["sentence"])
+    np.testing.assert_allclose(mine["health_points"], theirs["health_points"], rtol=0, atol=1e-9)
+
+
+def test_one_row_at_a_time_equals_the_whole_batch(model: HealthModel, frame: pd.DataFrame) -> None:
+    scorer = OnlineScorer(model)
+    rows = as_dicts(frame.head(40))
+    together = scorer.score(rows, 3)
+    one_by_one = [scorer.score([r], 3)[0] for r in rows]
+    few = scorer.score(rows[:5], 3)
+    for a, b in zip(together, one_by_one, strict=True):
+        assert a.churn_probability == b.churn_probability and a.band == b.band
+        assert [r["feature"] for r in a.reasons] == [r["feature"] for r in b.reasons]
+        np.testing.assert_allclose(
+            [r["health_points"] for r in a.reasons],
+            [r["health_points"] for r in b.reasons],
+            atol=1e-9,
+        )
+    assert [s.health_score for s in few] == [s.health_score for s in one_by_one[:5]]
+
+
+def test_reasons_sum_to_the_score_above_the_baseline_over_all_features(
+    model: HealthModel, frame: pd.DataFrame
+) -> None:
+    scorer = OnlineScorer(model)
+    for scored in scorer.score(as_dicts(frame.head(5)), len(model.feature_names_)):
+        total = sum(r["health_points"] for r in scored.reasons)
+        assert total == pytest.approx(scored.health_score - scored.baseline_score, abs=1e-6)
+        assert 0.0 <= scored.churn_probability <= 1.0
+        assert scored.health_score == pytest.approx(100 * (1 - scored.churn_probability))
+
+
+def test_single_row_calls_equal_lightgbm_predict(model: HealthModel, frame: pd.DataFrame) -> None:
+    booster = next(iter(model.profiles_.values())).piece.booster
+    fast = SingleRowBooster(booster)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(20, fast.n_features)) * 30
+    X[rng.random(X.shape) < 0.3] = np.nan
+    for x in X:
+        margin, phi = fast.margin_and_contributions(x)
+        assert margin == booster.predict(x[None], raw_score=True)[0]
+        np.testing.assert_array_equal(phi, booster.predict(x[None], pred_contrib=True)[0])
+    with pytest.raises(ValueError, match="features"):
+        fast.margin_and_contributions(X[0, :5])
+
+
+def test_problems_name_missing_and_mistyped_fields(model: HealthModel, frame: pd.DataFrame) -> None:
+    scorer = OnlineScorer(model)
+    row = as_dicts(frame.head(1))[0]
+    assert scorer.problems(row) == []
+    numeric = next(n for n in model.feature_names_ if model.catalog_[n].kind == "numeric")
+    categorical = next(n for n in model.feature_names_ if model.catalog_[n].kind == "categorical")
+    broken = {**row, numeric: "12", categorical: 3.0}
+    del broken["segment"]
+    found = {(p.field, p.kind) for p in scorer.problems(broken)}
+    assert found == {("segment", "missing"), (numeric, "float_type"), (categorical, "string_type")}
+    assert [p.field for p in scorer.problems({**row, "tenure_days": None})] == ["tenure_days"]
+    assert scorer.score([], 5) == []
