@@ -31,6 +31,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from features.build import read_snapshots  # noqa: E402
 from features.catalog import FeatureSpec  # noqa: E402
 from models.calibration import Calibrator  # noqa: E402
 from models.health_model import HealthModel  # noqa: E402
@@ -87,6 +88,7 @@ def make_frame(
             columns[spec.name] = values
             if spec.previous:
                 columns[spec.previous] = values + rng.normal(0, 0.3, n)
+    columns["tenure_days"] = rng.uniform(1, 2000, n)  # routing needs it: never missing
     return pd.DataFrame(columns)
 
 
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument(
         "--model", type=Path, help="saved HealthModel directory (default: stand-in)"
     )
+    parser.add_argument("--snapshots", type=Path, help="real snapshot rows (vitals features)")
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--single", type=int, default=200, help="one-account calls to time")
     parser.add_argument("--shap-rows", type=int, default=1_000, help="rows for shap.TreeExplainer")
@@ -216,9 +219,13 @@ def main() -> None:
     setup = time.perf_counter() - start
     segments = sorted({s for r in model.routing for s in r.segments}) or SEGMENTS
     levels = dict(next(iter(model.profiles_.values())).piece.categories or {})
-    frame = make_frame(
-        list(model.catalog_.values()), args.accounts, seed=42, segments=segments, levels=levels
-    )
+    if args.snapshots:
+        rows = read_snapshots(args.snapshots).to_pandas()
+        frame = rows.sample(n=min(args.accounts, len(rows)), random_state=42, replace=False)
+    else:
+        frame = make_frame(
+            list(model.catalog_.values()), args.accounts, seed=42, segments=segments, levels=levels
+        )
     singles = [frame.iloc[[i]] for i in range(args.single)]
     model.explain(frame.iloc[:100], top_k=5)  # compile / warm up
 

@@ -114,6 +114,8 @@ def fit_and_evaluate(
         boosters.pieces,
         metadata={
             "horizon_days": snapshots.horizon_days,
+            "grace_days": snapshots.grace_days,
+            "key_features": list(snapshots.key_features),
             "seed": seed,
             "trials": trials,
             "windows": split.to_dict(),
