@@ -176,9 +176,8 @@ def build_features(
     try:
         runner.register("snap_dates", _asof_table(dates))
         needed = {c for f in features for c in re.findall(r"\be\.(\w+)", f.sql)}
-        for name, sql in _steps(
-            needed, present, keys, categorical + numeric, horizon_days, grace_days, end_day
-        ):
+        windows = (to_day(dates[0]), end_day, horizon_days, grace_days)
+        for name, sql in _steps(needed, present, keys, categorical + numeric, windows):
             runner.materialize(name, sql)
         raw = runner.fetch(queries.snapshot_query(features, present))
     finally:
@@ -212,11 +211,11 @@ def _steps(
     present: set[str],
     keys: list[str],
     extra_columns: list[str],
-    horizon: int,
-    grace: int,
-    end_day: int,
+    windows: tuple[int, int, int, int],
 ) -> list[queries.Step]:
-    steps = queries.staging_steps(extra_columns) + queries.event_steps(keys, needed)
+    """Every SQL step in order; ``windows`` = (first snapshot day, data end day, horizon, grace)."""
+    first_day, end_day, horizon, grace = windows
+    steps = queries.staging_steps(extra_columns) + queries.event_steps(keys, needed, first_day)
     steps += queries.subscription_steps()
     if "tickets" in present:
         steps += queries.ticket_steps()

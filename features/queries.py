@@ -9,6 +9,7 @@ calendar parts ``y``, ``m``, ``d``.
 
 from __future__ import annotations
 
+from features.dates import from_day
 from features.definitions import WINDOWS, Feature
 
 Step = tuple[str, str]
@@ -95,22 +96,25 @@ def _slope_sums(metric: str, expr: str) -> list[str]:
     ]
 
 
-def _active_days(key: str) -> str:
+def _active_days(key: str, since: str) -> str:
     """Distinct (account, key, day) rows with the key's previous active day."""
     return (
         f"SELECT account_id, day, LAG(day) OVER (PARTITION BY account_id, {key} ORDER BY day) "
         f"AS prev_day FROM (SELECT DISTINCT account_id, {key}, {day_of('timestamp')} AS day "
-        f"FROM events WHERE {key} IS NOT NULL) d"
+        f"FROM events WHERE {key} IS NOT NULL AND {since}) d"
     )
 
 
-def event_steps(key_features: list[str], needed: set[str]) -> list[Step]:
+def event_steps(key_features: list[str], needed: set[str], first_day: int) -> list[Step]:
     """Daily roll-ups of events and their windowed sums per snapshot date.
 
     Args:
         key_features: product features whose daily event counts become ``key_<i>`` columns.
         needed: the window columns of ``ev_win`` that feature expressions read.
+        first_day: day number of the earliest snapshot date; older events than its look-back
+            cannot reach any window, so the daily roll-ups skip them.
     """
+    since = f"timestamp >= DATE '{from_day(first_day - MAX_LOOKBACK)}'"
     keys = "".join(
         f", SUM(CASE WHEN feature = {_quote(k)} THEN 1 ELSE 0 END) AS key_{i}"
         for i, k in enumerate(key_features)
@@ -121,7 +125,7 @@ def event_steps(key_features: list[str], needed: set[str]) -> list[Step]:
         "SUM(CASE WHEN event_type = 'session' THEN 1 ELSE 0 END) AS sessions, "
         "SUM(CASE WHEN event_type = 'session' THEN COALESCE(value, 1.0) ELSE 0.0 END) "
         "AS session_minutes, SUM(COALESCE(value, 1.0)) AS value_sum"
-        f"{keys} FROM events GROUP BY 1, 2"
+        f"{keys} FROM events WHERE {since} GROUP BY 1, 2"
     )
     sums = {
         "events": "x.events",
@@ -161,9 +165,9 @@ def event_steps(key_features: list[str], needed: set[str]) -> list[Step]:
     return [
         ("ev_day", ev_day),
         ("ev_win", ev_win),
-        ("user_day", _active_days("user_id")),
+        ("user_day", _active_days("user_id", since)),
         ("users_win", _distinct_in_windows("user_day", "active_users", user_windows, dau)),
-        ("feature_day", _active_days("feature")),
+        ("feature_day", _active_days("feature", since)),
         (
             "features_win",
             _distinct_in_windows("feature_day", "features_used", ("30d", "prev_30d", "90d")),
