@@ -1,7 +1,10 @@
 """What customers and their CSMs say: support tickets, NPS / CSAT surveys and CSM sentiment.
 
-All three follow the hidden health: unhealthy accounts open more (and more urgent) tickets, give
-lower scores and get red ratings.
+Each follows its own side of the hidden health: support pain drives how many tickets an account
+opens, how urgent they are, how long they take and how they are rated (and new accounts that
+were activated poorly ask more); NPS follows the engagement of the executive sponsor (enterprise
+NPS answers come from admins), survey CSAT the breadth and activity of use, and a CSM's rating
+the account's churn risk as its segment weighs it.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ import pyarrow.compute as pc
 
 from features.simulation.calendar import US_PER_DAY, Calendar
 from features.simulation.draws import labels, utc_seconds
-from features.simulation.health import Health
+from features.simulation.health import ACTIVITY, ADOPTION, BREADTH, SPONSOR, SUPPORT, Health
 from features.simulation.lifecycle import Lifecycle
-from features.simulation.population import N_CSMS, Population
+from features.simulation.population import ENT, N_CSMS, Population
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 _PRIORITY_LOGIT = np.log([0.3, 0.45, 0.18, 0.07])
-_PRIORITY_HEALTH = np.array([0.3, 0.0, -0.5, -1.1])  # unhealthy -> more urgent
+_PRIORITY_HEALTH = np.array([0.4, 0.0, -0.7, -1.5])  # support pain -> more urgent
 _RESOLVE_MEDIAN_H = np.array([50.0, 24.0, 8.0, 3.0])
-TICKETS_PER_WEEK = np.array([0.05, 0.06, 0.05])  # x seats ** 0.45, by segment
+#: tickets per week x seats ** 0.45 at no support pain, by segment (more with pain and users)
+TICKETS_PER_WEEK = np.array([0.03, 0.08, 0.035])
+_EARLY_TICKETS, _EARLY_DAYS = 1.5, 45.0  # extra tickets of new accounts, fading with age
 SENTIMENT_P = np.array([0.45, 0.2, 0.04])  # chance of a CSM rating per account-month
+_RATING_MEAN = np.array([0.45, 0.15, -0.15])  # CSM view of a typical account, by segment
 RATINGS = ("red", "yellow", "green")
 _FIRST = ("Alex", "Sam", "Priya", "Jonas", "Mei", "Carlos", "Fatima", "Liam")
 _LAST = ("Kim", "Okafor", "Shah", "Berg", "Chen", "Ruiz", "Haddad", "Walsh")
@@ -97,9 +103,15 @@ def simulate_tickets(
     length = np.minimum(first + 7, calendar.days) - first
     mid_week = np.minimum(first + 3, calendar.days - 1)
     seats = lifecycle.seats_daily[mid_week].T
-    rate = TICKETS_PER_WEEK[pop.segment][:, None] * seats**0.45 * np.exp(-0.6 * health.observed)
+    pain = -health.observed[SUPPORT]
+    age = mid_week[None, :] - pop.created_day[:, None]
+    struggle = -0.8 * np.clip(health.activation_observed, -2.0, 2.0)[:, None]
+    early = np.exp(struggle - np.maximum(age, 0) / _EARLY_DAYS)
+    rate = TICKETS_PER_WEEK[pop.segment][:, None] * seats**0.45 * (1.0 + _EARLY_TICKETS * early)
+    rate = rate * np.exp(np.clip(0.9 * pain + 0.5 * health.observed[ADOPTION], -2.5, 2.5))
     account, day = _place(rng, lifecycle, rate * (seats > 0), first, length)
-    h = health.observed[account, calendar.week_of_day[day]] + rng.normal(0.0, 0.5, len(day))
+    week = calendar.week_of_day[day]
+    h = -pain[account, week] + rng.normal(0.0, 0.5, len(day))
     opened = calendar.timestamps_us(day, utc_seconds(rng, pop.region[account], 12.0, 3.0))
     order = _order(account, opened)
     account, day, h, opened = account[order], day[order], h[order], opened[order]
@@ -107,14 +119,14 @@ def simulate_tickets(
     logits = _PRIORITY_LOGIT + _PRIORITY_HEALTH * h[:, None]
     cumulative = np.cumsum(np.exp(logits), axis=1)
     priority = (rng.random((len(h), 1)) * cumulative[:, -1:] > cumulative).sum(axis=1)
-    hours = _RESOLVE_MEDIAN_H[priority] * np.exp(rng.normal(-0.25 * h, 1.0))
+    hours = _RESOLVE_MEDIAN_H[priority] * np.exp(rng.normal(-0.6 * h, 1.0))
     closed = opened + (hours * 3600).astype(np.int64) * 1_000_000
     end_us = (calendar.start_epoch_day + calendar.days) * US_PER_DAY
     still_open = (closed >= end_us) | (rng.random(len(h)) < 0.02)
     csat = np.clip(
-        np.round(4.1 + 0.6 * h - 0.3 * np.log(hours / 24) + rng.normal(0, 0.8, len(h))), 1, 5
+        np.round(4.1 + 0.9 * h - 0.3 * np.log(hours / 24) + rng.normal(0, 0.8, len(h))), 1, 5
     )
-    no_csat = still_open | (rng.random(len(h)) >= 0.35)
+    no_csat = still_open | (rng.random(len(h)) >= 0.45)
     ids = pa.array(np.argsort(np.argsort(opened, kind="stable")) + 1).cast(pa.string())  # by time
     return pa.table(
         {
@@ -142,15 +154,19 @@ def simulate_surveys(
     campaign = np.isin(month_number, (1, 4, 7, 10))
     seats = lifecycle.seats_daily[np.minimum(first + length // 2, calendar.days - 1)].T
     mid_week = calendar.week_of_day[np.minimum(first + length // 2, calendar.days - 1)]
-    reach = seats**0.5 * np.exp(0.3 * health.observed[:, mid_week])  # unhealthy answer less
+    sponsor = health.observed[SPONSOR]
+    reach = seats**0.5 * np.exp(0.3 * sponsor[:, mid_week])  # disengaged sponsors answer less
     parts = []
     for kind, rate in (("nps", reach * np.where(campaign, 0.35, 0.03)), ("csat", reach * 0.06)):
         account, day = _place(rng, lifecycle, rate, first, length)
-        h = health.observed[account, calendar.week_of_day[day]]
+        week = calendar.week_of_day[day]
         if kind == "nps":
-            score = np.clip(np.round(7.6 + 2.0 * h + rng.normal(0, 1.6, len(h))), 0, 10)
+            h = sponsor[account, week]
+            score = np.clip(np.round(7.6 + 1.8 * h + rng.normal(0, 1.6, len(h))), 0, 10)
             band = np.digitize(score, [7, 9])
         else:
+            h = 0.6 * health.observed[BREADTH, account, week]
+            h += 0.4 * health.observed[ACTIVITY, account, week]
             score = np.clip(np.round(4.0 + 0.7 * h + rng.normal(0, 0.7, len(h))), 1, 5)
             band = np.digitize(score, [3, 4])
         parts.append((account, day, np.full(len(h), kind), score, band))
@@ -166,7 +182,10 @@ def simulate_surveys(
         score[order],
         band[order],
     )
-    user = (lifecycle.seats_daily[day[order], account] * rng.random(len(account))).astype(np.int64)
+    seats = lifecycle.seats_daily[day[order], account]
+    admins = np.where(pop.segment[account] == ENT, np.maximum(1.0, np.round(seats**0.3)), seats)
+    who = np.where(kind == "nps", admins, seats)  # enterprise NPS comes from the admins
+    user = (who * rng.random(len(account))).astype(np.int64)
     return pa.table(
         {
             "account_id": pa.array(pop.account_id[account], pa.string()),
@@ -191,7 +210,8 @@ def simulate_sentiment(
     first, length = bounds[:-1], np.diff(bounds)
     rate = np.repeat(SENTIMENT_P[pop.segment][:, None], len(first), axis=1)
     account, day = _place(rng, lifecycle, rate, first, length)
-    h = health.observed[account, calendar.week_of_day[day]] + rng.normal(0.0, 0.45, len(day))
+    risk = health.risk[account, calendar.week_of_day[day]]
+    h = _RATING_MEAN[pop.segment[account]] - 0.45 * risk + rng.normal(0.0, 0.45, len(day))
     rating = np.digitize(h, [-0.5, 0.15])
     recorded = calendar.timestamps_us(day, utc_seconds(rng, pop.region[account], 15.0, 2.0))
     order = _order(account, recorded)

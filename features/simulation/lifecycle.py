@@ -14,18 +14,24 @@ import pyarrow as pa
 
 from features.simulation.calendar import Calendar
 from features.simulation.draws import sigmoid
-from features.simulation.health import Health
+from features.simulation.health import ADOPTION, Health
 from features.simulation.population import MID, SMB, Population
 
-#: mean churn probability per renewal: rows segment, columns (annual, monthly)
-TARGET_CHURN = np.array([[0.07, 0.006], [0.17, 0.016], [0.36, 0.036]])
-BETA = 2.0  # log-odds of churn per unit of health lost
-SURPRISE = 0.3  # share of churn that ignores health (churn without warning)
+#: mean churn probability per renewal reached: rows segment, columns (annual, monthly)
+TARGET_CHURN = np.array([[0.07, 0.006], [0.17, 0.016], [0.32, 0.031]])
+#: share of churn that ignores health (churn without warning), by segment: an enterprise renewal
+#: is negotiated for months, an smb card simply stops being charged (business closed, card expired)
+SURPRISE = np.array([0.1, 0.2, 0.35])
+#: days before a renewal that the decision to leave is taken, by segment (the notice period of
+#: an enterprise contract; an smb simply cancels before the next charge)
+NOTICE_DAYS = np.array([60, 30, 0])
 _PARENT_OFFSET = -1.0  # a parent's own small contract rarely lapses
 _REACTIVATION_P = 0.08
 _SEAT_CHANGE_P = np.array([0.45, 0.08])  # at a renewal: (annual, monthly)
 _SEAT_GROWTH = np.array([0.15, 0.15, 0.1])  # yearly log growth of the seats a customer needs
-_SEAT_HEALTH = 1.0  # log seats needed per unit of health above the account's own level
+#: log seats needed per unit of adoption above the account's own level, and log seats given up
+#: per unit of churn risk (clipped: winding down cuts seats, low risk alone adds none)
+_SEAT_ADOPTION, _SEAT_RISK, _RISK_CLIP = 0.6, 0.3, (-1.0, 3.0)
 _MAX_SEATS = 5000
 _TO_ANNUAL_P = 0.08  # a monthly mid-market / smb account moving to annual at a seat change
 _PENDING, _ACTIVE, _LAPSED, _NONE = 0, 1, 2, 3
@@ -48,19 +54,31 @@ class Lifecycle:
     lines: dict[str, np.ndarray]
 
 
-def _calibrate(health: Health, pop: Population) -> np.ndarray:
-    """Intercepts per (segment, monthly) so the health-driven hazard averages the target."""
+def _calibrate(health: Health, pop: Population, offset: np.ndarray) -> np.ndarray:
+    """Intercepts per (segment, monthly) so churn at a renewal averages the target.
+
+    The average is over the renewals customers actually reach: each account's renewals are
+    followed with its chance of still being a customer, so accounts at high risk, which leave
+    early, do not pull the rate below the target.
+    """
     intercept = np.zeros_like(TARGET_CHURN)
+    weeks = health.risk.shape[1]
     for segment in range(3):
-        rows = (pop.segment == segment) & pop.has_subscription
-        h = health.smoothed[rows][:, ::4].ravel()
-        offset = np.repeat(pop.churn_offset[rows], health.smoothed[:, ::4].shape[1])
-        for monthly in (0, 1):
+        rows = np.flatnonzero((pop.segment == segment) & pop.has_subscription)
+        for monthly, step in ((0, 52), (1, 4)):
+            phase = (pop.created_day[rows] // 7) % step
+            at = phase[:, None] + step * np.arange(-(-weeks // step))[None, :]
+            reached = (at < weeks) & (at * 7 >= pop.created_day[rows, None])
+            risk = health.risk[rows[:, None], np.minimum(at, weeks - 1)] + offset[rows, None]
+            target, surprise = TARGET_CHURN[segment, monthly], SURPRISE[segment]
             lo, hi = -15.0, 10.0
             for _ in range(40):
                 mid = (lo + hi) / 2
-                mean = sigmoid(mid - BETA * h + offset).mean() if h.size else 0.0
-                lo, hi = (mid, hi) if mean < TARGET_CHURN[segment, monthly] else (lo, mid)
+                p = np.where(reached, surprise * target + (1 - surprise) * sigmoid(mid + risk), 0)
+                kept = np.cumprod(1.0 - p, axis=1)
+                alive = np.concatenate([np.ones((len(rows), 1)), kept[:, :-1]], axis=1)
+                mean = (alive * p).sum() / max((alive * reached).sum(), 1.0)
+                lo, hi = (mid, hi) if mean < target else (lo, mid)
             intercept[segment, monthly] = (lo + hi) / 2
     return intercept
 
@@ -139,19 +157,22 @@ def _renew(
     rng: np.random.Generator,
     book: _Book,
     stay: np.ndarray,
-    h: np.ndarray,
+    week: int,
     pop: Population,
     health: Health,
     day: int,
 ) -> None:
     """Renew the accounts ``stay`` on ``day``, moving their seats toward what they need.
 
-    The seats a customer needs grow with expansion and follow its health relative to its own
-    level: a decline cuts seats (a downsell) before a churn, a recovery adds them back.
+    The seats a customer needs grow with expansion, follow its seat adoption relative to its own
+    level and shrink with its churn risk: seats left idle, or a customer winding down, are cut at
+    the renewal (a downsell), often before a churn, and a recovery adds them back.
     """
     period = book.period[stay]
     book.needed[stay] *= np.exp(_SEAT_GROWTH[pop.segment[stay]] * period / 12)
-    target = book.needed[stay] * np.exp(_SEAT_HEALTH * (h - health.level[stay]))
+    adoption = health.drivers[ADOPTION, stay, week] - health.level[ADOPTION, stay]
+    use = _SEAT_ADOPTION * adoption - _SEAT_RISK * np.clip(health.risk[stay, week], *_RISK_CLIP)
+    target = book.needed[stay] * np.exp(use)
     gap = np.log(target / book.seats[stay])
     change_p = np.minimum(_SEAT_CHANGE_P[(period == 1).astype(int)] * (1 + 4 * np.abs(gap)), 0.95)
     new_seats = book.seats[stay] * np.exp(0.8 * gap + rng.normal(0.0, 0.08, len(stay)))
@@ -185,10 +206,10 @@ def simulate_lifecycle(
     Returns:
         Daily seats and the subscription lines.
     """
-    intercept = _calibrate(health, pop)
     target = TARGET_CHURN[pop.segment]
     is_parent = np.bincount(pop.parent[pop.parent >= 0], minlength=pop.size) > 0
     offset = pop.churn_offset + np.where(is_parent, _PARENT_OFFSET, 0.0)
+    intercept = _calibrate(health, pop, offset)
     book = _Book(pop, calendar)
     seats_daily = np.zeros((calendar.days, pop.size), dtype=np.float32)
     for day in range(calendar.days):
@@ -205,11 +226,16 @@ def simulate_lifecycle(
         due = np.flatnonzero((book.status == _ACTIVE) & (book.next_renewal == day))
         if not due.size:
             continue
-        h = health.smoothed[due, calendar.week_of_day[day]]
+        week = calendar.week_of_day[day]
         monthly = (book.period[due] == 1).astype(int)
-        hazard = sigmoid(intercept[pop.segment[due], monthly] - BETA * h + offset[due])
+        notice = np.where(monthly == 1, 0, NOTICE_DAYS[pop.segment[due]])
+        decided = calendar.week_of_day[np.maximum(day - notice, 0)]
+        hazard = sigmoid(
+            intercept[pop.segment[due], monthly] + health.risk[due, decided] + offset[due]
+        )
         base = target[due, monthly]
-        churn = rng.random(len(due)) < SURPRISE * base + (1 - SURPRISE) * hazard
+        surprise = SURPRISE[pop.segment[due]]
+        churn = rng.random(len(due)) < surprise * base + (1 - surprise) * hazard
         gone = due[churn]
         book.close(gone, day)
         book.status[gone] = _LAPSED
@@ -217,7 +243,7 @@ def simulate_lifecycle(
         comeback = rng.random(len(gone)) < _REACTIVATION_P
         book.back_day[gone] = np.where(comeback, day + rng.integers(45, 365, len(gone)), _NEVER)
 
-        _renew(rng, book, due[~churn], h[~churn], pop, health, day)
+        _renew(rng, book, due[~churn], week, pop, health, day)
     return Lifecycle(seats_daily=seats_daily, lines=book.all_lines())
 
 

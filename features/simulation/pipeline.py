@@ -24,8 +24,10 @@ DEFAULT_END = date(2026, 10, 1)
 def simulate(accounts: int, months: int, seed: int, end: date = DEFAULT_END) -> dict[str, pa.Table]:
     """Simulate a B2B SaaS customer base as the data contract's tables.
 
-    Churn follows a hidden weekly health per account; usage, adoption, tickets, survey scores,
-    CSM ratings and seat changes all move with that health before an account churns.
+    Churn follows a hidden weekly health per account with several sides (seat adoption, the
+    executive sponsor, support pain, feature breadth, activity, and activation for new accounts);
+    each segment's renewals weigh different sides, and usage, tickets, survey scores, CSM ratings
+    and seat changes move with the side they belong to before an account churns.
 
     Args:
         accounts: number of accounts (rows of ``accounts``), at least 1.

@@ -294,38 +294,91 @@ def test_churners_show_warning_signs_in_usage(before_churn: dict[str, pd.DataFra
     assert len(churned) > 100 and len(retained) > 300
     churned = churned[churned["early_rate"] > 0]
     retained = retained[retained["early_rate"] > 0]
-    # usage falls against the account's own earlier level, unlike that of retained customers
-    trend_churned = (churned["rate"] / churned["early_rate"]).median()
-    trend_retained = (retained["rate"] / retained["early_rate"]).median()
-    assert trend_churned < 0.92 * trend_retained
     # usage per seat is below that of retained customers of the same segment
     typical = (retained["rate"] / retained["seats"]).groupby(retained["segment"]).median()
     relative = churned["rate"] / churned["seats"] / churned["segment"].map(typical)
     assert relative.median() < 0.85
-    # fewer product features are used than before
-    narrowing_churned = (churned["features"] - churned["early_features"]).mean()
-    narrowing_retained = (retained["features"] - retained["early_features"]).mean()
+    # smb churn follows usage: it falls against the account's own earlier level, unlike that of
+    # retained customers, and fewer product features are used than before
+    smb_churned = churned[churned["segment"] == "smb"]
+    smb_retained = retained[retained["segment"] == "smb"]
+    trend_churned = (smb_churned["rate"] / smb_churned["early_rate"]).median()
+    trend_retained = (smb_retained["rate"] / smb_retained["early_rate"]).median()
+    assert trend_churned < 0.92 * trend_retained
+    narrowing_churned = (smb_churned["features"] - smb_churned["early_features"]).mean()
+    narrowing_retained = (smb_retained["features"] - smb_retained["early_features"]).mean()
     assert narrowing_churned < narrowing_retained - 0.3
 
 
-def test_churners_show_warning_signs_in_feedback(big: dict[str, pd.DataFrame]) -> None:
+@pytest.fixture(scope="module")
+def warning_signs(big: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per segment (rows), signs of churners before their churn against retained customers.
+
+    Columns: ``nps_gap`` (mean NPS answer of retained customers minus that of churners in the
+    180 days before the churn), ``detractor_gap`` (share of NPS answers 0-6, churners minus
+    retained), ``urgent_gap`` (share of high / urgent tickets opened in the 90 days before,
+    churners minus retained) and ``recent_usage`` (median events per day in the 14 days before
+    the churn or the end, over those of the 60 days before that, churners over retained).
+    """
     churn = _churn_events(big["subscriptions"])
     last = churn.groupby("account_id")["churn_date"].max().map(pd.Timestamp)
-    surveys = big["surveys"][big["surveys"]["kind"] == "nps"]
-    tickets = big["tickets"]
+    segment = big["accounts"].set_index("account_id")["segment"]
+    end = pd.Timestamp(DEFAULT_END)
 
-    def before(frame: pd.DataFrame, stamp: str, days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        until = frame["account_id"].map(last)
-        lead = frame[(frame[stamp] < until) & (frame[stamp] >= until - pd.Timedelta(days=days))]
-        return lead, frame[frame["account_id"].map(last).isna()]
+    def before(frame: pd.DataFrame, stamp: str, days: int, skip: int = 0) -> pd.DataFrame:
+        until = frame["account_id"].map(last).fillna(end) - pd.Timedelta(days=skip)
+        rows = frame[(frame[stamp] < until) & (frame[stamp] >= until - pd.Timedelta(days=days))]
+        return rows.assign(
+            churned=rows["account_id"].isin(last.index), segment=rows["account_id"].map(segment)
+        )
 
-    nps_c, nps_r = before(surveys, "responded_at", 180)
-    tickets_c, tickets_r = before(tickets, "opened_at", 90)
-    urgent_c = tickets_c["priority"].isin(["high", "urgent"]).mean()
-    urgent_r = tickets_r["priority"].isin(["high", "urgent"]).mean()
-    assert nps_c["score"].mean() < nps_r["score"].mean() - 0.5
-    assert (nps_c["score"] <= 6).mean() > (nps_r["score"] <= 6).mean() + 0.1  # detractors
-    assert urgent_c > urgent_r + 0.08
+    def by_segment(frame: pd.DataFrame, column: str, how: str = "mean") -> pd.DataFrame:
+        """``column`` aggregated per segment (rows) for churners (True) and retained (False)."""
+        return frame.groupby(["segment", "churned"])[column].agg(how).unstack()
+
+    nps = before(big["surveys"][big["surveys"]["kind"] == "nps"], "responded_at", 180)
+    nps = by_segment(nps.assign(detractor=nps["score"] <= 6), ["score", "detractor"])
+    tickets = before(big["tickets"], "opened_at", 90)
+    urgent = by_segment(
+        tickets.assign(urgent=tickets["priority"].isin(["high", "urgent"])), "urgent"
+    )
+    recent = before(big["events"], "timestamp", 14).groupby("account_id").size() / 14
+    prior = before(big["events"], "timestamp", 60, skip=14).groupby("account_id").size() / 60
+    usage = (recent.reindex(prior.index).fillna(0) / prior).rename("usage").reset_index()
+    usage = usage.assign(
+        churned=usage["account_id"].isin(last.index), segment=usage["account_id"].map(segment)
+    )
+    usage = by_segment(usage, "usage", "median")
+    return pd.DataFrame(
+        {
+            "nps_gap": nps[("score", False)] - nps[("score", True)],
+            "detractor_gap": nps[("detractor", True)] - nps[("detractor", False)],
+            "urgent_gap": urgent[True] - urgent[False],
+            "recent_usage": usage[True] / usage[False],
+        }
+    )
+
+
+def test_churners_show_warning_signs_in_feedback(warning_signs: pd.DataFrame) -> None:
+    # the admins of an enterprise account about to leave answer NPS lower, more as detractors
+    assert warning_signs.at["enterprise", "nps_gap"] > 0.5
+    assert warning_signs.at["enterprise", "detractor_gap"] > 0.1
+    # a mid-market account about to leave opens more urgent tickets
+    assert warning_signs.at["mid_market", "urgent_gap"] > 0.08
+
+
+def test_churn_drivers_differ_by_segment(warning_signs: pd.DataFrame) -> None:
+    """Each sign separates churners in the segment whose renewals weigh it, hardly elsewhere."""
+    signs = warning_signs
+    # NPS (the executive sponsor) decides enterprise renewals; smb churners answer as the rest
+    assert signs.at["enterprise", "nps_gap"] > 0.5 and signs.at["smb", "nps_gap"] < 0.3
+    assert signs.at["enterprise", "detractor_gap"] > signs.at["smb", "detractor_gap"] + 0.1
+    # support pain decides mid-market renewals; smb churners open hardly more urgent tickets
+    assert signs.at["mid_market", "urgent_gap"] > 0.08
+    assert signs.at["mid_market", "urgent_gap"] > signs.at["smb", "urgent_gap"] + 0.08
+    # smb customers drift away in the last weeks; enterprise churners use it much as before
+    assert signs.at["smb", "recent_usage"] < 0.7
+    assert signs.at["enterprise", "recent_usage"] > signs.at["smb", "recent_usage"] + 0.3
 
 
 def _seats_on(lines: pd.DataFrame, day: date) -> float:
