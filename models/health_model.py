@@ -342,8 +342,7 @@ class HealthModel:
         margin = np.empty(len(batch.ids))
         for name, rows in batch.groups:
             X = self._matrix(batch, name, rows)
-            phi[rows] = self.profiles_[name].shap.contributions(X)
-            margin[rows] = _margin(self.profiles_[name].piece.booster, X)
+            margin[rows], phi[rows] = self.profiles_[name].shap.explain(X)
         return phi, margin
 
     def _margins(self, batch: _Batch) -> np.ndarray:

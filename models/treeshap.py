@@ -15,9 +15,12 @@ it exactly because its degree is at most the path length ``d`` and ``G = ceil(d 
 ``R_l`` over the leaves below an edge (one pass down for the path products, one pass up for the
 sums) gives every feature's share at the deepest split on it; a feature split again lower down
 has the part below the repeat subtracted at the repeat, where the merged fractions change.
-Cost per row: ``O(nodes * G)`` per tree instead of ``O(leaves * depth^2)``. A few rows are
-explained one by one in the calling thread; larger batches in blocks of rows, vectorised over
-the rows and spread over the cores.
+Cost per row: ``O(nodes * G)`` per tree instead of ``O(leaves * depth^2)``; the edge factors
+and shares at the points, which take one of two values each (one fraction 0 or 1), are worked
+out once per booster (:mod:`models.forest`). The same pass adds up the leaves the row reaches,
+so the raw margin comes with the contributions. A few rows are explained one by one in the
+calling thread; larger batches in blocks of rows, vectorised over the rows and spread over the
+cores. The kernels release the GIL.
 
 Decisions follow LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (missing types,
 default directions, category bitsets). A booster with a node of zero data count falls back to
@@ -76,46 +79,87 @@ class TreeShap:
         Raises:
             ValueError: a matrix of another width than the booster's features.
         """
+        return self.explain(X)[1]
+
+    def explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw margins and contributions of each row, from one pass over the trees.
+
+        Args:
+            X: as for :meth:`contributions`.
+
+        Returns:
+            ``(margins, contributions)``: the margins equal ``predict(raw_score=True)`` (the
+            reached leaves added tree after tree, as LightGBM does); the contributions are
+            those of :meth:`contributions`.
+
+        Raises:
+            ValueError: a matrix of another width than the booster's features.
+        """
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected a matrix with {self.n_features} columns, got {X.shape}")
         if self._forest is None:
-            return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+            phi = np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+            return np.asarray(self.booster.predict(X, raw_score=True), dtype=np.float64), phi
         f = self._forest
         out = np.zeros((X.shape[0], self.n_features + 1))
         out[:, -1] = f.base_value
+        margins = np.empty(X.shape[0])
         args = f.kernel_arguments()
         if X.shape[0] <= _CHUNK:
-            _shap_rows(X, out, 0, X.shape[0], *args)
+            _shap_rows(X, out, margins, 0, X.shape[0], *args)
         else:
-            _shap_parallel(X, out, _CHUNK, *args)
-        return out
+            _shap_parallel(X, out, margins, _CHUNK, *args)
+        return margins, out
 
 
-@numba.njit(cache=True)
-def _goes_left(
-    fval, node, threshold, missing, default_left, categorical, cat_start, cat_words, cat_bits
+@numba.njit(cache=True, nogil=True)
+def decide(
+    x,
+    left,
+    col,
+    feature,
+    threshold,
+    missing,
+    default_left,
+    categorical,
+    cat_start,
+    cat_words,
+    cat_bits,
 ):
-    if categorical[node]:
-        if math.isnan(fval) or fval < 0.0:
-            return False
-        code = int(fval)
-        word = code // 32
-        if word >= cat_words[node]:
-            return False
-        return ((cat_bits[cat_start[node] + word] >> np.uint32(code % 32)) & np.uint32(1)) == 1
-    kind = missing[node]
-    if math.isnan(fval) and kind != 2:
-        fval = 0.0
-    if (kind == 1 and -_ZERO <= fval <= _ZERO) or (kind == 2 and math.isnan(fval)):
-        return default_left[node]
-    return fval <= threshold[node]
+    """Set ``left[node, col]`` to whether row ``x`` goes left at every split of the forest.
+
+    One call per row on purpose: a numba function called once per node, with the arrays as
+    arguments, costs more than the decision itself.
+    """
+    for node in range(feature.shape[0]):
+        f = feature[node]
+        if f < 0:
+            continue
+        fval = x[f]
+        if categorical[node]:
+            goes = False
+            if not (math.isnan(fval) or fval < 0.0):
+                code = int(fval)
+                word = code // 32
+                if word < cat_words[node]:
+                    goes = ((cat_bits[cat_start[node] + word] >> (code % 32)) & 1) == 1
+            left[node, col] = goes
+            continue
+        kind = missing[node]
+        if math.isnan(fval) and kind != 2:
+            fval = 0.0
+        if (kind == 1 and -_ZERO <= fval <= _ZERO) or (kind == 2 and math.isnan(fval)):
+            left[node, col] = default_left[node]
+        else:
+            left[node, col] = fval <= threshold[node]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _shap_rows(
     X,
     out,
+    margins,
     first,
     last,
     parent,
@@ -129,102 +173,107 @@ def _shap_rows(
     cat_words,
     cat_bits,
     value,
-    zero_fraction,
     previous,
     tree_start,
     tree_points,
-    gauss_t,
     gauss_w,
+    factor0,
+    factor1,
+    inverse0,
+    inverse1,
+    share0,
+    share1,
     max_nodes,
 ):
-    n_points = gauss_t.shape[1]
+    n_points = gauss_w.shape[1]
     path = np.empty((max_nodes, n_points))  # prod of edge factors from the root, at the points
     below = np.empty((max_nodes, n_points))  # sum of R_l over the leaves below, at the points
-    one = np.empty(max_nodes)  # merged one fraction of the edge into the node
-    left = np.zeros(max_nodes, np.bool_)  # the row goes left at this node
+    one = np.empty(max_nodes, np.bool_)  # merged one fraction of the edge into the node
+    reach = np.empty(max_nodes, np.bool_)  # the row's own path passes the node
+    left = np.zeros((feature.shape[0], 1), np.bool_)  # the row goes left at this node
     for r in range(first, last):
+        decide(
+            X[r],
+            left,
+            0,
+            feature,
+            threshold,
+            missing,
+            default_left,
+            categorical,
+            cat_start,
+            cat_words,
+            cat_bits,
+        )
+        margin = 0.0  # the reached leaves, added tree after tree as LightGBM does
         for t in range(tree_start.shape[0] - 1):
             s = tree_start[t]
             n = tree_start[t + 1] - s
             g_n = tree_points[t]
             if n == 1:
+                margin += value[s]
                 continue
             for k in range(n):
                 node = s + k
                 if k == 0:
+                    reach[0] = True
                     for g in range(g_n):
                         path[0, g] = 1.0
                 else:
                     p = parent[node] - s
-                    o = 1.0 if left[p] == is_left[node] else 0.0
-                    z = zero_fraction[node]
+                    goes = left[parent[node], 0] == is_left[node]
+                    reach[k] = reach[p] and goes
                     prev = previous[node]
                     if prev >= 0:
                         o_prev = one[prev - s]
-                        z_prev = zero_fraction[prev]
-                        o *= o_prev
+                        o = goes and o_prev
                         for g in range(g_n):
-                            tg = gauss_t[g_n, g]
-                            path[k, g] = (
-                                path[p, g] * (z + (o - z) * tg) / (z_prev + (o_prev - z_prev) * tg)
-                            )
+                            f = factor1[node, g] if o else factor0[node, g]
+                            i = inverse1[prev, g] if o_prev else inverse0[prev, g]
+                            path[k, g] = path[p, g] * f * i
                     else:
+                        o = goes
                         for g in range(g_n):
-                            path[k, g] = path[p, g] * (z + (o - z) * gauss_t[g_n, g])
+                            f = factor1[node, g] if o else factor0[node, g]
+                            path[k, g] = path[p, g] * f
                     one[k] = o
                 if feature[node] >= 0:
-                    left[k] = _goes_left(
-                        X[r, feature[node]],
-                        node,
-                        threshold,
-                        missing,
-                        default_left,
-                        categorical,
-                        cat_start,
-                        cat_words,
-                        cat_bits,
-                    )
                     for g in range(g_n):
                         below[k, g] = 0.0
                 else:
+                    if reach[k]:
+                        margin += value[node]
                     for g in range(g_n):
                         below[k, g] = value[node] * path[k, g]
             # children follow their parent in pre-order: walking backwards, below[k] is complete
             for k in range(n - 1, 0, -1):
                 node = s + k
                 p = parent[node] - s
-                z = zero_fraction[node]
-                o = one[k]
                 prev = previous[node]
                 acc = 0.0
                 if prev >= 0:
                     o_prev = one[prev - s]
-                    z_prev = zero_fraction[prev]
                     for g in range(g_n):
-                        tg = gauss_t[g_n, g]
                         b = below[k, g]
                         below[p, g] += b
-                        acc += (
-                            gauss_w[g_n, g]
-                            * b
-                            * (
-                                (o - z) / (z + (o - z) * tg)
-                                - (o_prev - z_prev) / (z_prev + (o_prev - z_prev) * tg)
-                            )
-                        )
+                        here = share1[node, g] if one[k] else share0[g_n, g]
+                        before = share1[prev, g] if o_prev else share0[g_n, g]
+                        acc += gauss_w[g_n, g] * b * (here - before)
                 else:
                     for g in range(g_n):
                         b = below[k, g]
                         below[p, g] += b
-                        acc += gauss_w[g_n, g] * b / (z + (o - z) * gauss_t[g_n, g])
-                    acc *= o - z
+                        here = share1[node, g] if one[k] else share0[g_n, g]
+                        acc += gauss_w[g_n, g] * b * here
                 out[r, feature[parent[node]]] += acc
+        margins[r] = margin
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _shap_block(
     X,
     out,
+    margins,
     first,
     last,
     parent,
@@ -238,55 +287,75 @@ def _shap_block(
     cat_words,
     cat_bits,
     value,
-    zero_fraction,
     previous,
     tree_start,
     tree_points,
-    gauss_t,
     gauss_w,
+    factor0,
+    factor1,
+    inverse0,
+    inverse1,
+    share0,
+    share1,
     max_nodes,
 ):
     """``_shap_rows`` for a block of rows at once: the row loop is innermost, so it vectorises.
 
-    With one fractions of 0 or 1, each factor ``z + (o - z) t`` and each share
-    ``(o - z) / (z + (o - z) t)`` takes one of two values per Gauss point, worked out once per
-    node and blended per row, so the inner loops have no division.
+    Each edge factor and share takes one of two values per Gauss point (one fraction 0 or 1),
+    blended per row, so the inner loops do not branch.
     """
     B = last - first
-    G0 = gauss_t.shape[1]
+    G0 = gauss_w.shape[1]
     path = np.empty((max_nodes, G0, B))
     below = np.empty((max_nodes, G0, B))
     one = np.empty((max_nodes, B))
-    left = np.empty((max_nodes, B), np.bool_)
+    reach = np.empty((max_nodes, B), np.bool_)
+    margin = np.zeros(B)
+    left = np.empty((feature.shape[0], B), np.bool_)
+    for r in range(B):
+        decide(
+            X[first + r],
+            left,
+            r,
+            feature,
+            threshold,
+            missing,
+            default_left,
+            categorical,
+            cat_start,
+            cat_words,
+            cat_bits,
+        )
     acc = np.empty(B)
     for t in range(tree_start.shape[0] - 1):
         s = tree_start[t]
         n = tree_start[t + 1] - s
         g_n = tree_points[t]
         if n == 1:
+            for r in range(B):
+                margin[r] += value[s]
             continue
         for k in range(n):
             node = s + k
             if k == 0:
+                for r in range(B):
+                    reach[0, r] = True
                 for g in range(g_n):
                     for r in range(B):
                         path[0, g, r] = 1.0
             else:
                 p = parent[node] - s
                 isl = is_left[node]
-                z = zero_fraction[node]
+                for r in range(B):
+                    reach[k, r] = reach[p, r] and left[parent[node], r] == isl
                 prev = previous[node]
                 if prev >= 0:
                     pl = prev - s
-                    zp = zero_fraction[prev]
                     for r in range(B):
-                        one[k, r] = (1.0 if left[p, r] == isl else 0.0) * one[pl, r]
+                        one[k, r] = (1.0 if left[parent[node], r] == isl else 0.0) * one[pl, r]
                     for g in range(g_n):
-                        tg = gauss_t[g_n, g]
-                        n0 = z * (1.0 - tg)
-                        n1 = z + (1.0 - z) * tg
-                        d0 = 1.0 / (zp * (1.0 - tg))
-                        d1 = 1.0 / (zp + (1.0 - zp) * tg)
+                        n0, n1 = factor0[node, g], factor1[node, g]
+                        d0, d1 = inverse0[prev, g], inverse1[prev, g]
                         for r in range(B):
                             path[k, g, r] = (
                                 path[p, g, r]
@@ -295,61 +364,45 @@ def _shap_block(
                             )
                 else:
                     for r in range(B):
-                        one[k, r] = 1.0 if left[p, r] == isl else 0.0
+                        one[k, r] = 1.0 if left[parent[node], r] == isl else 0.0
                     for g in range(g_n):
-                        tg = gauss_t[g_n, g]
-                        n0 = z * (1.0 - tg)
-                        n1 = z + (1.0 - z) * tg
+                        n0, n1 = factor0[node, g], factor1[node, g]
                         for r in range(B):
                             path[k, g, r] = path[p, g, r] * (n0 + (n1 - n0) * one[k, r])
-            f = feature[node]
-            if f >= 0:
-                for r in range(B):
-                    left[k, r] = _goes_left(
-                        X[first + r, f],
-                        node,
-                        threshold,
-                        missing,
-                        default_left,
-                        categorical,
-                        cat_start,
-                        cat_words,
-                        cat_bits,
-                    )
+            if feature[node] >= 0:
                 for g in range(g_n):
                     for r in range(B):
                         below[k, g, r] = 0.0
             else:
                 v = value[node]
+                for r in range(B):
+                    if reach[k, r]:
+                        margin[r] += v
                 for g in range(g_n):
                     for r in range(B):
                         below[k, g, r] = v * path[k, g, r]
         for k in range(n - 1, 0, -1):
             node = s + k
             p = parent[node] - s
-            z = zero_fraction[node]
             prev = previous[node]
             for r in range(B):
                 acc[r] = 0.0
             if prev >= 0:
                 pl = prev - s
-                zp = zero_fraction[prev]
                 for g in range(g_n):
-                    tg = gauss_t[g_n, g]
                     w = gauss_w[g_n, g]
-                    c0 = -1.0 / (1.0 - tg)
-                    c1 = (1.0 - z) / (z + (1.0 - z) * tg)
-                    e1 = (1.0 - zp) / (zp + (1.0 - zp) * tg)
+                    c0 = share0[g_n, g]
+                    c1 = share1[node, g]
+                    e1 = share1[prev, g]
                     for r in range(B):
                         b = below[k, g, r]
                         below[p, g, r] += b
                         acc[r] += w * b * ((c1 - c0) * one[k, r] - (e1 - c0) * one[pl, r])
             else:
                 for g in range(g_n):
-                    tg = gauss_t[g_n, g]
                     w = gauss_w[g_n, g]
-                    c0 = -1.0 / (1.0 - tg)
-                    c1 = (1.0 - z) / (z + (1.0 - z) * tg)
+                    c0 = share0[g_n, g]
+                    c1 = share1[node, g]
                     for r in range(B):
                         b = below[k, g, r]
                         below[p, g, r] += b
@@ -357,10 +410,12 @@ def _shap_block(
             f = feature[parent[node]]
             for r in range(B):
                 out[first + r, f] += acc[r]
+    for r in range(B):
+        margins[first + r] = margin[r]
 
 
-@numba.njit(cache=True, parallel=True)
-def _shap_parallel(X, out, chunk, *args):
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _shap_parallel(X, out, margins, chunk, *args):
     n_chunks = (X.shape[0] + chunk - 1) // chunk
     for c in numba.prange(n_chunks):
-        _shap_block(X, out, c * chunk, min(X.shape[0], (c + 1) * chunk), *args)
+        _shap_block(X, out, margins, c * chunk, min(X.shape[0], (c + 1) * chunk), *args)

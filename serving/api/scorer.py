@@ -6,11 +6,8 @@ result from plain dicts with the model's own pieces: routing (``router_``), each
 calibrator and bands (``profiles_``), and the functions :mod:`models.reasons` and
 :mod:`models.explain` use to turn contributions into health points and sentences.
 
-Contributions: up to 64 rows come from LightGBM's ``pred_contrib`` (a few rows through the C
-API's single-row calls, :mod:`serving.api.single_row`), which releases the GIL, so the event
-loop keeps serving while a worker thread explains a small request; it agrees with the model's
-numba TreeSHAP to about 1e-13 in log-odds. Larger batches use the model's TreeSHAP itself (the
-batch's exact numbers, several times faster on many rows, but holding the GIL while it runs).
+Margins and contributions come from the model's own TreeSHAP (:meth:`models.treeshap.TreeShap.
+explain`, one pass over the trees, without the GIL), so a request gets the batch's exact numbers.
 Probabilities, scores and bands are computed exactly as :meth:`HealthModel.predict` does.
 ``tests/api/test_scorer.py`` checks all of it against the model.
 """
@@ -29,10 +26,6 @@ from models.frames import SEGMENT, TENURE_DAYS
 from models.health_model import HealthModel
 from models.reasons import reason_sentence, split_score_change
 from models.scoring import assign_bands, health_score
-from serving.api.single_row import SingleRowBooster
-
-_SMALL = 64  # rows up to which LightGBM explains in the calling thread, without the GIL
-_ROW_BY_ROW = 8  # rows up to which the single-row C calls beat one batch call
 
 
 @dataclass(frozen=True)
@@ -85,11 +78,6 @@ class OnlineScorer:
         self._required = dict.fromkeys([SEGMENT, TENURE_DAYS, *self.names])
         self._strings = [SEGMENT, *(self.names[j] for j in self.categorical)]
         self._numbers = {n for n in self._required if n not in self._strings}
-        fast: dict[int, SingleRowBooster] = {}
-        self._single = {
-            name: fast.setdefault(id(p.piece.booster), SingleRowBooster(p.piece.booster))
-            for name, p in model.profiles_.items()
-        }
 
     @property
     def required(self) -> list[str]:
@@ -151,17 +139,7 @@ class OnlineScorer:
             for j in self.categorical:
                 codes = profile.codes[self.names[j]]
                 matrix[:, j] = [codes.get(raw[j][i], math.nan) for i in at]
-            if len(at) <= _ROW_BY_ROW:
-                for k, i in enumerate(at.tolist()):
-                    margin[i], phi[i] = self._single[name].margin_and_contributions(matrix[k])
-                continue
-            booster = profile.piece.booster
-            if len(at) <= _SMALL:  # LightGBM without the GIL, one thread
-                phi[at] = booster.predict(matrix, pred_contrib=True, num_threads=1)
-                margin[at] = booster.predict(matrix, raw_score=True, num_threads=1)
-            else:  # the model's own TreeSHAP: on all cores, a few times faster on many rows
-                phi[at] = profile.shap.contributions(matrix)
-                margin[at] = booster.predict(matrix, raw_score=True)
+            margin[at], phi[at] = profile.shap.explain(matrix)
         probability = np.empty(n)
         band = np.empty(n, dtype=object)
         base_score = np.empty(n)

@@ -11,7 +11,6 @@ import pytest
 from features.build import LABEL_COLUMNS, Snapshots
 from models.health_model import HealthModel
 from serving.api.scorer import OnlineScorer
-from serving.api.single_row import SingleRowBooster
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +85,6 @@ def test_reasons_sum_to_the_score_above_the_baseline_over_all_features(
         assert total == pytest.approx(scored.health_score - scored.baseline_score, abs=1e-6)
         assert 0.0 <= scored.churn_probability <= 1.0
         assert scored.health_score == pytest.approx(100 * (1 - scored.churn_probability))
-
-
-def test_single_row_calls_equal_lightgbm_predict(model: HealthModel, frame: pd.DataFrame) -> None:
-    booster = next(iter(model.profiles_.values())).piece.booster
-    fast = SingleRowBooster(booster)
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(20, fast.n_features)) * 30
-    X[rng.random(X.shape) < 0.3] = np.nan
-    for x in X:
-        margin, phi = fast.margin_and_contributions(x)
-        assert margin == booster.predict(x[None], raw_score=True)[0]
-        np.testing.assert_array_equal(phi, booster.predict(x[None], pred_contrib=True)[0])
-    with pytest.raises(ValueError, match="features"):
-        fast.margin_and_contributions(X[0, :5])
 
 
 def test_problems_name_missing_and_mistyped_fields(model: HealthModel, frame: pd.DataFrame) -> None:

@@ -94,6 +94,16 @@ def test_single_leaf_trees_only_add_to_the_base_value() -> None:
     )
     ours = TreeShap(booster).contributions(X[:5])
     np.testing.assert_allclose(ours, booster.predict(X[:5], pred_contrib=True), atol=1e-12)
+    margins, _ = TreeShap(booster).explain(X[:5])
+    np.testing.assert_array_equal(margins, booster.predict(X[:5], raw_score=True))
+
+
+@pytest.mark.parametrize("rows", [1, 7, 500])  # row by row, and blocks in parallel
+def test_explain_gives_lightgbm_margins_exactly_with_its_contributions(rows: int) -> None:
+    booster, X = _numeric_booster(zero_as_missing=True)
+    margins, phi = TreeShap(booster).explain(X[:rows])
+    np.testing.assert_array_equal(margins, booster.predict(X[:rows], raw_score=True))
+    np.testing.assert_allclose(phi, booster.predict(X[:rows], pred_contrib=True), atol=1e-9)
 
 
 def test_linear_trees_are_refused() -> None:
