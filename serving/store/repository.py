@@ -70,6 +70,8 @@ class HealthRepository:
 
     def reference_date(self, as_of: date, days: int) -> date | None:
         """The newest scored date at least ``days`` before ``as_of`` (for "change over N days")."""
+        if (as_of - date.min).days < days:
+            return None  # before the first day a date can hold: nothing was scored then
         limit = as_of - timedelta(days=days)
         return self.session.scalar(
             select(func.max(HealthScore.as_of)).where(HealthScore.as_of <= limit)

@@ -161,6 +161,7 @@ def test_queries_answer_what_the_worklist_and_account_pages_ask(store: HealthSto
         assert repo.previous_date(D2) == D1
         assert repo.reference_date(D2, 7) == D1
         assert repo.reference_date(D2, 8) is None
+        assert repo.reference_date(date(3, 1, 1), 1024) is None  # before year 1: no date at all
         latest = repo.latest()
         assert [(r.account_id, r.as_of) for r in latest] == [
             ("a1", D2), ("a2", D2), ("a3", D2), ("a4", D2)
