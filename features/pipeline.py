@@ -13,8 +13,8 @@ from features.contract import TABLES
 from features.dates import parse_every
 from features.engines import ENGINES
 from features.families import feature_set
-from features.loader import DataContractError, Dataset, load_dataset
-from features.validate import validate_dataset
+from features.loader import DataContractError, Dataset
+from features.validate import load_validated
 
 logger = logging.getLogger(__name__)
 
@@ -38,22 +38,22 @@ class SnapshotRequest:
 
 
 def load_valid_dataset(data_dir: str | Path) -> Dataset:
-    """Load a data directory after checking it against the contract.
+    """Load a data directory after checking it against the contract (the files are read once).
 
     Raises:
         PipelineError: when the directory cannot be read or breaks a contract rule.
     """
     try:
-        report = validate_dataset(data_dir)
-        if not report.ok:
-            broken = ", ".join(f"{v.table}.{v.rule} ({v.count} rows)" for v in report.violations)
-            raise PipelineError(
-                f"{data_dir} fails validation: {broken}; run `vitals validate {data_dir}` "
-                "for examples, or `--quarantine DIR` to set bad rows aside"
-            )
-        return load_dataset(data_dir)
+        report, dataset = load_validated(data_dir)
     except DataContractError as exc:
         raise PipelineError(str(exc)) from None
+    if dataset is None:
+        broken = ", ".join(f"{v.table}.{v.rule} ({v.count} rows)" for v in report.violations)
+        raise PipelineError(
+            f"{data_dir} fails validation: {broken}; run `vitals validate {data_dir}` "
+            "for examples, or `--quarantine DIR` to set bad rows aside"
+        )
+    return dataset
 
 
 def check_request(request: SnapshotRequest) -> None:

@@ -28,6 +28,7 @@ from features.loader import (
 from features.report import MAX_EXAMPLES, ValidationReport, Violation
 from features.rules import (
     ACCOUNTS,
+    CYCLE_TABLE,
     REFERENCING,
     RowRule,
     applicable,
@@ -36,7 +37,7 @@ from features.rules import (
     row_rules,
 )
 
-__all__ = ["ValidationReport", "Violation", "validate_dataset"]
+__all__ = ["ValidationReport", "Violation", "load_validated", "validate_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -77,30 +78,86 @@ def validate_dataset(
     """
     con = quiet_connection()
     try:
-        dataset, issues = load_for_validation(path, con)
-        checker = _Checker(con, dataset)
-        for issue in issues:
-            if issue.rule == "bad_value":
-                checker.apply(_bad_value_rule(issue))
-        if dataset.has("accounts") and "parent_id" not in dataset.added_columns["accounts"]:
-            register_cycles(con)
-        for rule in row_rules(dataset, _utc_naive(now)):
-            checker.apply(rule)
-        if quarantine_dir is not None:
-            checker.quarantine_orphans()
-        violations = [
-            Violation(i.table, i.rule, i.message, i.count, column=i.column)
-            for i in issues
-            if i.rule != "bad_value"
-        ] + checker.violations({(i.table, i.column): i.examples for i in issues})
-        order = list(TABLES)
-        violations.sort(key=lambda v: order.index(v.table))
-        report = ValidationReport(violations, kept_rows=checker.row_counts())
-        if quarantine_dir is not None:
-            report.quarantined, report.kept_rows = checker.write(Path(quarantine_dir))
-        return report
+        return _validate(con, path, quarantine_dir, now)[0]
     finally:
         con.close()
+
+
+def load_validated(
+    path: str | Path, now: datetime | None = None
+) -> tuple[ValidationReport, Dataset | None]:
+    """Validate a data directory and, when it passes, keep the validation load as the dataset.
+
+    The files are read once: the tables loaded for validation lose their :data:`ROW` and
+    :data:`BAD` columns and are then what :func:`features.loader.load_dataset` would load
+    (same tables, columns, types, rows, ``files`` and ``added_columns``).
+
+    Args:
+        path: the data directory.
+        now: as for :func:`validate_dataset`.
+
+    Returns:
+        The report, and the dataset when the report is ok (the caller closes its connection)
+        or ``None`` when it is not.
+
+    Raises:
+        DataContractError: when ``path`` is not a directory.
+    """
+    con = quiet_connection()
+    try:
+        report, dataset = _validate(con, path, None, now)
+        if report.ok:
+            _drop_validation_state(dataset)
+            return report, dataset
+    except BaseException:
+        con.close()
+        raise
+    con.close()
+    return report, None
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    quarantine_dir: Path | None,
+    now: datetime | None,
+) -> tuple[ValidationReport, Dataset]:
+    """:func:`validate_dataset` on ``con``; also return the dataset loaded into it."""
+    dataset, issues = load_for_validation(path, con)
+    checker = _Checker(con, dataset)
+    for issue in issues:
+        if issue.rule == "bad_value":
+            checker.apply(_bad_value_rule(issue))
+    if dataset.has("accounts") and "parent_id" not in dataset.added_columns["accounts"]:
+        register_cycles(con)
+    for rule in row_rules(dataset, _utc_naive(now)):
+        checker.apply(rule)
+    if quarantine_dir is not None:
+        checker.quarantine_orphans()
+    violations = [
+        Violation(i.table, i.rule, i.message, i.count, column=i.column)
+        for i in issues
+        if i.rule != "bad_value"
+    ] + checker.violations({(i.table, i.column): i.examples for i in issues})
+    order = list(TABLES)
+    violations.sort(key=lambda v: order.index(v.table))
+    report = ValidationReport(violations, kept_rows=checker.row_counts())
+    if quarantine_dir is not None:
+        report.quarantined, report.kept_rows = checker.write(Path(quarantine_dir))
+    return report, dataset
+
+
+def _drop_validation_state(dataset: Dataset) -> None:
+    """Leave ``dataset`` as a strict load would: no ROW / BAD columns, no validation tables.
+
+    ``ALTER TABLE ... DROP COLUMN`` shares the other columns' storage, so it costs next to
+    nothing (copying the tables without the two columns costs as much as reading them again).
+    """
+    for name in dataset.files:
+        for column in (ROW, BAD):
+            dataset.con.execute(f"ALTER TABLE {quote(name)} DROP COLUMN {column}")
+    for table in (_HITS, CYCLE_TABLE):
+        dataset.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _utc_naive(now: datetime | None) -> datetime:

@@ -16,15 +16,16 @@ Both writers take a :class:`~serving.store.HealthStore` or an engine from
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
@@ -196,11 +197,28 @@ def read_subtree(session: Session, account_id: str) -> list[tuple[str, str | Non
 
 
 def _json_rows(frame: pd.DataFrame) -> Iterator[str]:
-    columns = [c for c in frame.columns if c not in _NOT_FEATURES]
-    values = frame[columns].to_numpy(dtype=object)
-    for row in values:
-        item = {c: _plain(v) for c, v in zip(columns, row, strict=True)}
-        yield json.dumps(item, allow_nan=False, separators=(",", ":"))
+    """Each row's feature columns as one compact JSON object (``json.loads`` reads it back)."""
+    names = [name for name in frame.columns if name not in _NOT_FEATURES]
+    columns = [_json_values(col) for name, col in frame.items() if name not in _NOT_FEATURES]
+    rows = zip(*columns, strict=True) if columns else repeat((), len(frame))
+    for row in rows:
+        yield to_json(dict(zip(names, row, strict=True))).decode()
+
+
+def _json_values(column: pd.Series) -> list[Any]:
+    """A column's values as JSON-ready Python values (see :func:`_plain`), numeric ones in bulk.
+
+    ``to_json`` writes a float as its shortest exact text, so it reads back as the same float.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        numbers = column.to_numpy()
+        values = numbers.astype(object)
+        values[~np.isfinite(numbers)] = None
+        return values.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return column.tolist()
+    return [_plain(value) for value in column.to_numpy(dtype=object)]
 
 
 def _plain(value: Any) -> Any:

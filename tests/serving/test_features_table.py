@@ -1,0 +1,118 @@
+"""Feature vectors survive the store exactly: every float, int, string and missing value."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serving.store import HealthStore
+from serving.store.features_table import _json_rows, read_latest_features, write_latest_features
+
+DAY = date(2026, 1, 1)
+EXACT_FLOATS = [0.1 + 0.2, 1e-300, 5e-324, 1.7976931348623157e308, 1e16, -0.0, 3.0, 2 / 3]
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    opened = HealthStore.open(f"sqlite:///{tmp_path}/features.db")
+    yield opened
+    opened.close()
+
+
+def _random_floats(count: int) -> np.ndarray:
+    """Floats of every magnitude, drawn as random bit patterns (NaN and inf kept out)."""
+    bits = np.random.default_rng(7).integers(0, 2**64, size=4 * count, dtype=np.uint64)
+    floats = bits.view(np.float64)
+    return floats[np.isfinite(floats)][:count]
+
+
+def _frame(floats: list[float] | np.ndarray) -> pd.DataFrame:
+    count = len(floats)
+    return pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(count)],
+            "as_of": pd.Timestamp(DAY),
+            "score": np.asarray(floats, dtype=np.float64),
+            "small": (np.arange(count) / 7).astype(np.float32),
+            "logins": np.arange(count, dtype=np.int64) + 2**62,
+            "flag": np.arange(count) % 2 == 0,
+            "segment": pd.Series(["smb", None, 'ent\u00e9 "q"'] * count, dtype="str")[:count],
+            "seen": pd.Timestamp("2025-12-31 08:30"),
+            "churned_within_horizon": 1,
+            "churn_date": pd.NaT,
+        }
+    )
+
+
+def test_random_floats_come_back_bit_for_bit() -> None:
+    floats = np.concatenate([_random_floats(5000), EXACT_FLOATS])
+    frame = _frame(floats)
+
+    read = [json.loads(text) for text in _json_rows(frame)]
+
+    assert [row["score"] for row in read] == floats.tolist()
+    assert np.array_equal(
+        np.array([row["score"] for row in read]).view(np.uint64), floats.view(np.uint64)
+    )  # -0.0 stays negative
+    assert [row["small"] for row in read] == frame["small"].astype(np.float64).tolist()
+    assert all(type(row["score"]) is float for row in read)  # 3.0 is not read back as 3
+
+
+def test_values_are_plain_json_and_missing_ones_null() -> None:
+    frame = _frame([math.nan, math.inf, -math.inf])
+
+    texts = list(_json_rows(frame))
+    read = [json.loads(text) for text in texts]
+
+    assert [row["score"] for row in read] == [None, None, None]
+    assert not any(word in text for text in texts for word in ("NaN", "Infinity"))
+    assert [row["logins"] for row in read] == [2**62, 2**62 + 1, 2**62 + 2]
+    assert [row["flag"] for row in read] == [True, False, True]
+    assert [row["segment"] for row in read] == ["smb", None, 'ent\u00e9 "q"']
+    assert read[0]["seen"] == "2025-12-31T08:30:00"
+    assert set(read[0]) == {"score", "small", "logins", "flag", "segment", "seen"}
+
+
+def test_object_and_nullable_columns_hold_numpy_scalars_and_missing_values() -> None:
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c"],
+            "mixed": pd.Series([np.float64(0.1), np.int64(7), pd.NA], dtype=object),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+        }
+    )
+
+    read = [json.loads(text) for text in _json_rows(frame)]
+
+    assert read == [
+        {"mixed": 0.1, "nullable": 1},
+        {"mixed": 7, "nullable": None},
+        {"mixed": None, "nullable": 3},
+    ]
+
+
+def test_a_frame_without_feature_columns_stores_empty_vectors() -> None:
+    frame = pd.DataFrame({"account_id": ["a", "b"], "as_of": pd.Timestamp(DAY)})
+
+    assert list(_json_rows(frame)) == ["{}", "{}"]
+
+
+def test_the_store_reads_back_exactly_what_was_written(store: HealthStore) -> None:
+    floats = np.concatenate([_random_floats(300), EXACT_FLOATS, [math.nan]])
+    frame = _frame(floats)
+
+    assert write_latest_features(store, frame, DAY, "v1") == len(frame)
+    with store.session() as session:
+        stored = read_latest_features(session, frame["account_id"].tolist())
+
+    scores = [stored[a].features["score"] for a in frame["account_id"]]
+    assert scores[:-1] == floats[:-1].tolist()
+    assert scores[-1] is None
+    assert stored["a1"].features["logins"] == 2**62 + 1
+    assert stored["a1"].features["segment"] is None
