@@ -5,6 +5,13 @@ steps read earlier ones by name. Only constructs that DuckDB and Spark SQL share
 transpiles the dialect), and every date is an integer day number, so both engines agree exactly.
 The input ``snap_dates`` table holds one row per snapshot date: ``as_of_day`` (day number) plus the
 calendar parts ``y``, ``m``, ``d``.
+
+Sums and means of DOUBLE columns (event values, session minutes, MRR, seats, scores) add exact
+``DECIMAL(38, 9)`` values and turn the result back into a DOUBLE: a sum of doubles depends on the
+order of its terms, which parallel aggregation varies from run to run, whereas decimal addition is
+exact, so every build gives bit-identical features. Nine decimals keep every input value to
+within 5e-10 (the sample data has one decimal, which stays exact), and 29 integer digits hold
+any total of the amounts validation lets through (``features.rules.MAX_AMOUNT``, 1e15 each).
 """
 
 from __future__ import annotations
@@ -17,11 +24,30 @@ Step = tuple[str, str]
 MAX_LOOKBACK = 180
 DAY = "CAST(date_diff('day', DATE '1970-01-01', CAST({col} AS DATE)) AS INTEGER)"
 NO_END = 2147483647  # stands in for a null end day when ordering or taking maxima
+EXACT = "DECIMAL(38, 9)"  # sums of doubles run on this exact type (see the module docstring)
+#: ``ev_day`` columns that hold exact decimal sums of event values (the others count rows)
+EXACT_METRICS = frozenset({"session_minutes", "value_sum"})
 
 
 def day_of(column: str) -> str:
     """SQL for the day number of a timestamp or date column."""
     return DAY.format(col=column)
+
+
+def exact(expr: str) -> str:
+    """SQL for ``expr`` (a DOUBLE) as an exact decimal, whose sums do not depend on their order."""
+    return f"CAST({expr} AS {EXACT})"
+
+
+def exact_sum(expr: str) -> str:
+    """SQL for the order-independent sum of a DOUBLE expression, as a DOUBLE."""
+    return f"CAST(SUM({exact(expr)}) AS DOUBLE)"
+
+
+def exact_avg(expr: str) -> str:
+    """SQL for the order-independent mean of a DOUBLE expression (NULL without values)."""
+    value = exact(expr)
+    return f"CAST(SUM({value}) AS DOUBLE) / COUNT({value})"
 
 
 def _quote(text: str) -> str:
@@ -123,8 +149,8 @@ def event_steps(key_features: list[str], needed: set[str], first_day: int) -> li
         f"SELECT account_id, {day_of('timestamp')} AS day, COUNT(*) AS events, "
         "SUM(CASE WHEN event_type = 'login' THEN 1 ELSE 0 END) AS logins, "
         "SUM(CASE WHEN event_type = 'session' THEN 1 ELSE 0 END) AS sessions, "
-        "SUM(CASE WHEN event_type = 'session' THEN COALESCE(value, 1.0) ELSE 0.0 END) "
-        "AS session_minutes, SUM(COALESCE(value, 1.0)) AS value_sum"
+        f"SUM(CASE WHEN event_type = 'session' THEN {exact('COALESCE(value, 1.0)')} ELSE 0 END) "
+        f"AS session_minutes, SUM({exact('COALESCE(value, 1.0)')}) AS value_sum"
         f"{keys} FROM events WHERE {since} GROUP BY 1, 2"
     )
     sums = {
@@ -136,8 +162,14 @@ def event_steps(key_features: list[str], needed: set[str], first_day: int) -> li
         "active_days": "1",
     }
     sums.update({f"key_{i}": f"x.key_{i}" for i in range(len(key_features))})
+    # exact decimal sums of values go back to DOUBLE here; counts stay integers
     cols = [
-        f"SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END) AS {metric}_{suffix}"
+        (
+            f"CAST(SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END) AS DOUBLE)"
+            if metric in EXACT_METRICS
+            else f"SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END)"
+        )
+        + f" AS {metric}_{suffix}"
         for metric, expr in sums.items()
         for suffix, cond in _window_conditions().items()
         if f"{metric}_{suffix}" in needed
@@ -191,10 +223,11 @@ def subscription_steps() -> list[Step]:
         f"make_date(CAST(x.sy + floor({month_index} / 12) AS INTEGER), "
         f"CAST({month_index} % 12 + 1 AS INTEGER), CAST(least(x.sd, 28) AS INTEGER))"
     )
+    discounted_mrr = exact_sum("CASE WHEN x.discount IS NULL THEN 0 ELSE x.mrr END")
     state = (
-        "SELECT x.account_id, a.as_of_day, SUM(x.mrr) AS mrr, SUM(x.seats) AS seats, "
-        "SUM(x.mrr * x.discount) / "
-        "NULLIF(SUM(CASE WHEN x.discount IS NULL THEN 0 ELSE x.mrr END), 0)"
+        f"SELECT x.account_id, a.as_of_day, {exact_sum('x.mrr')} AS mrr, "
+        f"{exact_sum('x.seats')} AS seats, "
+        f"{exact_sum('x.mrr * x.discount')} / NULLIF({discounted_mrr}, 0)"
         " AS discount, MAX(x.period) AS billing_period_months, COUNT(*) AS lines, "
         "MIN({renewal_days}) AS days_to_renewal FROM subs x JOIN snap_dates a "
         "ON x.start_day < a.as_of_day - {shift} AND (x.end_day IS NULL OR x.end_day >= a.as_of_day "
@@ -232,30 +265,35 @@ def ticket_steps() -> list[Step]:
         f"SUM(CASE WHEN {open_now} AND x.urgent THEN 1 ELSE 0 END) AS open_urgent, "
         f"median(CASE WHEN {closed_90} THEN x.resolution_hours END) "
         "AS median_resolution_hours_90d, "
-        f"AVG(CASE WHEN {closed_90} THEN x.csat END) AS ticket_csat_avg_90d "
+        f"{exact_avg(f'CASE WHEN {closed_90} THEN x.csat END')} AS ticket_csat_avg_90d "
         "FROM tk x JOIN snap_dates a ON x.opened_day < a.as_of_day GROUP BY 1, 2"
     )
     return [("tk", tk), ("tickets_win", win)]
 
 
 def survey_steps() -> list[Step]:
-    """NPS and CSAT survey aggregates per snapshot date."""
+    """NPS and CSAT survey aggregates per snapshot date.
+
+    The latest NPS answer is the highest of those given at the latest moment, should there be more.
+    """
     sv = (
         f"SELECT account_id, kind, score, responded_at, {day_of('responded_at')} AS day "
         "FROM surveys"
     )
     nps = "x.kind = 'nps'"
     nps_180 = f"{nps} AND x.day >= a.as_of_day - 180"
+    csat_90 = "CASE WHEN x.kind = 'csat' AND x.day >= a.as_of_day - 90 THEN x.score END"
+    # answers given at the same moment are ordered by score, so the pick never depends on row order
+    latest = f"CASE WHEN {nps} THEN {{'t': x.responded_at, 's': x.score}} END"
     win = (
         "SELECT x.account_id, a.as_of_day, "
-        f"max_by(CASE WHEN {nps} THEN x.score END, CASE WHEN {nps} THEN x.responded_at END) "
-        "AS nps_latest, "
-        f"AVG(CASE WHEN {nps_180} THEN x.score END) AS nps_avg_180d, "
+        f"max_by(CASE WHEN {nps} THEN x.score END, {latest}) AS nps_latest, "
+        f"{exact_avg(f'CASE WHEN {nps_180} THEN x.score END')} AS nps_avg_180d, "
         f"AVG(CASE WHEN {nps_180} THEN CASE WHEN x.score <= 6 THEN 1 ELSE 0 END END) "
         "AS nps_detractor_share_180d, "
         f"SUM(CASE WHEN {nps_180} THEN 1 ELSE 0 END) AS nps_responses_180d, "
-        "AVG(CASE WHEN x.kind = 'csat' AND x.day >= a.as_of_day - 90 THEN x.score END) "
-        "AS csat_avg_90d FROM sv x JOIN snap_dates a ON x.day < a.as_of_day GROUP BY 1, 2"
+        f"{exact_avg(csat_90)} AS csat_avg_90d "
+        "FROM sv x JOIN snap_dates a ON x.day < a.as_of_day GROUP BY 1, 2"
     )
     return [("sv", sv), ("surveys_win", win)]
 

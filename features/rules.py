@@ -133,6 +133,11 @@ def reference_rule(table: str, column: str = "account_id") -> RowRule:
     )
 
 
+#: Largest amount or quantity accepted: features sum them exactly as DECIMAL(38, 9) (so that
+#: two builds are bit-identical), which holds totals below 1e29.
+MAX_AMOUNT = 1e15
+
+
 def _range(table: str, column: str, low: float, high: float | None = None) -> RowRule:
     col = quote(column)
     inside = f"{col} >= {low}" + ("" if high is None else f" AND {col} <= {high}")
@@ -194,11 +199,12 @@ def _all_rules(now: datetime) -> list[RowRule]:
         )
     )
     rules += [
-        _range("subscriptions", "mrr", 0),
+        _range("subscriptions", "mrr", 0, MAX_AMOUNT),
         _range("subscriptions", "seats", 0),
         _range("subscriptions", "discount", 0, 1),
         _range("subscriptions", "billing_period_months", 1),
         _ordered("subscriptions", "end_before_start", "start_date", "end_date"),
+        _range("events", "value", -MAX_AMOUNT, MAX_AMOUNT),
         _range("tickets", "csat", 1, 5),
         _allowed("tickets", "priority", PRIORITIES),
         _ordered("tickets", "closed_before_opened", "opened_at", "closed_at"),

@@ -60,6 +60,9 @@ BREAKS = [
     ("accounts", "a1,,Acme", "a1,a3,Acme", "parent_cycle", 2, "parent_id"),
     ("accounts", "b1,,Beta", "b1,b1,Beta", "parent_cycle", 1, "parent_id"),
     ("subscriptions", "1200.0,40", "-1200.0,40", "range_mrr", 1, "mrr"),
+    ("subscriptions", "1200.0,40", "2e15,40", "range_mrr", 1, "mrr"),
+    ("events", "exports,1.5", "exports,inf", "range_value", 1, "value"),
+    ("events", "reports,3", "reports,-3e15", "range_value", 1, "value"),
     ("subscriptions", "1200.0,40", "1200.0,-40", "range_seats", 1, "seats"),
     ("subscriptions", "core,0.1,12", "core,1.5,12", "range_discount", 1, "discount"),
     ("subscriptions", "core,0,1", "core,0,0", "range_billing_period_months", 1, "billing_period"),
@@ -101,7 +104,7 @@ def test_messages_name_the_table_and_field(data):
     messages = [v.message for v in validate_dataset(data.path, now=NOW).violations]
 
     assert messages == [
-        "subscriptions.mrr is not >= 0",
+        "subscriptions.mrr is not within 0..1e+15",
         "events.account_id names an unknown account",
     ]
 
