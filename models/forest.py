@@ -30,17 +30,12 @@ class Forest:
     cat_words: np.ndarray  # int32, number of bitset words
     cat_bits: np.ndarray  # uint32, all category bitsets
     value: np.ndarray  # float64, leaf value
+    zero_fraction: np.ndarray  # float64, merged zero fraction of the edge into the node
     previous: np.ndarray  # int32, edge of the previous split on the same feature on the path, -1
     tree_start: np.ndarray  # int32, first node of each tree, plus the total at the end
     tree_points: np.ndarray  # int32, Gauss points used for each tree
-    gauss_w: np.ndarray  # float64 (G+1, G): row g holds the weights of g points, summing to 1
-    # per node and point t of its tree (nodes x G), with z the edge's merged zero fraction:
-    factor0: np.ndarray  # the edge factor z + (o - z) t when the merged one fraction o is 0
-    factor1: np.ndarray  # ... and when it is 1
-    inverse0: np.ndarray  # 1 / factor0, undoing the edge where the feature is split again
-    inverse1: np.ndarray  # 1 / factor1
-    share1: np.ndarray  # the feature's share (o - z) / (z + (o - z) t) when o is 1
-    share0: np.ndarray  # float64 (G+1, G): the share when o is 0, -1 / (1 - t), for any z
+    gauss_t: np.ndarray  # float64 (G+1, G): row g holds the g points mapped to [0, 1]
+    gauss_w: np.ndarray  # float64 (G+1, G): their weights, summing to 1
     base_value: float
     max_nodes: int
 
@@ -49,9 +44,8 @@ class Forest:
         return (
             self.parent, self.is_left, self.feature, self.threshold, self.missing,
             self.default_left, self.categorical, self.cat_start, self.cat_words, self.cat_bits,
-            self.value, self.previous, self.tree_start, self.tree_points, self.gauss_w,
-            self.factor0, self.factor1, self.inverse0, self.inverse1, self.share0, self.share1,
-            self.max_nodes,
+            self.value, self.zero_fraction, self.previous, self.tree_start, self.tree_points,
+            self.gauss_t, self.gauss_w, self.max_nodes,
         )  # fmt: skip
 
 
@@ -171,9 +165,6 @@ def _build_forest(
         gauss_t[g, :g] = (x + 1.0) / 2.0
         gauss_w[g, :g] = w / 2.0
     starts = np.asarray(tree_start, dtype=np.int32)
-    zero = np.asarray(cols["zero_fraction"], dtype=np.float64)[:, None]
-    t = gauss_t[np.repeat(np.asarray(tree_points), np.diff(starts))]  # each node's tree's points
-    factor0, factor1 = zero * (1.0 - t), zero + (1.0 - zero) * t
     return Forest(
         parent=np.asarray(cols["parent"], dtype=np.int32),
         is_left=np.asarray(cols["is_left"], dtype=np.bool_),
@@ -186,16 +177,12 @@ def _build_forest(
         cat_words=np.asarray(cols["cat_words"], dtype=np.int32),
         cat_bits=np.asarray(bits or [0], dtype=np.uint32),
         value=np.asarray(cols["value"], dtype=np.float64),
+        zero_fraction=np.asarray(cols["zero_fraction"], dtype=np.float64),
         previous=np.asarray(cols["previous"], dtype=np.int32),
         tree_start=starts,
         tree_points=np.asarray(tree_points, dtype=np.int32),
+        gauss_t=gauss_t,
         gauss_w=gauss_w,
-        factor0=factor0,
-        factor1=factor1,
-        inverse0=1.0 / factor0,
-        inverse1=1.0 / factor1,
-        share1=(1.0 - zero) / factor1,
-        share0=-1.0 / (1.0 - gauss_t),
         base_value=base_value,
         max_nodes=int(np.diff(starts).max()) if len(starts) > 1 else 1,
     )
