@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,7 @@ class OnlineScorer:
         self.specs = [model.catalog_[n] for n in self.names]
         self.categorical = [j for j, s in enumerate(self.specs) if s.kind == "categorical"]
         self._numeric_at = [j for j in range(len(self.names)) if j not in self.categorical]
-        self._numeric = [self.names[j] for j in self._numeric_at]
+        self._numeric_values = itemgetter(*(self.names[j] for j in self._numeric_at))
         self._needs_tenure = model.router_.needs_tenure
         self._required = dict.fromkeys([SEGMENT, TENURE_DAYS, *self.names])
         self._strings = [SEGMENT, *(self.names[j] for j in self.categorical)]
@@ -122,10 +123,11 @@ class OnlineScorer:
         if n == 0:
             return []
         # numpy turns None into NaN; categorical columns are filled per profile below
-        X = np.array([[r[name] for name in self._numeric] for r in rows], dtype=np.float64)
+        X = np.array([self._numeric_values(r) for r in rows], dtype=np.float64)
+        X = X.reshape(n, len(self._numeric_at))  # one numeric feature gives scalars, not tuples
         if self.categorical:
             full = np.full((n, p), np.nan)
-            full[:, self._numeric_at] = X.reshape(n, len(self._numeric_at))
+            full[:, self._numeric_at] = X
             X = full
         raw = {j: [r[self.names[j]] for r in rows] for j in self.categorical}
         segment = np.array([r[SEGMENT] for r in rows], dtype=object)
@@ -133,6 +135,10 @@ class OnlineScorer:
         profiles = self.model.router_.route(segment, tenure)
         phi = np.empty((n, p + 1))
         margin = np.empty(n)
+        probability = np.empty(n)
+        band = np.empty(n, dtype=object)
+        base_score = np.empty(n)
+        slope = np.empty(n)
         for name, at in _groups(profiles):
             profile = self.model.profiles_[name]
             matrix = X[at]
@@ -140,12 +146,6 @@ class OnlineScorer:
                 codes = profile.codes[self.names[j]]
                 matrix[:, j] = [codes.get(raw[j][i], math.nan) for i in at]
             margin[at], phi[at] = profile.shap.explain(matrix)
-        probability = np.empty(n)
-        band = np.empty(n, dtype=object)
-        base_score = np.empty(n)
-        slope = np.empty(n)
-        for name, at in _groups(profiles):
-            profile = self.model.profiles_[name]
             probability[at] = profile.piece.calibrator.transform(margin[at])
             band[at] = assign_bands(health_score(probability[at]), profile.bands)
             base_score[at] = profile.score(phi[at, -1])

@@ -3,7 +3,8 @@
 Services call this thousands of times a minute, mostly for one account, so the route is served
 by :class:`LeanRoute`: it does what FastAPI's generic request handling does for :func:`predict`
 (check the key, take the model and the store, validate the query and the body, call the endpoint
-in the thread pool), but directly, and parses the body with pydantic's own JSON parser. That saves
+in the thread pool), but directly, and parses the body with pydantic's own JSON parser; a request
+for a few accounts sent with their features is scored on the event loop itself. That saves
 about half of FastAPI's per-request overhead; the OpenAPI schema still comes from :func:`predict`'s
 signature, and errors (401/403/422/503) look exactly like every other route's. (FastAPI's
 ``dependency_overrides`` do not reach this route: tests build the app with the model and store.)
@@ -26,6 +27,7 @@ from serving.api.predicting import predict_accounts
 from serving.api.schemas import PredictRequest, PredictResponse, problems
 
 MAX_REASONS = 20
+QUICK_ACCOUNTS = 4  # accounts with features up to which a request is scored on the event loop
 Reasons = Annotated[int, Field(ge=0, le=MAX_REASONS)]
 _REASONS = TypeAdapter(Reasons)
 _PREDICT_KEY = require("predict")
@@ -42,6 +44,8 @@ class LeanRoute(APIRoute):
             served, store = await get_model(request), await get_store(request)
             reasons = _query_reasons(request)
             body = _body(await request.body(), request.headers.get("content-type"))
+            if _quick(body):
+                return predict(key, request, body, served, store, reasons)
             return await run_in_threadpool(predict, key, request, body, served, store, reasons)
 
         return handle
@@ -78,6 +82,17 @@ def predict(
     )
     state.metrics.scores.inc(scored)
     return Response(content, media_type="application/json")
+
+
+def _quick(body: PredictRequest) -> bool:
+    """Whether to score on the event loop: a few accounts sent with their features.
+
+    Explaining one account costs about as much CPU as a trip through the thread pool; a few
+    such accounts block the loop for well under a millisecond. Stored accounts need a database
+    read and large batches take longer: those go to the thread pool.
+    """
+    accounts = body.accounts
+    return len(accounts) <= QUICK_ACCOUNTS and all(a.features is not None for a in accounts)
 
 
 def _query_reasons(request: Request) -> int:
