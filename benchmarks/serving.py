@@ -212,22 +212,30 @@ def wrk(url: str, body: Path, method: str, key: str, seconds: int, script: Path)
 
 
 async def steady(url: str, body: bytes, key: str, rate: float, seconds: float) -> dict:
-    """Open-loop load at ``rate`` requests/s; latency from each request's planned start."""
+    """Open-loop load at ``rate`` requests/s; latency from each request's planned start.
+
+    The first 2 seconds at the rate are a warm-up, not counted: the client opens its
+    connections then (a fresh client's first burst measures connection set-up, not serving).
+    """
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
     latencies, errors = [], 0
+    warm_up = int(rate * 2)
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64), timeout=10) as client:
 
-        async def one(planned: float) -> None:
+        async def one(i: int, planned: float) -> None:
             nonlocal errors
             await asyncio.sleep(max(0.0, planned - time.perf_counter()))
             try:
-                errors += (await client.post(url, content=body, headers=headers)).status_code != 200
+                failed = (await client.post(url, content=body, headers=headers)).status_code != 200
             except httpx.HTTPError:
-                errors += 1
-            latencies.append(1e3 * (time.perf_counter() - planned))
+                failed = True
+            if i >= warm_up:
+                errors += failed
+                latencies.append(1e3 * (time.perf_counter() - planned))
 
         start_at, count = time.perf_counter() + 0.5, int(rate * seconds)
-        await asyncio.gather(*(one(start_at + i / rate) for i in range(count)))
+        total = warm_up + count
+        await asyncio.gather(*(one(i, start_at + i / rate) for i in range(total)))
     latencies.sort()
     p50, p99 = latencies[count // 2], latencies[int(count * 0.99) - 1]
     return {"rate": rate, "requests": count, "errors": errors, "p50_ms": p50, "p99_ms": p99}
