@@ -56,14 +56,12 @@ def score(
     """Score every current customer as of a date and store scores, reasons and roll-ups."""
     from serving import batch
 
-    options = batch.RunOptions(model=model, engine=engine, spark_master=spark_master,
-                               database_url=database_url)  # fmt: skip
     try:
         day = parse_date(as_of, "--as-of")
     except ValueError as exc:
         raise fail(str(exc)) from None
-    summary = _run(lambda progress: batch.score(str(data_dir), day, options, progress))
-    print_summary(summary)
+    options = batch.RunOptions(model, engine, spark_master, database_url)
+    print_summary(_run(lambda progress: batch.score(str(data_dir), day, options, progress)))
 
 
 @app.command()
@@ -79,10 +77,10 @@ def backfill(
     """Recompute the health history of the last N days and replace the stored one atomically."""
     from serving import batch
 
-    options = batch.RunOptions(model=model, engine=engine, spark_master=spark_master,
-                               database_url=database_url)  # fmt: skip
-    summary = _run(lambda progress: batch.backfill(str(data_dir), days, every, options, progress))
-    print_summary(summary)
+    options = batch.RunOptions(model, engine, spark_master, database_url)
+    print_summary(
+        _run(lambda progress: batch.backfill(str(data_dir), days, every, options, progress))
+    )
 
 
 def _run(job: Callable[[ProgressFn], RunSummary]) -> RunSummary:
@@ -123,6 +121,7 @@ def _progress() -> Iterator[ProgressFn]:
 
 
 def print_summary(summary: RunSummary) -> None:
+    """Print a run's bands (accounts, contract value, revenue at risk) and biggest movers."""
     dates = summary.dates
     span = f"{dates[0]} to {dates[-1]} ({len(dates)} dates)" if len(dates) > 1 else str(dates[0])
     console.print(
