@@ -1,7 +1,8 @@
 """Fixtures of the API tests: a model fitted on sample data, a filled store, keys and clients.
 
 Nothing touches the shared ``vitals.db`` or ``mlruns/``: stores live under temporary folders and
-MLflow's tracking URI points at a temporary SQLite file.
+MLflow's tracking URI points at a temporary SQLite file (``_isolated`` and ``sample_dir`` come
+from :mod:`tests.kit`, shared with the serving tests).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from apikit import fill_store, fit_model, training_snapshots, write_sample
+from apikit import TRAIN_WINDOWS, fill_store
 from fastapi.testclient import TestClient
 
 from features.build import Snapshots
@@ -20,24 +21,15 @@ from serving.api.app import create_app
 from serving.api.auth import create_key
 from serving.batch import LoadedModel
 from serving.store import HealthStore
-from vitals.settings import Settings, get_settings
+from tests.kit import (
+    fit_model,
+    isolated_environment,  # noqa: F401  (the autouse fixture _isolated)
+    sample_data_dir,  # noqa: F401  (the fixture sample_dir)
+    training_snapshots,
+)
+from vitals.settings import Settings
 
 SCOPES = ("read", "predict", "ingest", "admin")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VITALS_DATABASE_URL", f"sqlite:///{tmp_path}/default-vitals.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    monkeypatch.setenv("VITALS_CONFIG", str(tmp_path / "no-vitals.toml"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_sample(tmp_path_factory.mktemp("sample") / "data")
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +39,7 @@ def snapshots(sample_dir: Path) -> Snapshots:
 
 @pytest.fixture(scope="session")
 def model(snapshots: Snapshots) -> HealthModel:
-    return fit_model(snapshots, "test-1")
+    return fit_model(snapshots, "test-1", rounds=20, windows=TRAIN_WINDOWS)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from apikit import auth, fit_model
+from apikit import TRAIN_WINDOWS, auth
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
@@ -16,6 +16,7 @@ from features.build import Snapshots
 from models.mlflow_adapter import log_health_model
 from serving.api.app import create_app
 from serving.store import HealthStore
+from tests.kit import fit_model
 from vitals.settings import Settings
 
 REPORT = {
@@ -28,7 +29,9 @@ REPORT = {
 
 def register(snapshots: Snapshots, version: str, tmp_path: Path) -> None:
     """Fit, log and register a model (with a training report) and make it the champion."""
-    model = fit_model(snapshots, version, rounds=10 if version.endswith("1") else 6)
+    model = fit_model(
+        snapshots, version, rounds=10 if version.endswith("1") else 6, windows=TRAIN_WINDOWS
+    )
     example = snapshots.to_pandas().head(5)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     mlflow.set_tracking_uri(uri)

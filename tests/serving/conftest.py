@@ -1,7 +1,8 @@
 """Fixtures of the serving tests: sample data, a fitted model, and stores on SQLite and PostgreSQL.
 
 No test touches the shared ``vitals.db`` or ``mlruns/``: every test gets its own store URL and
-MLflow tracking URI under ``tmp_path``.
+MLflow tracking URI under ``tmp_path``, and no developer's ``vitals.toml`` is read (``_isolated``
+and ``sample_dir`` come from :mod:`tests.kit`, shared with the API tests).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelkit import fit_model, training_snapshots, write_sample
 from pgserver import PostgresServer, find_bindir, start_server
 
 from features.build import Snapshots
 from models.health_model import HealthModel
-from vitals.settings import get_settings
+from tests.kit import (
+    fit_model,
+    isolated_environment,  # noqa: F401  (the autouse fixture _isolated)
+    sample_data_dir,  # noqa: F401  (the fixture sample_dir)
+    training_snapshots,
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on markers
@@ -33,21 +38,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("postgres")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VITALS_DATABASE_URL", f"sqlite:///{tmp_path}/default-vitals.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small simulated data directory (read-only by convention: copy it to change it)."""
-    return write_sample(tmp_path_factory.mktemp("sample") / "data")
-
-
 @pytest.fixture(scope="session")
 def sample_snapshots(sample_dir: Path) -> Snapshots:
     return training_snapshots(sample_dir)
@@ -55,7 +45,7 @@ def sample_snapshots(sample_dir: Path) -> Snapshots:
 
 @pytest.fixture(scope="session")
 def health_model(sample_snapshots: Snapshots) -> HealthModel:
-    return fit_model(sample_snapshots)
+    return fit_model(sample_snapshots, "test-1", rounds=15)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from modelkit import fit_model
 from sqlalchemy import func, select
 
 from features.build import Snapshots
@@ -31,6 +30,7 @@ from serving.store import (
     StoreError,
 )
 from serving.store.schema import StagedHealthScore
+from tests.kit import fit_model
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,23 @@
-"""Builders for the serving tests: a small simulated data directory and a HealthModel fitted on it.
+"""Set-up shared by the API and serving tests: sample data, a small fitted model, an isolated env.
 
 The model is one small pooled LightGBM booster with a Platt calibrator, shared by every profile of
 the default settings, fitted on the labelled monthly snapshots of the simulated data.
+
+The fixtures here, ``_isolated`` (autouse) and ``sample_dir``, take effect in a test directory whose
+``conftest.py`` imports their functions (``isolated_environment``, ``sample_data_dir``); they are
+named with ``name=`` so that importing them does not shadow the fixture arguments.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.build import Snapshots, build_features, default_dates
 from features.loader import load_dataset
@@ -18,7 +25,7 @@ from features.simulate import simulate, write_dataset
 from models.calibration import Calibrator
 from models.health_model import HealthModel
 from models.profiles import ProfileModel, ProfileRouter
-from vitals.settings import Settings
+from vitals.settings import Settings, get_settings
 
 ACCOUNTS, MONTHS, SEED = 240, 12, 3
 
@@ -35,8 +42,16 @@ def training_snapshots(data_dir: Path) -> Snapshots:
     return build_features(dataset, default_dates(dataset, every="1mo"))
 
 
-def fit_model(snapshots: Snapshots, version: str = "test-1", rounds: int = 15) -> HealthModel:
-    """A small fitted HealthModel whose metadata names its key features and horizon."""
+def fit_model(
+    snapshots: Snapshots,
+    version: str,
+    rounds: int,
+    windows: dict[str, dict[str, str]] | None = None,
+) -> HealthModel:
+    """A small HealthModel: one pooled booster and a Platt calibrator shared by every profile.
+
+    Its metadata names the version, key features and horizon, and ``windows`` when given.
+    """
     settings = Settings()
     frame = snapshots.to_pandas()
     labelled = frame[frame["churned_within_horizon"].notna()].reset_index(drop=True)
@@ -47,18 +62,47 @@ def fit_model(snapshots: Snapshots, version: str = "test-1", rounds: int = 15) -
             values = X[spec.name].astype(object)
             X[spec.name] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
     y = labelled["churned_within_horizon"].to_numpy(dtype=int)
-    params = {"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 20, "learning_rate": 0.1,
-              "verbose": -1, "seed": 0, "num_threads": 1, "deterministic": True}  # fmt: skip
+    params = {
+        "objective": "binary",
+        "num_leaves": 7,
+        "min_data_in_leaf": 20,
+        "learning_rate": 0.1,
+        "verbose": -1,
+        "seed": 0,
+        "num_threads": 1,
+        "deterministic": True,
+    }
     booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=rounds)
     calibrator = Calibrator("sigmoid").fit(booster.predict(X, raw_score=True), y)
     base_rate = float(np.clip(y.mean(), 0.01, 0.99))
     router = ProfileRouter(settings.profiles, settings.default_profile)
-    pieces = [ProfileModel(name, booster, calibrator, base_rate, pooled=True)
-              for name in router.profile_names]  # fmt: skip
-    metadata = {
+    pieces = [
+        ProfileModel(name, booster, calibrator, base_rate, pooled=True)
+        for name in router.profile_names
+    ]
+    metadata: dict[str, Any] = {
         "model_version": version,
         "key_features": snapshots.key_features,
         "horizon_days": snapshots.horizon_days,
         "grace_days": snapshots.grace_days,
     }
+    if windows is not None:
+        metadata["windows"] = windows
     return HealthModel.from_settings(snapshots.catalog, settings).fit(pieces, metadata=metadata)
+
+
+@pytest.fixture(autouse=True, name="_isolated")
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep a test off the shared ``vitals.db``, ``mlruns/`` and a developer's ``vitals.toml``."""
+    monkeypatch.setenv("VITALS_DATABASE_URL", f"sqlite:///{tmp_path}/default-vitals.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("VITALS_CONFIG", str(tmp_path / "no-vitals.toml"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session", name="sample_dir")
+def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated data directory (read-only by convention: copy it to change it)."""
+    return write_sample(tmp_path_factory.mktemp("sample") / "data")
