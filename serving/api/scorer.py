@@ -79,6 +79,9 @@ class OnlineScorer:
         self._required = dict.fromkeys([SEGMENT, TENURE_DAYS, *self.names])
         self._strings = [SEGMENT, *(self.names[j] for j in self.categorical)]
         self._numbers = {n for n in self._required if n not in self._strings}
+        # compile (or load from numba's cache) the one-row kernel now rather than in a request
+        for profile in model.profiles_.values():
+            profile.shap.explain(np.full((1, profile.shap.n_features), np.nan))
 
     @property
     def required(self) -> list[str]:
