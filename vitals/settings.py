@@ -126,7 +126,7 @@ class TrainingSettings(BaseModel):
 
 
 class ServingSettings(BaseModel):
-    """How ``vitals serve`` runs the API: which model it loads, limits, and the key cache."""
+    """How ``vitals serve`` runs the API: which model it loads, limits, and its caches."""
 
     model: str = Field(
         default="champion",
@@ -141,6 +141,12 @@ class ServingSettings(BaseModel):
     )
     key_cache_seconds: float = Field(
         default=30.0, ge=0, description="how long a verified API key is trusted without a lookup"
+    )
+    vector_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long an account's stored feature vector is reused by predict-by-id "
+        "(after a batch run, the previous vector may serve that long; 0 reads it every time)",
     )
 
 

@@ -28,6 +28,7 @@ from serving.api.metrics import ApiMetrics, MetricsMiddleware
 from serving.api.openapi import document_security
 from serving.api.routers import accounts, health, predict
 from serving.api.routers import model as model_routes
+from serving.api.vector_cache import VectorCache
 from serving.batch import LoadedModel, ModelNotFoundError
 from serving.store import HealthStore, StoreError
 from vitals.settings import Settings, get_settings
@@ -109,6 +110,7 @@ def _lifespan(
         app.state.store = opened
         app.state.models = holder
         app.state.keys = KeyVerifier(opened, ttl=settings.serving.key_cache_seconds)
+        app.state.vectors = VectorCache(opened, ttl=settings.serving.vector_cache_seconds)
         # the ~250,000 objects of the loaded libraries and model stay for the process' life: kept
         # out of the collector, a full collection no longer pauses every request for ~100 ms
         gc.collect()

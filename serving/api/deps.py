@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from serving.api.auth import KeyInfo, KeyVerifier, Scope
 from serving.api.holder import ModelHolder, ServingModel
 from serving.api.metrics import ApiMetrics
+from serving.api.vector_cache import VectorCache
 from serving.store import HealthStore
 
 KEY_HEADER = "X-API-Key"
@@ -38,6 +39,11 @@ async def get_model(request: Request) -> ServingModel:
 async def get_store(request: Request) -> HealthStore:
     """The app's health store."""
     return request.app.state.store
+
+
+async def get_vectors(request: Request) -> VectorCache:
+    """The app's cache of stored feature vectors."""
+    return request.app.state.vectors
 
 
 async def get_metrics(request: Request) -> ApiMetrics:
@@ -92,6 +98,7 @@ def require(scope: Scope | None) -> Callable[[Request], Awaitable[KeyInfo]]:
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[ServingModel, Depends(get_model)]
 StoreDep = Annotated[HealthStore, Depends(get_store)]
+VectorsDep = Annotated[VectorCache, Depends(get_vectors)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 AnyKey = Annotated[KeyInfo, Depends(require(None))]
 ReadKey = Annotated[KeyInfo, Depends(require("read"))]

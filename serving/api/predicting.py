@@ -18,16 +18,14 @@ from pydantic_core import to_json
 
 from serving.api.holder import ServingModel
 from serving.api.schemas import AccountInput
-from serving.store import HealthStore
-from serving.store.db import store_errors
-from serving.store.features_table import read_latest_features
+from serving.api.vector_cache import VectorCache
 
 MAX_REPORTED_ERRORS = 100
 
 
 def predict_accounts(
     served: ServingModel,
-    store: HealthStore,
+    vectors: VectorCache,
     accounts: Sequence[AccountInput],
     top_k: int,
     max_batch: int,
@@ -36,7 +34,7 @@ def predict_accounts(
 
     Args:
         served: the model for this request.
-        store: where stored feature vectors are read.
+        vectors: where stored feature vectors are read.
         accounts: the request's accounts, in order.
         top_k: reasons per account.
         max_batch: most accounts allowed in one request.
@@ -63,10 +61,7 @@ def predict_accounts(
         raise RequestValidationError(errors[:MAX_REPORTED_ERRORS])
 
     wanted = [a.account_id for a in accounts if a.features is None]
-    stored = {}
-    if wanted:  # a plain connection: an ORM session costs more than the query
-        with store_errors(store.engine, "read feature vectors"), store.engine.connect() as conn:
-            stored = read_latest_features(conn, wanted)
+    stored = vectors.newest(wanted) if wanted else {}
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     scored_at: list[int] = []

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from serving.api.deps import ModelDep, PredictKey, StoreDep, get_model, get_store, require
+from serving.api.deps import ModelDep, PredictKey, VectorsDep, get_model, get_vectors, require
 from serving.api.errors import located
 from serving.api.predicting import predict_accounts
 from serving.api.schemas import PredictRequest, PredictResponse, problems
@@ -41,12 +41,12 @@ class LeanRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             key = await _PREDICT_KEY(request)
-            served, store = await get_model(request), await get_store(request)
+            served, vectors = await get_model(request), await get_vectors(request)
             reasons = _query_reasons(request)
             body = _body(await request.body(), request.headers.get("content-type"))
             if _quick(body):
-                return predict(key, request, body, served, store, reasons)
-            return await run_in_threadpool(predict, key, request, body, served, store, reasons)
+                return predict(key, request, body, served, vectors, reasons)
+            return await run_in_threadpool(predict, key, request, body, served, vectors, reasons)
 
         return handle
 
@@ -64,7 +64,7 @@ def predict(
     request: Request,
     body: PredictRequest,
     served: ModelDep,
-    store: StoreDep,
+    vectors: VectorsDep,
     reasons: Annotated[
         int, Query(ge=0, le=MAX_REASONS, description="top reasons per account (0 for none)")
     ] = 5,
@@ -78,7 +78,7 @@ def predict(
     """
     state = request.app.state
     content, scored = predict_accounts(
-        served, store, body.accounts, reasons, state.settings.serving.max_batch
+        served, vectors, body.accounts, reasons, state.settings.serving.max_batch
     )
     state.metrics.scores.inc(scored)
     return Response(content, media_type="application/json")
