@@ -11,7 +11,7 @@ Targets (issue 7), on the 2-core machine with one uvicorn worker:
 For context the table also shows the bare endpoint as ``async def`` (it skips the thread pool, as
 ``/v1/predict`` does for a few accounts sent with their features), a naive endpoint (the JSON row
 as a NumPy vector, LightGBM ``predict`` + ``pred_contrib``, top 5) and ``/v1/predict`` by stored
-account id (one store read per request).
+account id (one id repeated: after the first request its vector comes from the API's cache).
 
 Everything is generated in a temporary folder: simulated data, a model of 200 trees shaped by the
 training settings' LightGBM defaults (up to 15 leaves; ``--num-leaves`` to change), a SQLite
