@@ -103,13 +103,13 @@ def fit_stand_in(data_dir: Path, target: Path) -> str:
     """Fit and save the stand-in model; returns a description for the table."""
     import lightgbm as lgb
     import numpy as np
-    import pandas as pd
 
     from features.build import build_features, default_dates
     from features.loader import load_dataset
     from models.calibration import Calibrator
     from models.health_model import HealthModel
     from models.profiles import ProfileModel, ProfileRouter
+    from training.data import categories_of, design_matrix
     from vitals.settings import Settings
 
     started = time.perf_counter()
@@ -119,11 +119,8 @@ def fit_stand_in(data_dir: Path, target: Path) -> str:
     frame = snapshots.to_pandas()
     frame = frame[frame["churned_within_horizon"].notna()].reset_index(drop=True)
     names = [n for n in snapshots.feature_names if n != "segment"]  # segment routes profiles
-    X = frame[names].copy()
-    for spec in snapshots.catalog:
-        if spec.kind == "categorical" and spec.name in X.columns:
-            values = X[spec.name].astype(object)
-            X[spec.name] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
+    categorical = [s.name for s in snapshots.catalog if s.kind == "categorical" and s.name in names]
+    X = design_matrix(frame, names, categories_of(frame, categorical))
     y = frame["churned_within_horizon"].to_numpy(dtype=int)
     dates = sorted(frame["as_of"].unique())
     train = (frame["as_of"] < dates[int(len(dates) * 0.7)]).to_numpy()

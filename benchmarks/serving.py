@@ -66,24 +66,21 @@ def fit_model(data: Path, root: Path, num_leaves: int | None) -> tuple[Path, lis
     """A HealthModel of 200 trees shaped by the settings' LightGBM defaults; its key features."""
     import lightgbm as lgb
     import numpy as np
-    import pandas as pd
 
     from features.build import build_features, default_dates
     from features.loader import load_dataset
     from models.calibration import Calibrator
     from models.health_model import HealthModel
     from models.profiles import ProfileModel, ProfileRouter
+    from training.data import categories_of, design_matrix
     from vitals.settings import Settings
 
     dataset = load_dataset(data)
     snapshots = build_features(dataset, default_dates(dataset, every="1mo"))
     frame = snapshots.to_pandas().query("churned_within_horizon.notna()").reset_index(drop=True)
     names = [n for n in snapshots.feature_names if n != "segment"]
-    X = frame[names].copy()
-    for spec in snapshots.catalog:
-        if spec.kind == "categorical" and spec.name in X.columns:
-            values = X[spec.name].astype(object)
-            X[spec.name] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
+    categorical = [s.name for s in snapshots.catalog if s.kind == "categorical" and s.name in names]
+    X = design_matrix(frame, names, categories_of(frame, categorical))
     y = frame["churned_within_horizon"].to_numpy(dtype=int)
     settings = Settings()
     params = {**settings.training.lightgbm, "objective": "binary", "verbose": -1, "seed": 7}

@@ -16,7 +16,6 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 import pytest
 
 from features.build import Snapshots, build_features, default_dates
@@ -25,6 +24,7 @@ from features.simulate import simulate, write_dataset
 from models.calibration import Calibrator
 from models.health_model import HealthModel
 from models.profiles import ProfileModel, ProfileRouter
+from training.data import categories_of, design_matrix
 from vitals.settings import Settings, get_settings
 
 ACCOUNTS, MONTHS, SEED = 240, 12, 3
@@ -56,11 +56,8 @@ def fit_model(
     frame = snapshots.to_pandas()
     labelled = frame[frame["churned_within_horizon"].notna()].reset_index(drop=True)
     names = [n for n in snapshots.feature_names if n != "segment"]
-    X = labelled[names].copy()
-    for spec in snapshots.catalog:
-        if spec.kind == "categorical" and spec.name in X.columns:
-            values = X[spec.name].astype(object)
-            X[spec.name] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
+    categorical = [s.name for s in snapshots.catalog if s.kind == "categorical" and s.name in names]
+    X = design_matrix(labelled, names, categories_of(labelled, categorical))
     y = labelled["churned_within_horizon"].to_numpy(dtype=int)
     params = {
         "objective": "binary",
