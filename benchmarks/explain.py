@@ -37,7 +37,7 @@ from models.calibration import Calibrator  # noqa: E402
 from models.health_model import HealthModel  # noqa: E402
 from models.profiles import ProfileModel  # noqa: E402
 from models.treeshap import TreeShap  # noqa: E402
-from vitals.settings import ProfileConfig  # noqa: E402
+from vitals.config.settings import ProfileConfig  # noqa: E402
 
 SEGMENTS = ["enterprise", "mid_market", "smb"]
 LEVELS = {

@@ -68,7 +68,9 @@ def run_child(data_dir: Path, every: str, months_back: int) -> dict:
     """One measurement in a fresh interpreter."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(data_dir), every, str(months_back)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -110,10 +112,14 @@ def main() -> None:
             data_dir = Path(tmp) / "data"
             write_dataset(simulate(args.accounts, args.months, args.seed), data_dir)
         cases = [("24 monthly dates, 1x events", data_dir, "1mo", 24)]
-        cases += [(f"24 monthly dates, {k}x events", scaled_copy(data_dir, k, Path(tmp)), "1mo", 24)
-                  for k in (2, 4)]
-        cases += [("12 monthly dates", data_dir, "1mo", 12),
-                  ("104 weekly dates", data_dir, "7d", 24)]
+        cases += [
+            (f"24 monthly dates, {k}x events", scaled_copy(data_dir, k, Path(tmp)), "1mo", 24)
+            for k in (2, 4)
+        ]
+        cases += [
+            ("12 monthly dates", data_dir, "1mo", 12),
+            ("104 weekly dates", data_dir, "7d", 24),
+        ]
         rows = [{"case": name, **run_child(path, every, back)} for name, path, every, back in cases]
     report(rows)
 
@@ -122,22 +128,43 @@ def report(rows: list[dict]) -> None:
     """Print the table and write the JSON."""
     base = rows[0]
     table = Table(title="feature pipeline (DuckDB engine, whole feature set)")
-    for col in ("case", "events", "dates", "snapshots", "features", "load s", "build s",
-                "total s", "events/s", "time vs 1x", "peak GB"):
+    for col in (
+        "case",
+        "events",
+        "dates",
+        "snapshots",
+        "features",
+        "load s",
+        "build s",
+        "total s",
+        "events/s",
+        "time vs 1x",
+        "peak GB",
+    ):
         table.add_column(col, justify="left" if col == "case" else "right")
     for row in rows:
         row["events_per_s"] = row["events"] / row["total_s"]
         row["time_ratio"] = row["total_s"] / base["total_s"]
-        table.add_row(row["case"], f"{row['events']:,}", str(row["dates"]),
-                      f"{row['snapshots']:,}", str(row["features"]), f"{row['load_s']:.1f}",
-                      f"{row['build_s']:.1f}", f"{row['total_s']:.1f}",
-                      f"{row['events_per_s']:,.0f}", f"{row['time_ratio']:.2f}",
-                      f"{row['peak_rss_gb']:.2f}")
+        table.add_row(
+            row["case"],
+            f"{row['events']:,}",
+            str(row["dates"]),
+            f"{row['snapshots']:,}",
+            str(row["features"]),
+            f"{row['load_s']:.1f}",
+            f"{row['build_s']:.1f}",
+            f"{row['total_s']:.1f}",
+            f"{row['events_per_s']:,.0f}",
+            f"{row['time_ratio']:.2f}",
+            f"{row['peak_rss_gb']:.2f}",
+        )
     console = Console(width=150)
     console.print(table)
     ok = base["total_s"] < TARGET_SECONDS and base["peak_rss_gb"] < TARGET_GB
-    console.print(f"target (24 monthly, 1x): < {TARGET_SECONDS:.0f} s and < {TARGET_GB:.0f} GB: "
-                  f"{'met' if ok else 'NOT met'}")
+    console.print(
+        f"target (24 monthly, 1x): < {TARGET_SECONDS:.0f} s and < {TARGET_GB:.0f} GB: "
+        f"{'met' if ok else 'NOT met'}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rows": rows, "target_met": ok}, indent=2))
 

@@ -110,7 +110,7 @@ def fit_stand_in(data_dir: Path, target: Path) -> str:
     from models.health_model import HealthModel
     from models.profiles import ProfileModel, ProfileRouter
     from training.data import categories_of, design_matrix
-    from vitals.settings import Settings
+    from vitals.config.settings import Settings
 
     started = time.perf_counter()
     settings = Settings()

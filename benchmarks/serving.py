@@ -73,7 +73,7 @@ def fit_model(data: Path, root: Path, num_leaves: int | None) -> tuple[Path, lis
     from models.health_model import HealthModel
     from models.profiles import ProfileModel, ProfileRouter
     from training.data import categories_of, design_matrix
-    from vitals.settings import Settings
+    from vitals.config.settings import Settings
 
     dataset = load_dataset(data)
     snapshots = build_features(dataset, default_dates(dataset, every="1mo"))

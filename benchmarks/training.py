@@ -52,7 +52,7 @@ def measure(data_dir: str, snapshot_file: str, trials: int, build: bool) -> dict
     from features.build import write_snapshots
     from training.data import build_training_snapshots
     from training.train import train
-    from vitals.settings import get_settings
+    from vitals.config.settings import get_settings
 
     settings = get_settings()
     build_s = 0.0

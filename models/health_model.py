@@ -35,7 +35,7 @@ from models.reasons import split_score_change
 from models.rollup import RollUp, Weighting, roll_up
 from models.scoring import assign_bands, health_score
 from models.treeshap import TreeShap
-from vitals.settings import ProfileConfig, Settings
+from vitals.config.settings import ProfileConfig, Settings
 
 _SMALL_BATCH = 64  # rows up to which LightGBM predicts in the calling thread
 

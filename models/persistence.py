@@ -28,7 +28,7 @@ from features.catalog import FeatureSpec
 from models.calibration import Calibrator
 from models.health_model import HealthModel
 from models.profiles import ProfileModel
-from vitals.settings import BandThresholds, ProfileConfig
+from vitals.config.settings import BandThresholds, ProfileConfig
 
 FORMAT = "vitals-health-model"
 FORMAT_VERSION = 1

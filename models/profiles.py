@@ -20,7 +20,7 @@ from models.calibration import Calibrator
 from models.frames import FeatureLayout
 from models.scoring import default_bands, health_score
 from models.treeshap import TreeShap
-from vitals.settings import BandThresholds, ProfileConfig
+from vitals.config.settings import BandThresholds, ProfileConfig
 
 _SLOPE_STEP = 1e-6  # log-odds step of the central difference for S'(M)
 

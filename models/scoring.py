@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitals.settings import BandThresholds
+from vitals.config.settings import BandThresholds
 
 BANDS: tuple[str, str, str] = ("good", "average", "poor")
 

@@ -25,7 +25,7 @@ from models.calibration import Calibrator
 from models.health_model import HealthModel
 from models.profiles import ProfileModel, ProfileRouter
 from training.data import categories_of, design_matrix
-from vitals.settings import Settings, get_settings
+from vitals.config.settings import Settings, get_settings
 
 ACCOUNTS, MONTHS, SEED = 240, 12, 3
 

@@ -5,7 +5,7 @@
    calibration window.
 2. A profile gets its own booster when its training rows hold at least ``min_train_snapshots``
    snapshots and ``min_train_churners`` churners (its settings, or the defaults of
-   :class:`~vitals.settings.ProfileConfig`) and its calibration rows hold at least
+   :class:`~vitals.config.settings.ProfileConfig`) and its calibration rows hold at least
    ``min_calibration_churners`` churners and some non-churners. By default (``profile_init =
    "pooled"``) the own booster continues boosting from the pooled booster on the profile's rows,
    early-stopped on the profile's calibration rows: a profile with a few thousand rows starts
@@ -32,7 +32,7 @@ from training.data import PROFILE, design_matrix, labels
 from training.fit import BoosterFit, Sample, fit_booster, margins
 from training.splits import TimeSplit
 from training.tuning import TrialCallback, tune_booster
-from vitals.settings import ProfileConfig, TrainingSettings
+from vitals.config.settings import ProfileConfig, TrainingSettings
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from training.evaluate import MODEL, build_report
 from training.fit import base_params, margins
 from training.splits import TimeSplit, split_by_time
 from training.tuning import TrialCallback
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 
 @dataclass(frozen=True)

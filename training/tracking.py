@@ -1,11 +1,11 @@
 """MLflow tracking for training runs: the store, the experiment, and what a run records.
 
-Store: ``MLFLOW_TRACKING_URI`` when set (e.g. ``http://127.0.0.1:5000`` for a tracking server);
-otherwise the embedded store ``sqlite:///<cwd>/mlruns/mlflow.db``, created when a command first
-needs it, never at import. A new experiment in a SQLite store keeps its artifacts in the folder
-of the database file (``<cwd>/mlruns/<experiment id>/...`` for the embedded store). A server is
-checked (``GET /health``) before any work starts, so an unreachable one fails fast with a clear
-message.
+Store: chosen and set for the process by :func:`vitals.config.mlflow_store.use_store`
+(``MLFLOW_TRACKING_URI``, the settings, or the embedded ``sqlite:///<cwd>/mlruns/mlflow.db``,
+created when training first needs it, never at import). A new experiment in a SQLite store keeps
+its artifacts in the folder of the database file (``<cwd>/mlruns/<experiment id>/...`` for the
+embedded store). A server is checked (``GET /health``) before any work starts, so an unreachable
+one fails fast with a clear message.
 
 A training run records: parameters (options, windows, LightGBM defaults, per-booster tuned
 parameters, which profiles are pooled), metrics (``<model>.<metric>`` overall and
@@ -16,9 +16,6 @@ Each Optuna trial is a child run of it (tag ``mlflow.parentRunId``).
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,41 +28,29 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from training.errors import TrackingError
+from vitals.config.mlflow_store import StoreError, use_store
 
-ENV = "MLFLOW_TRACKING_URI"
-STORE_DIR = "mlruns"
 REPORT_ARTIFACT = "report.json"
 RUN_KIND_TAG = "vitals.kind"
 _TRIAL_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI``, or the embedded SQLite store under ``./mlruns``."""
-    return os.environ.get(ENV) or f"sqlite:///{Path.cwd() / STORE_DIR / 'mlflow.db'}"
+def connect(*, create: bool = False) -> str:
+    """Point this process's MLflow at the configured store (see :mod:`vitals.config.mlflow_store`).
 
-
-def connect() -> str:
-    """Point MLflow at the tracking store, creating the folder of a SQLite store if needed.
+    Args:
+        create: make an embedded store's folder (training); otherwise a missing store is an error.
 
     Returns:
         The tracking URI.
 
     Raises:
-        TrackingError: a tracking server that does not answer.
+        TrackingError: no store to read, an unreachable server, or a folder that cannot be made.
     """
-    uri = tracking_uri()
-    if uri.startswith(("http://", "https://")):
-        _check_server(uri)
-    elif uri.startswith("sqlite:///"):
-        folder = _sqlite_folder(uri)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise TrackingError(
-                f"cannot create the MLflow store folder {folder}: {error}"
-            ) from None
-    mlflow.set_tracking_uri(uri)
-    return uri
+    try:
+        return use_store(create=create)
+    except StoreError as error:
+        raise TrackingError(str(error)) from None
 
 
 def experiment_id(name: str) -> str:
@@ -81,7 +66,9 @@ def experiment_id(name: str) -> str:
             return found.experiment_id
         return client.create_experiment(name, artifact_location=_artifact_location())
     except MlflowException as error:
-        raise TrackingError(f"MLflow experiment {name!r} at {tracking_uri()}: {error}") from None
+        raise TrackingError(
+            f"MLflow experiment {name!r} at {mlflow.get_tracking_uri()}: {error}"
+        ) from None
 
 
 @contextmanager
@@ -163,26 +150,7 @@ def log_artifacts(documents: Mapping[str, object], figures: Mapping[str, Figure]
 
 def _artifact_location() -> str | None:
     """The folder holding a SQLite store's database file; the server decides otherwise."""
-    uri = tracking_uri()
+    uri = mlflow.get_tracking_uri()
     if not uri.startswith("sqlite:///"):
         return None
-    return _sqlite_folder(uri).resolve().as_uri()
-
-
-def _sqlite_folder(uri: str) -> Path:
-    return Path(uri.removeprefix("sqlite:///")).parent
-
-
-def _check_server(uri: str) -> None:
-    url = uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            if response.status == 200:
-                return
-            problem = f"HTTP {response.status}"
-    except (urllib.error.URLError, OSError) as error:
-        problem = str(getattr(error, "reason", error))
-    raise TrackingError(
-        f"cannot reach the MLflow tracking server at {uri} ({problem}): start it, fix {ENV}, "
-        f"or unset {ENV} to use the embedded store under ./{STORE_DIR}"
-    )
+    return Path(uri.removeprefix("sqlite:///")).parent.resolve().as_uri()

@@ -24,7 +24,7 @@ from training.data import build_training_snapshots, read_training_snapshots
 from training.errors import TrainingError
 from training.pipeline import TrainingOutcome, figures, fit_and_evaluate
 from training.registry import Promotion
-from vitals.settings import Settings, get_settings
+from vitals.config.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def train(
         seed: seed of every random choice (default: the settings').
         register: register the model as a new version with alias ``challenger``, after
             everything else succeeded.
-        settings: settings to use (default: :func:`vitals.settings.get_settings`).
+        settings: settings to use (default: :func:`vitals.config.settings.get_settings`).
 
     Returns:
         The :class:`TrainingResult`.
@@ -95,7 +95,7 @@ def train(
     seed = settings.seed if seed is None else seed
     if trials < 0:
         raise TrainingError(f"--trials {trials}: give 0 (defaults) or more")
-    tracking.connect()
+    tracking.connect(create=True)
     snapshots, history_start, source = _snapshots(data_dir, features, horizon, settings)
     experiment = experiment or config.experiment
     with tracking.training_run(experiment) as run_id:
@@ -133,7 +133,7 @@ def evaluate(
         alias: a registered alias of the model (used when ``run_id`` is None).
         experiment: where to find the latest training run when neither is given (default: the
             settings' experiment).
-        settings: settings to use (default: :func:`vitals.settings.get_settings`).
+        settings: settings to use (default: :func:`vitals.config.settings.get_settings`).
 
     Raises:
         TrackingError: no such run, alias or report.
@@ -155,7 +155,7 @@ def promote(
     Args:
         version: the candidate version (default: the one aliased ``challenger``).
         force: promote even when the candidate is worse on the test window.
-        settings: settings to use (default: :func:`vitals.settings.get_settings`).
+        settings: settings to use (default: :func:`vitals.config.settings.get_settings`).
 
     Raises:
         TrackingError: no such version, alias or report.

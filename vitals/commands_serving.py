@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from vitals.config.settings import Settings, get_settings
 from vitals.console import console, err_console, fail
-from vitals.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 keys = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
@@ -120,4 +120,3 @@ def _settings(database_url: str | None, model: str | None = None) -> Settings:
     if model is not None:
         update["serving"] = settings.serving.model_copy(update={"model": model})
     return settings.model_copy(update=update)
-

@@ -94,7 +94,7 @@ def _score(data_dir: Path, console: Console) -> str | None:
 
 def _serve(account_id: str | None, console: Console) -> None:
     from serving.api.server import example_requests, issue_key, serve
-    from vitals.settings import get_settings
+    from vitals.config.settings import get_settings
 
     console.rule("6. serve the API")
     settings = get_settings()

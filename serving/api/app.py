@@ -31,7 +31,7 @@ from serving.api.routers import model as model_routes
 from serving.api.vector_cache import VectorCache
 from serving.batch import LoadedModel, ModelNotFoundError
 from serving.store import HealthStore, StoreError
-from vitals.settings import Settings, get_settings
+from vitals.config.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def create_app(
     """Build the API.
 
     Args:
-        settings: settings to use (default: :func:`vitals.settings.get_settings`).
+        settings: settings to use (default: :func:`vitals.config.settings.get_settings`).
         model: a model to serve from the start; by default the lifespan loads
             ``settings.serving.model`` (the registry's ``champion``). Reloads always load that.
         store: an open health store; by default the lifespan opens ``settings.database_url``

@@ -20,7 +20,8 @@ from typing import Any
 
 from models.health_model import HealthModel
 from serving.api.scorer import OnlineScorer
-from serving.batch.model_source import LoadedModel, load_model, tracking_uri
+from serving.batch.model_source import LoadedModel, load_model
+from vitals.config.mlflow_store import StoreError, use_store
 
 logger = logging.getLogger(__name__)
 
@@ -112,15 +113,13 @@ def _evaluation(model: HealthModel) -> dict[str, Any] | None:
     from mlflow.exceptions import MlflowException
 
     try:
+        use_store()
         with tempfile.TemporaryDirectory(prefix="vitals-report-") as tmp:
             path = download_artifacts(
-                run_id=str(run_id),
-                artifact_path=REPORT_ARTIFACT,
-                dst_path=tmp,
-                tracking_uri=tracking_uri(),
+                run_id=str(run_id), artifact_path=REPORT_ARTIFACT, dst_path=tmp
             )
             report = json.loads(Path(path).read_text())
-    except (MlflowException, OSError, ValueError) as exc:
+    except (MlflowException, StoreError, OSError, ValueError) as exc:
         logger.warning("no evaluation report for run %s: %s", run_id, exc)
         return None
     overall = report.get("models", {}).get("vitals", {}).get("overall")

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from serving.api.app import create_app
 from serving.api.auth import KeyInfo, NewKey, create_key, list_keys, revoke_key
 from serving.store import HealthStore
-from vitals.settings import Settings, get_settings
+from vitals.config.settings import Settings, get_settings
 
 SETTINGS_ENV = "VITALS_SERVE_SETTINGS"  # settings handed to worker processes, as JSON
 
@@ -33,7 +33,7 @@ def serve(
     :func:`app_factory` and loads the model in its lifespan.
 
     Args:
-        settings: settings to serve with (default: :func:`vitals.settings.get_settings`).
+        settings: settings to serve with (default: :func:`vitals.config.settings.get_settings`).
         host: address to listen on (default: ``settings.serving.host``, 127.0.0.1).
         port: port (default: ``settings.serving.port``, 8000).
         workers: worker processes (default: ``settings.serving.workers``, 1).

@@ -29,7 +29,7 @@ from serving.batch.model_source import DEFAULT_ALIAS, LoadedModel, load_model
 from serving.batch.summary import RunSummary, summarize
 from serving.store import HealthStore, RawJSON
 from serving.store.features_table import write_hierarchy, write_latest_features
-from vitals.settings import Settings, get_settings
+from vitals.config.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class RunOptions:
         spark_master: Spark master URL for ``engine="spark"``.
         database_url: the store (default: the settings' ``database_url``).
         top_k: reasons stored per account.
-        settings: settings to use (default: :func:`vitals.settings.get_settings`).
+        settings: settings to use (default: :func:`vitals.config.settings.get_settings`).
     """
 
     model: str = DEFAULT_ALIAS

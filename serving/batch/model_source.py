@@ -8,15 +8,15 @@
   ``runs:/<run_id>/health_model``);
 * a directory written by :meth:`models.health_model.HealthModel.save`.
 
-The MLflow store is ``MLFLOW_TRACKING_URI`` or, when unset, ``sqlite:///mlruns/mlflow.db`` in the
-working directory. It is passed to MLflow per call, so loading changes no global MLflow state.
+The MLflow store is the one :func:`vitals.config.mlflow_store.use_store` sets for the process
+(``MLFLOW_TRACKING_URI``, the settings, or ``mlruns/mlflow.db`` in the working directory); a
+store that does not exist is an error, never a new empty one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -25,12 +25,12 @@ from pathlib import Path
 from models.health_model import HealthModel
 from models.persistence import MANIFEST
 from serving.batch.errors import ModelNotFoundError
+from vitals.config.mlflow_store import StoreError, use_store
 
 logger = logging.getLogger(__name__)
 
 REGISTERED_MODEL = "vitals-health"
 DEFAULT_ALIAS = "champion"
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)/?$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
 _RUN_URI = re.compile(r"^runs:/(?P<run>[^/]+)/")
@@ -50,11 +50,6 @@ class LoadedModel:
     model: HealthModel
     uri: str
     version: str
-
-
-def tracking_uri() -> str:
-    """The MLflow store the registry is read from."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def load_model(spec: str = DEFAULT_ALIAS) -> LoadedModel:
@@ -99,14 +94,14 @@ def _from_mlflow(uri: str) -> LoadedModel:
 
     from models.mlflow_adapter import load_health_model
 
-    store = tracking_uri()
-    _check_store_exists(uri, store)
     try:
-        version = _registry_version(uri, store)
+        store = use_store()
+    except StoreError as exc:
+        raise ModelNotFoundError(f"no model at {uri}: {exc}") from None
+    try:
+        version = _registry_version(uri)
         with tempfile.TemporaryDirectory(prefix="vitals-model-") as tmp:
-            local = download_artifacts(
-                artifact_uri=uri, dst_path=tmp, tracking_uri=store, registry_uri=store
-            )
+            local = download_artifacts(artifact_uri=uri, dst_path=tmp)
             model = load_health_model(local)
     except MlflowException as exc:
         raise ModelNotFoundError(_not_found(uri, store, exc)) from None
@@ -119,27 +114,14 @@ def _from_mlflow(uri: str) -> LoadedModel:
     return LoadedModel(model, uri, version)
 
 
-def _check_store_exists(uri: str, store: str) -> None:
-    """Refuse an SQLite MLflow store that does not exist (MLflow would create an empty one)."""
-    if not store.startswith("sqlite:///"):
-        return
-    path = Path(store.removeprefix("sqlite:///"))
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"no model at {uri}: the MLflow store {store} does not exist (nothing trained "
-            "here yet); train and register a model first (`vitals train`), set "
-            "MLFLOW_TRACKING_URI, or pass --model with a model directory"
-        )
-
-
-def _registry_version(uri: str, store: str) -> str | None:
+def _registry_version(uri: str) -> str | None:
     """``NAME/VERSION`` of a registry URI (an alias resolved now), ``None`` for other URIs."""
     from mlflow import MlflowClient
 
     if match := _VERSION_URI.match(uri):
         return f"{match['name']}/{match['version']}"
     if match := _ALIAS_URI.match(uri):
-        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        client = MlflowClient()
         found = client.get_model_version_by_alias(match["name"], match["alias"])
         return f"{match['name']}/{found.version}"
     return None

@@ -22,7 +22,7 @@ from features.families import feature_set
 from features.loader import Dataset
 from models.health_model import HealthModel
 from serving.batch.errors import DateOutOfRangeError, ModelDataMismatchError
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from tests.kit import (
     sample_data_dir,  # noqa: F401  (the fixture sample_dir)
     training_snapshots,
 )
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 SCOPES = ("read", "predict", "ingest", "admin")
 

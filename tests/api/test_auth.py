@@ -14,7 +14,7 @@ from models.health_model import HealthModel
 from serving.api.app import create_app
 from serving.api.auth import ApiKey, KeyVerifier, create_key, hash_key, list_keys, revoke_key
 from serving.store import HealthStore
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 ENDPOINTS = [
     ("GET", "/readyz", None),

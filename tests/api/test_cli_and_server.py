@@ -18,7 +18,7 @@ from serving.api.holder import ModelHolder, serving_model
 from serving.batch import LoadedModel
 from serving.store import HealthStore
 from vitals import commands_serving
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from models.mlflow_adapter import log_health_model
 from serving.api.app import create_app
 from serving.store import HealthStore
 from tests.kit import fit_model
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 REPORT = {
     "test_window": {"start": "2025-10-01", "end": "2025-12-31"},

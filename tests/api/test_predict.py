@@ -166,7 +166,7 @@ def test_too_many_accounts_and_oversized_bodies(
 ) -> None:
     from serving.api.app import create_app
     from serving.store import HealthStore
-    from vitals.settings import Settings
+    from vitals.config.settings import Settings
 
     store = HealthStore.open(store_url)
     settings = Settings(database_url=store_url, serving={"max_batch": 3, "max_body_bytes": 4096})
@@ -220,7 +220,7 @@ def test_a_chunked_body_past_the_limit_is_413(
 ) -> None:
     from serving.api.app import create_app
     from serving.store import HealthStore
-    from vitals.settings import Settings
+    from vitals.config.settings import Settings
 
     def chunks():
         yield b'{"accounts": ['

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureSpec
-from vitals.settings import BandThresholds, ProfileConfig
+from vitals.config.settings import BandThresholds, ProfileConfig
 
 PLANS = ["basic", "max", "pro"]
 FEATURES = ["active_users_per_seat", "logins_30d", "tickets_90d", "nps", "plan"]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from models.scoring import assign_bands, default_bands, health_score
-from vitals.settings import BandThresholds
+from vitals.config.settings import BandThresholds
 
 
 def test_score_strictly_decreasing_in_probability() -> None:

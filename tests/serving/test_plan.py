@@ -19,7 +19,7 @@ from serving.batch.plan import (
     feature_settings,
     score_date,
 )
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from features.build import Snapshots, read_snapshots, write_snapshots
 from features.simulate import simulate, write_dataset
 from training.data import build_training_snapshots
 from training.pipeline import TrainingOutcome, fit_and_evaluate
-from vitals.settings import ProfileConfig, Settings, TrainingSettings
+from vitals.config.settings import ProfileConfig, Settings, TrainingSettings
 
 SEED = 11
 

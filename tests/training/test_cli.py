@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from mlflow import MlflowClient
 from trainingdata import free_port
 from typer.testing import CliRunner
 
@@ -66,6 +67,14 @@ def test_bad_input_is_one_line_and_exit_1(
     too_long = runner.invoke(app, ["train", str(data_dir), "--horizon", "700"])
     assert "lower --horizon" in one_line_error(too_long)
 
+    for command in (["evaluate", "--json"], ["promote"]):
+        no_store = one_line_error(runner.invoke(app, command))
+        assert "does not exist" in no_store and "run `vitals train --register` first" in no_store
+    database = Path(tracking.removeprefix("sqlite:///"))
+    assert not database.exists()
+
+    database.parent.mkdir(exist_ok=True)
+    MlflowClient(tracking_uri=tracking).search_experiments()  # an empty store
     nothing = runner.invoke(app, ["evaluate", "--json"])
     assert "run `vitals train` first" in one_line_error(nothing)
 

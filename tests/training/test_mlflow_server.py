@@ -17,7 +17,7 @@ from trainingdata import free_port
 
 from training.registry import CHALLENGER, CHAMPION
 from training.train import evaluate, promote, train
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 pytestmark = pytest.mark.slow
 _START_TIMEOUT_S = 120

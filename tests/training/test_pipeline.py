@@ -15,7 +15,7 @@ from training.data import LABEL
 from training.evaluate import BASELINES, MODEL, SCHEMA_VERSION
 from training.metrics import METRICS
 from training.pipeline import TrainingOutcome, figures, fit_and_evaluate
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 
 def fitted_state(outcome: TrainingOutcome) -> dict[str, object]:

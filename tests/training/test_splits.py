@@ -14,7 +14,7 @@ from models.profiles import ProfileRouter
 from training.data import LABEL, estimate_history_start, usable_frame
 from training.errors import TrainingError
 from training.splits import TimeSplit, split_by_time
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 
 @pytest.fixture(scope="module")

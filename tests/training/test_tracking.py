@@ -18,7 +18,7 @@ from models.mlflow_adapter import load_health_model
 from training.errors import PromotionRefused, TrackingError, TrainingError
 from training.registry import CHALLENGER, CHAMPION
 from training.train import TrainingResult, evaluate, promote, train
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 NAME = "vitals-health"
 

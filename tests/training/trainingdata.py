@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.build import Snapshots
-from vitals.settings import Settings
+from vitals.config.settings import Settings
 
 
 def with_training(settings: Settings, **changes: object) -> Settings:

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vitals.cli import app
-from vitals.settings import get_settings
+from vitals.config.settings import get_settings
 
 pytestmark = pytest.mark.slow
 

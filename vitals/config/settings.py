@@ -125,6 +125,18 @@ class TrainingSettings(BaseModel):
     registered_model: str = Field(default="vitals-health", description="MLflow registry name")
 
 
+class MlflowSettings(BaseModel):
+    """Where MLflow tracks runs and registers models (``MLFLOW_TRACKING_URI`` overrides both)."""
+
+    tracking_uri: str | None = Field(
+        default=None,
+        description="tracking store, e.g. http://127.0.0.1:5000; None: sqlite mlruns/mlflow.db",
+    )
+    registry_uri: str | None = Field(
+        default=None, description="model registry; None: the tracking store"
+    )
+
+
 class ServingSettings(BaseModel):
     """How ``vitals serve`` runs the API: which model it loads, limits, and its caches."""
 
@@ -173,6 +185,7 @@ class Settings(BaseSettings):
     seed: int = 7
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
 
     @classmethod
     def settings_customise_sources(

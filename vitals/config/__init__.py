@@ -1,0 +1,1 @@
+"""The bottom layer: configuration any stage may import (settings, the MLflow store)."""
