@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -28,16 +27,12 @@ import shap
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from features.build import read_snapshots  # noqa: E402
-from features.catalog import FeatureSpec  # noqa: E402
-from models.calibration import Calibrator  # noqa: E402
-from models.health_model import HealthModel  # noqa: E402
-from models.profiles import ProfileModel  # noqa: E402
-from models.treeshap import TreeShap  # noqa: E402
-from vitals.config.settings import ProfileConfig  # noqa: E402
+from vitals.features.build import read_snapshots
+from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.models.calibration import Calibrator
+from vitals.models.health_model import HealthModel
+from vitals.models.profiles import ProfileModel, ProfileRule
+from vitals.models.treeshap import TreeShap
 
 SEGMENTS = ["enterprise", "mid_market", "smb"]
 LEVELS = {
@@ -147,8 +142,9 @@ def fit_stand_in(n_train: int, trees: int, leaves: int, n_numeric: int) -> Healt
         for s in SEGMENTS
     ]
     pieces.append(piece("default", everyone, cal_all, pooled))
-    routing = [ProfileConfig(name=s, segments=[s]) for s in SEGMENTS]
-    return HealthModel(catalog, routing).fit(pieces, metadata={"model_version": "stand-in"})
+    routing = [ProfileRule(name=s, segments=(s,)) for s in SEGMENTS]
+    declared = FeatureSet(tuple(catalog), (), 90, 30)
+    return HealthModel(declared, routing).fit(pieces, metadata={"model_version": "stand-in"})
 
 
 def rows_per_profile(
@@ -204,7 +200,8 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=31)
     parser.add_argument("--features", type=int, default=97, help="numeric stand-in features")
     parser.add_argument("--save-model", type=Path, help="also save the stand-in model here")
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/explain.json")
+    results = Path(__file__).parent / "results" / "explain.json"
+    parser.add_argument("--output", type=Path, default=results)
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -324,7 +321,7 @@ def _print(report: dict) -> None:
         ),
         ("HealthModel.predict", r["predict_10k_s"], r["predict_one_ms"], ""),
         (
-            "TreeSHAP kernel (models.treeshap)",
+            "TreeSHAP kernel (vitals.models.treeshap)",
             r["ours_contrib_10k_s"],
             r["ours_contrib_one_ms"],
             "",

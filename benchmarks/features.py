@@ -19,8 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 
 # This file is named like the ``features`` package: keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
 import duckdb
 from rich.console import Console
 from rich.table import Table
@@ -39,9 +37,9 @@ def peak_rss_gb() -> float:
 
 def measure_once(data_dir: str, every: str, months_back: int) -> dict:
     """Build snapshots in this process and report time and peak memory."""
-    from features.build import build_features, data_end_day
-    from features.dates import from_day, parse_every, snapshot_dates
-    from features.loader import load_dataset
+    from vitals.features.build import build_features, data_end_day
+    from vitals.features.dates import from_day, parse_every, snapshot_dates
+    from vitals.features.loader import load_dataset
 
     started = time.perf_counter()
     dataset = load_dataset(data_dir)
@@ -107,7 +105,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vitals-bench-") as tmp:
         data_dir = args.data
         if data_dir is None:
-            from features.simulate import simulate, write_dataset
+            from vitals.features.simulate import simulate, write_dataset
 
             data_dir = Path(tmp) / "data"
             write_dataset(simulate(args.accounts, args.months, args.seed), data_dir)

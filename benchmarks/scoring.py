@@ -27,11 +27,9 @@ import time
 from pathlib import Path
 
 # This folder holds features.py, named like the ``features`` package: keep it off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-import duckdb  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import duckdb
+from rich.console import Console
+from rich.table import Table
 
 RESULTS = Path(__file__).parent / "results" / "scoring.json"
 SCORE_TARGET_S, BACKFILL_TARGET_S = 10.0, 180.0
@@ -40,7 +38,7 @@ RENAMED = ("account_id", "parent_id", "ticket_id")
 
 def measure(kind: str, data_dir: str, model: str, database: str) -> dict:
     """Run one ``score`` or 180-day weekly ``backfill`` in this process, timing its phases."""
-    from serving.batch import RunOptions, backfill, score
+    from vitals.serving.batch import RunOptions, backfill, score
 
     marks: dict[str, float] = {}
 
@@ -104,13 +102,13 @@ def fit_stand_in(data_dir: Path, target: Path) -> str:
     import lightgbm as lgb
     import numpy as np
 
-    from features.build import build_features, default_dates
-    from features.loader import load_dataset
-    from models.calibration import Calibrator
-    from models.health_model import HealthModel
-    from models.profiles import ProfileModel, ProfileRouter
-    from training.data import categories_of, design_matrix
     from vitals.config.settings import Settings
+    from vitals.features.build import build_features, default_dates
+    from vitals.features.loader import load_dataset
+    from vitals.models.calibration import Calibrator
+    from vitals.models.profiles import ProfileModel, ProfileRouter
+    from vitals.training.assemble import profile_rules, unfitted_model
+    from vitals.training.data import categories_of, design_matrix
 
     started = time.perf_counter()
     settings = Settings()
@@ -124,7 +122,7 @@ def fit_stand_in(data_dir: Path, target: Path) -> str:
     y = frame["churned_within_horizon"].to_numpy(dtype=int)
     dates = sorted(frame["as_of"].unique())
     train = (frame["as_of"] < dates[int(len(dates) * 0.7)]).to_numpy()
-    router = ProfileRouter(settings.profiles, settings.default_profile)
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     profile = router.route(frame["segment"].to_numpy(dtype=object, na_value=None),
                            frame["tenure_days"].to_numpy(dtype=float))  # fmt: skip
     params = {"objective": "binary", "num_leaves": 15, "learning_rate": 0.05,
@@ -144,13 +142,8 @@ def fit_stand_in(data_dir: Path, target: Path) -> str:
         calibrator = Calibrator(method).fit(margin, y[calibration])
         rate = float(np.clip(y[rows].mean() if rows.any() else y.mean(), 0.01, 0.99))
         pieces.append(ProfileModel(name, booster, calibrator, rate, pooled=is_pooled))
-    metadata = {
-        "model_version": "stand-in",
-        "key_features": snapshots.key_features,
-        "horizon_days": snapshots.horizon_days,
-        "grace_days": snapshots.grace_days,
-    }
-    model = HealthModel.from_settings(snapshots.catalog, settings).fit(pieces, metadata=metadata)
+    metadata = {"model_version": "stand-in"}
+    model = unfitted_model(snapshots.feature_set, settings).fit(pieces, metadata=metadata)
     model.save(target)
     seconds = time.perf_counter() - started
     return (f"stand-in fitted here in {seconds:.0f} s: pooled booster 400 trees x 15 leaves + "
@@ -177,7 +170,7 @@ def main() -> None:
         root = Path(tmp)
         data_dir = args.data
         if data_dir is None:
-            from features.simulate import simulate, write_dataset
+            from vitals.features.simulate import simulate, write_dataset
 
             data_dir = root / "data"
             write_dataset(simulate(args.accounts, args.months, args.seed), data_dir)

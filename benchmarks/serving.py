@@ -41,14 +41,11 @@ import tempfile
 import time
 from pathlib import Path
 
-# This folder holds features.py, named like the ``features`` package: keep it off the path.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parent))
+import httpx
+from rich.console import Console
+from rich.table import Table
 
-import httpx  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 RESULTS = HERE / "results" / "serving.json"
 TARGET_RPS, TARGET_RATIO, TARGET_P99_MS, TARGET_BATCH_P50_MS = 1000.0, 0.5, 25.0, 300.0
@@ -67,13 +64,13 @@ def fit_model(data: Path, root: Path, num_leaves: int | None) -> tuple[Path, lis
     import lightgbm as lgb
     import numpy as np
 
-    from features.build import build_features, default_dates
-    from features.loader import load_dataset
-    from models.calibration import Calibrator
-    from models.health_model import HealthModel
-    from models.profiles import ProfileModel, ProfileRouter
-    from training.data import categories_of, design_matrix
     from vitals.config.settings import Settings
+    from vitals.features.build import build_features, default_dates
+    from vitals.features.loader import load_dataset
+    from vitals.models.calibration import Calibrator
+    from vitals.models.profiles import ProfileModel, ProfileRouter
+    from vitals.training.assemble import profile_rules, unfitted_model
+    from vitals.training.data import categories_of, design_matrix
 
     dataset = load_dataset(data)
     snapshots = build_features(dataset, default_dates(dataset, every="1mo"))
@@ -88,10 +85,10 @@ def fit_model(data: Path, root: Path, num_leaves: int | None) -> tuple[Path, lis
     booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=200)
     calibrator = Calibrator("sigmoid").fit(booster.predict(X, raw_score=True), y)
     rate = float(np.clip(y.mean(), 0.01, 0.99))
-    names = ProfileRouter(settings.profiles, settings.default_profile).profile_names
+    names = ProfileRouter(profile_rules(settings.profiles), settings.default_profile).profile_names
     pieces = [ProfileModel(n, booster, calibrator, rate, pooled=True) for n in names]
-    metadata = {"model_version": "bench", "key_features": snapshots.key_features}
-    model = HealthModel.from_settings(snapshots.catalog, settings).fit(pieces, metadata=metadata)
+    metadata = {"model_version": "bench"}
+    model = unfitted_model(snapshots.feature_set, settings).fit(pieces, metadata=metadata)
     dataset.con.close()
     return model.save(root / "model"), snapshots.key_features
 
@@ -100,13 +97,13 @@ def prepare(root: Path, accounts: int, num_leaves: int | None) -> dict:
     """Data, model, a store filled by ``backfill`` plus vectors and tree, a key, request bodies."""
     import pandas as pd
 
-    from features.build import build_features
-    from features.loader import load_dataset
-    from features.simulate import simulate, write_dataset
-    from serving.api.auth import create_key
-    from serving.batch import RunOptions, backfill
-    from serving.store import HealthRepository, HealthStore
-    from serving.store import features_table as tables
+    from vitals.features.build import build_features
+    from vitals.features.loader import load_dataset
+    from vitals.features.simulate import simulate, write_dataset
+    from vitals.serving.api.auth import create_key
+    from vitals.serving.batch import RunOptions, backfill
+    from vitals.serving.store import HealthRepository, HealthStore
+    from vitals.serving.store import features_table as tables
 
     data = root / "data"
     write_dataset(simulate(accounts=accounts, months=12, seed=7), data, "parquet")
@@ -144,7 +141,7 @@ def reference_app():
     import numpy as np
     from fastapi import FastAPI
 
-    from models.health_model import HealthModel
+    from vitals.models.health_model import HealthModel
 
     model = HealthModel.load(os.environ["VITALS_BENCH_MODEL"])
     booster = next(iter(model.profiles_.values())).piece.booster
@@ -262,7 +259,7 @@ def batches(url: str, body: bytes, key: str, count: int) -> dict:
 def run_server(kind: str, port: int) -> None:
     """Server process: the reference app or the API (one uvicorn worker, no access log)."""
     if kind == "api":
-        from serving.api.server import serve
+        from vitals.serving.api.server import serve
 
         serve(host="127.0.0.1", port=port, workers=1)
         return

@@ -13,22 +13,16 @@ import argparse
 import json
 import platform
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# benchmarks/features.py would shadow the ``features`` package: keep this folder off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-sys.path.insert(0, str(ROOT))
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from vitals.features.simulate import simulate, write_dataset
 
-from features.simulate import simulate, write_dataset  # noqa: E402
-
-RESULT = ROOT / "benchmarks" / "results" / "simulate.json"
+RESULT = Path(__file__).parent / "results" / "simulate.json"
 
 
 def _peak_rss_mb() -> float:

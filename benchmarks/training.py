@@ -28,11 +28,9 @@ import time
 from pathlib import Path
 
 # This file is named like the ``training`` package: keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-from rich import box  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 RESULTS = Path(__file__).parent / "results" / "training.json"
 TARGETS = {"untuned_s": 60.0, "tuned_s": 600.0, "peak_gb": 6.0, "auc": 0.80, "ece": 0.02}
@@ -49,10 +47,10 @@ def peak_rss_gb() -> float:
 
 def measure(data_dir: str, snapshot_file: str, trials: int, build: bool) -> dict:
     """One run in this process: optionally build the snapshots, then train and log."""
-    from features.build import write_snapshots
-    from training.data import build_training_snapshots
-    from training.train import train
     from vitals.config.settings import get_settings
+    from vitals.features.build import write_snapshots
+    from vitals.training.data import build_training_snapshots
+    from vitals.training.train import train
 
     settings = get_settings()
     build_s = 0.0
@@ -99,7 +97,7 @@ def ensure_data(data: Path | None, root: Path) -> Path:
     """The given data directory, or the 10k sample simulated into ``root``."""
     if data is not None:
         return data
-    from features.simulate import simulate, write_dataset
+    from vitals.features.simulate import simulate, write_dataset
 
     target = root / "sim10k"
     write_dataset(simulate(accounts=10_000, months=24, seed=7), target, "parquet")

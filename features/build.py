@@ -16,17 +16,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features import queries
-from features.atomic import atomic_target
-from features.catalog import FeatureSpec
-from features.contract import TABLES
-from features.dates import Step, from_day, parse_every, snapshot_dates, to_day
-from features.definitions import Feature
-from features.engines import ENGINES, DuckDBEngine, Engine, SparkEngine
-from features.families import feature_set
+from vitals.features import queries
+from vitals.features.atomic import atomic_target
+from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.features.contract import TABLES
+from vitals.features.dates import Step, from_day, parse_every, snapshot_dates, to_day
+from vitals.features.definitions import Feature
+from vitals.features.engines import ENGINES, DuckDBEngine, Engine, SparkEngine
+from vitals.features.families import feature_set
 
 if TYPE_CHECKING:
-    from features.loader import Dataset
+    from vitals.features.loader import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ class Snapshots:
     data_end: date
     engine: str = "duckdb"
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def feature_set(self) -> FeatureSet:
+        """The declared set of these snapshots' features."""
+        return FeatureSet(
+            tuple(self.catalog), tuple(self.key_features), self.horizon_days, self.grace_days
+        )
 
     @property
     def feature_names(self) -> list[str]:
@@ -150,7 +157,7 @@ def build_features(
     whether the account churned within ``horizon_days`` after it (null when censored).
 
     Args:
-        dataset: a loaded data directory (``features.loader.load_dataset``).
+        dataset: a loaded data directory (``vitals.features.loader.load_dataset``).
         as_of: snapshot dates.
         horizon_days: label horizon.
         grace_days: a gap shorter than this between subscriptions is not a churn.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.contract import DUCKDB_TYPES, Column
+from vitals.features.contract import DUCKDB_TYPES, Column
 
 _INTEGERS = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}

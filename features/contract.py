@@ -1,7 +1,7 @@
 """The input data contract (v1), declared: tables, columns, logical types and which are required.
 
 The rules that go beyond a column's type (uniqueness, references, ranges, ordering) live in
-``features.validate``; this module only says what the tables look like.
+``vitals.features.validate``; this module only says what the tables look like.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Declaring features once: each feature is its catalog entry next to its SQL expression.
 
-Computation happens in three layers (see ``features.queries``):
+Computation happens in three layers (see ``vitals.features.queries``):
 
 1. daily roll-ups of the raw tables (one row per account and day);
 2. one range join of those roll-ups with the snapshot dates, computing every window at once
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from features.catalog import FeatureSpec
+from vitals.features.catalog import FeatureSpec
 
 WINDOWS = (7, 30, 90)
 ONBOARDING_DAYS = 90

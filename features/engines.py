@@ -1,6 +1,6 @@
 """Where the feature SQL runs: DuckDB in-process (default) or Apache Spark.
 
-Both engines take the same DuckDB-dialect steps (``features.queries``); the Spark engine
+Both engines take the same DuckDB-dialect steps (``vitals.features.queries``); the Spark engine
 transpiles them with sqlglot. Each step is materialised under its name so later steps read it.
 """
 

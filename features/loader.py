@@ -16,8 +16,16 @@ from typing import Any
 
 import duckdb
 
-from features.casting import WHAT, Conversion, convert, extra_expr, extra_type_probe, literal, quote
-from features.contract import DUCKDB_TYPES, TABLES, Table
+from vitals.features.casting import (
+    WHAT,
+    Conversion,
+    convert,
+    extra_expr,
+    extra_type_probe,
+    literal,
+    quote,
+)
+from vitals.features.contract import DUCKDB_TYPES, TABLES, Table
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +105,7 @@ def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None)
     contract column in its contract type (an optional column the file lacks is a typed NULL
     column) and the file's extra columns. Contract tables absent from the directory are dropped
     from ``con`` so no stale table stands in for them. Only the shape and types are checked here;
-    the row rules are :func:`features.validate.validate_dataset`'s job.
+    the row rules are :func:`vitals.features.validate.validate_dataset`'s job.
 
     Args:
         path: the data directory (``<table>.parquet`` or ``<table>.csv`` per table).

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from features.build import Snapshots, build_features, default_dates, write_snapshots
-from features.catalog import FeatureSpec
-from features.contract import TABLES
-from features.dates import parse_every
-from features.engines import ENGINES
-from features.families import feature_set
-from features.loader import DataContractError, Dataset
-from features.validate import load_validated
+from vitals.features.build import Snapshots, build_features, default_dates, write_snapshots
+from vitals.features.catalog import FeatureSpec
+from vitals.features.contract import TABLES
+from vitals.features.dates import parse_every
+from vitals.features.engines import ENGINES
+from vitals.features.families import feature_set
+from vitals.features.loader import DataContractError, Dataset
+from vitals.features.validate import load_validated
 
 logger = logging.getLogger(__name__)
 

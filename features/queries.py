@@ -11,13 +11,13 @@ Sums and means of DOUBLE columns (event values, session minutes, MRR, seats, sco
 order of its terms, which parallel aggregation varies from run to run, whereas decimal addition is
 exact, so every build gives bit-identical features. Nine decimals keep every input value to
 within 5e-10 (the sample data has one decimal, which stays exact), and 29 integer digits hold
-any total of the amounts validation lets through (``features.rules.MAX_AMOUNT``, 1e15 each).
+any total of the amounts validation lets through (``vitals.features.rules.MAX_AMOUNT``, 1e15 each).
 """
 
 from __future__ import annotations
 
-from features.dates import from_day
-from features.definitions import WINDOWS, Feature
+from vitals.features.dates import from_day
+from vitals.features.definitions import WINDOWS, Feature
 
 Step = tuple[str, str]
 

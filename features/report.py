@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from features.contract import TABLES
+from vitals.features.contract import TABLES
 
 MAX_EXAMPLES = 5
 
@@ -50,7 +50,7 @@ class Violation:
 
 @dataclass
 class ValidationReport:
-    """The outcome of :func:`features.validate.validate_dataset`.
+    """The outcome of :func:`vitals.features.validate.validate_dataset`.
 
     Attributes:
         violations: every broken rule, in contract table order.

@@ -14,9 +14,9 @@ from datetime import datetime
 
 import duckdb
 
-from features.casting import literal, quote
-from features.contract import PRIORITIES, SENTIMENT_RATINGS, SURVEY_RANGES, TABLES
-from features.loader import BAD, Dataset
+from vitals.features.casting import literal, quote
+from vitals.features.contract import PRIORITIES, SENTIMENT_RATINGS, SURVEY_RANGES, TABLES
+from vitals.features.loader import BAD, Dataset
 
 ACCOUNTS = "{accounts}"
 CYCLE_TABLE = "__vitals_cycle"

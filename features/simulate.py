@@ -4,12 +4,12 @@ Example:
     >>> tables = simulate(accounts=300, months=12, seed=7)
     >>> paths = write_dataset(tables, Path("data"), fmt="parquet")  # doctest: +SKIP
 
-The work is done in :mod:`features.simulation`, one module per part of the customer base.
+The work is done in :mod:`vitals.features.simulation`, one module per part of the customer base.
 """
 
 from __future__ import annotations
 
-from features.simulation.pipeline import DEFAULT_END, simulate
-from features.simulation.writer import write_dataset
+from vitals.features.simulation.pipeline import DEFAULT_END, simulate
+from vitals.features.simulation.writer import write_dataset
 
 __all__ = ["DEFAULT_END", "simulate", "write_dataset"]

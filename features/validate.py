@@ -13,9 +13,9 @@ from typing import Any
 
 import duckdb
 
-from features.casting import literal, quote
-from features.contract import TABLES
-from features.loader import (
+from vitals.features.casting import literal, quote
+from vitals.features.contract import TABLES
+from vitals.features.loader import (
     BAD,
     FORMATS,
     ROW,
@@ -25,8 +25,8 @@ from features.loader import (
     load_for_validation,
     quiet_connection,
 )
-from features.report import MAX_EXAMPLES, ValidationReport, Violation
-from features.rules import (
+from vitals.features.report import MAX_EXAMPLES, ValidationReport, Violation
+from vitals.features.rules import (
     ACCOUNTS,
     CYCLE_TABLE,
     REFERENCING,
@@ -89,7 +89,7 @@ def load_validated(
     """Validate a data directory and, when it passes, keep the validation load as the dataset.
 
     The files are read once: the tables loaded for validation lose their :data:`ROW` and
-    :data:`BAD` columns and are then what :func:`features.loader.load_dataset` would load
+    :data:`BAD` columns and are then what :func:`vitals.features.loader.load_dataset` would load
     (same tables, columns, types, rows, ``files`` and ``added_columns``).
 
     Args:

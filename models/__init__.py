@@ -1,11 +1,11 @@
 """Models stage of Vitals: the HealthModel that training assembles and serving loads."""
 
-from models.calibration import Calibrator
-from models.explain import ChangeExplanation, Explanation
-from models.frames import InputError
-from models.health_model import HealthModel
-from models.profiles import ProfileModel
-from models.rollup import RollUp, roll_up
+from vitals.models.calibration import Calibrator
+from vitals.models.explain import ChangeExplanation, Explanation
+from vitals.models.frames import InputError
+from vitals.models.health_model import HealthModel
+from vitals.models.profiles import ProfileModel
+from vitals.models.rollup import RollUp, roll_up
 
 __all__ = [
     "Calibrator",

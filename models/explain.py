@@ -1,20 +1,22 @@
 """Explanation tables: the top reasons per account, and the shares of a score change.
 
 Both tables are long (one row per reason) and ordered per account by the size of the health
-points. Sentences are built only for the rows that are returned (see :mod:`models.reasons` for
-how log-odds become health points).
+points. Sentences are built only for the rows that are returned (see :mod:`vitals.models.reasons`
+for how log-odds become health points).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.catalog import FeatureSpec
-from models.reasons import (
+from vitals.features.catalog import FeatureSpec
+from vitals.models.reasons import (
     OTHER_COMPONENT,
     PROFILE_COMPONENT,
     change_sentence,
@@ -53,6 +55,8 @@ class ChangeExplanation:
     contributions: pd.DataFrame
 
 
+_NUMERIC_COLUMNS = {"rank": np.int64, "health_points": np.float64, "log_odds": np.float64}
+
 # (feature index, row positions) -> values of that feature at those rows (object array)
 ValueGetter = Callable[[int, np.ndarray], np.ndarray]
 PreviousGetter = Callable[[int, np.ndarray], np.ndarray | None]
@@ -79,29 +83,37 @@ def top_k_indices(points: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(candidates, order, axis=1)
 
 
-def reasons_table(
-    ids: np.ndarray,
+@dataclass(frozen=True)
+class ReasonColumns:
+    """The top reasons of some rows, one entry per reason.
+
+    Attributes:
+        rows: row position of each reason.
+        columns: ``rank, feature, label, value, previous_value, direction, health_points,
+            log_odds, sentence``, as plain lists.
+    """
+
+    rows: np.ndarray
+    columns: dict[str, list[Any]]
+
+
+def reason_columns(
     points: np.ndarray,
     phi: np.ndarray,
     top: np.ndarray,
     specs: Sequence[FeatureSpec],
     value_at: ValueGetter,
     previous_at: PreviousGetter,
-) -> pd.DataFrame:
-    """The top reasons of each account as a long table.
+) -> ReasonColumns:
+    """The top reasons of each row; reasons worth exactly 0 points are left out.
 
     Args:
-        ids: account id per row.
         points: health points per row and feature.
         phi: log-odds contributions per row and feature.
         top: feature indices per row from :func:`top_k_indices`.
         specs: catalog entry per feature, in feature order.
         value_at: values of a feature at some rows.
         previous_at: values of a feature a window earlier at some rows, ``None`` if unknown.
-
-    Returns:
-        Columns ``account_id, rank, feature, label, value, previous_value, direction,
-        health_points, log_odds, sentence``; reasons worth exactly 0 points are left out.
     """
     n, k = top.shape
     rows = np.repeat(np.arange(n), k)
@@ -118,24 +130,53 @@ def reasons_table(
         before = previous_at(int(j), rows[at])
         if before is not None:
             previous[at] = before
+    features, points_list = feats.tolist(), pts.tolist()
     sentences = [
         reason_sentence(specs[f], v, b, p)
-        for f, v, b, p in zip(feats.tolist(), values, previous, pts.tolist(), strict=True)
+        for f, v, b, p in zip(features, values, previous, points_list, strict=True)
     ]
-    return pd.DataFrame(
+    return ReasonColumns(
+        rows,
         {
-            "account_id": ids[rows],
-            "rank": rank,
-            "feature": np.array([specs[f].name for f in feats], dtype=object),
-            "label": np.array([specs[f].label for f in feats], dtype=object),
-            "value": values,
-            "previous_value": previous,
-            "direction": np.where(pts > 0, "raises", "lowers").astype(object),
-            "health_points": pts,
-            "log_odds": phi[rows, feats],
-            "sentence": np.array(sentences, dtype=object),
-        }
+            "rank": rank.tolist(),
+            "feature": [specs[f].name for f in features],
+            "label": [specs[f].label for f in features],
+            "value": values.tolist(),
+            "previous_value": previous.tolist(),
+            "direction": ["raises" if p > 0 else "lowers" for p in points_list],
+            "health_points": points_list,
+            "log_odds": phi[rows, feats].tolist(),
+            "sentence": sentences,
+        },
     )
+
+
+def reasons_table(ids: np.ndarray, reasons: ReasonColumns) -> pd.DataFrame:
+    """The reasons as a long table: ``account_id`` then the columns of :class:`ReasonColumns`."""
+    typed = {
+        k: np.array(v, dtype=_NUMERIC_COLUMNS.get(k, object)) for k, v in reasons.columns.items()
+    }
+    return pd.DataFrame({"account_id": ids[reasons.rows], **typed})
+
+
+def reason_records(n_rows: int, reasons: ReasonColumns) -> list[list[dict[str, Any]]]:
+    """The reasons as a list of dicts per row (JSON-ready: non-finite values become ``None``)."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(n_rows)]
+    names = list(reasons.columns)
+    for row, values in zip(
+        reasons.rows.tolist(), zip(*reasons.columns.values(), strict=True), strict=True
+    ):
+        record = dict(zip(names, values, strict=True))
+        record["value"] = _json_value(record["value"])
+        record["previous_value"] = _json_value(record["previous_value"])
+        out[row].append(record)
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def change_table(

@@ -2,7 +2,7 @@
 
 Nodes are stored tree after tree in pre-order (a parent before its children), with, for the
 edge into each node, the merged zero fraction of the path's splits on the parent's feature and
-the previous edge on the same path that split on that feature (see :mod:`models.treeshap`).
+the previous edge on the same path that split on that feature (see :mod:`vitals.models.treeshap`).
 """
 
 from __future__ import annotations

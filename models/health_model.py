@@ -1,74 +1,61 @@
 """The HealthModel: what training produces and serving loads.
 
 Per health profile it holds a LightGBM booster, a calibrator and band thresholds (see
-:class:`~models.profiles.ProfileModel`), plus the feature list and the feature catalog. It
+:class:`~vitals.models.profiles.ProfileModel`), plus the declared feature set it reads. It
 predicts the calibrated churn probability, health score and band of each account, explains them
-in health points (:mod:`models.reasons`), and rolls scores up an account hierarchy
-(:mod:`models.rollup`). Nothing is trained here: ``fit`` assembles pieces the training stage fitted.
+in health points (:mod:`vitals.models.reasons`), and rolls scores up an account hierarchy
+(:mod:`vitals.models.rollup`). Nothing is trained here: ``fit`` assembles pieces the training stage
+fitted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
-from features.catalog import FeatureSpec
-from models import frames
-from models.explain import (
+from vitals.features.catalog import FeatureSet
+from vitals.models import frames
+from vitals.models.core import Rows, RowScores, score_rows
+from vitals.models.explain import (
     ChangeExplanation,
     Explanation,
     PreviousGetter,
+    ReasonColumns,
     ValueGetter,
     change_table,
+    reason_columns,
+    reason_records,
     reasons_table,
     top_k_indices,
 )
-from models.profiles import ProfileModel, ProfileRouter, fit_profile
-from models.reasons import split_score_change
-from models.rollup import RollUp, Weighting, roll_up
-from models.scoring import assign_bands, health_score
-from models.treeshap import TreeShap
-from vitals.config.settings import ProfileConfig, Settings
-
-_SMALL_BATCH = 64  # rows up to which LightGBM predicts in the calling thread
-
-
-@dataclass(frozen=True)
-class _Batch:
-    frame: pd.DataFrame
-    ids: np.ndarray
-    profiles: np.ndarray
-    X: np.ndarray
-    raw: dict[str, np.ndarray]
-
-    @cached_property
-    def groups(self) -> list[tuple[str, np.ndarray]]:
-        if len(self.ids) and (self.profiles == self.profiles[0]).all():
-            return [(self.profiles[0], np.arange(len(self.ids)))]
-        names, inverse = np.unique(self.profiles.astype(str), return_inverse=True)
-        return [(str(n), np.flatnonzero(inverse == i)) for i, n in enumerate(names)]
+from vitals.models.persistence import SavedModel, read_model, write_model
+from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit_profile
+from vitals.models.reasons import split_score_change
+from vitals.models.records import Problem, RecordReader, RecordScore
+from vitals.models.rollup import RollUp, Weighting, roll_up
+from vitals.models.treeshap import TreeShap
 
 
 class HealthModel:
     """Calibrated, explained customer health per account (scikit-learn estimator contract).
 
     Args:
-        catalog: feature catalog entries; every booster feature needs one.
-        routing: the settings' health profiles, in priority order.
+        feature_set: the declared features (every booster feature needs one), with the horizon
+            and grace gap of the labels the boosters were trained on.
+        routing: the health profiles' rules, in priority order.
         default_profile: profile of accounts no routing rule matches.
         band_weights: health of a band when rolling up (default good 1, average 0.5, poor 0).
-        horizon_days: churn horizon of the probabilities, in days.
 
     Attributes:
         profiles_: fitted pieces by profile name.
         feature_names_: booster features, in order.
+        feature_set_: the exact feature set the boosters read, in their order.
         catalog_: catalog entry by feature name.
         router_: routes accounts to profiles.
         metadata_: what training recorded (training window, model version, ...).
@@ -76,28 +63,15 @@ class HealthModel:
 
     def __init__(
         self,
-        catalog: Sequence[FeatureSpec],
-        routing: Sequence[ProfileConfig] = (),
+        feature_set: FeatureSet,
+        routing: Sequence[ProfileRule] = (),
         default_profile: str = "default",
         band_weights: Mapping[str, float] | None = None,
-        horizon_days: int = 90,
     ) -> None:
-        self.catalog = catalog
+        self.feature_set = feature_set
         self.routing = routing
         self.default_profile = default_profile
         self.band_weights = band_weights
-        self.horizon_days = horizon_days
-
-    @classmethod
-    def from_settings(cls, catalog: Sequence[FeatureSpec], settings: Settings) -> HealthModel:
-        """An unfitted model with routing, bands and horizon taken from the settings."""
-        return cls(
-            catalog,
-            settings.profiles,
-            settings.default_profile,
-            settings.band_weights,
-            settings.horizon_days,
-        )
 
     def fit(
         self, profiles: Sequence[ProfileModel], metadata: Mapping[str, object] | None = None
@@ -117,7 +91,7 @@ class HealthModel:
                 different features, a feature missing from the catalog, categorical features that
                 differ between booster and catalog, or no training categories.
         """
-        catalog = {s.name: s for s in self.catalog}
+        catalog = {s.name: s for s in self.feature_set.features}
         router = ProfileRouter(list(self.routing), self.default_profile)
         names = [p.name for p in profiles]
         expected = router.profile_names
@@ -135,26 +109,29 @@ class HealthModel:
                 explainers[id(piece.booster)] = (booster, TreeShap(booster))
         first = explainers[id(profiles[0].booster)][1]
         layout = frames.FeatureLayout(tuple(first.feature_names), tuple(first.categorical_features))
-        settings_bands = {r.name: r.bands for r in self.routing}
+        rule_bands = {r.name: r.bands for r in self.routing}
         fitted = {
             p.name: fit_profile(
-                p, *explainers[id(p.booster)], layout, catalog, settings_bands.get(p.name)
+                p, *explainers[id(p.booster)], layout, catalog, rule_bands.get(p.name)
             )
             for p in profiles
         }
         self.profiles_ = fitted
         self.feature_names_ = list(layout.names)
-        self.catalog_ = catalog
+        self.feature_set_ = self.feature_set.select(layout.names)
+        self.catalog_ = {s.name: s for s in self.feature_set_.features}
         self.router_ = router
         self.metadata_ = dict(metadata or {})
         self._layout = layout
+        self._reader = RecordReader(layout, router)
+        self._specs = [catalog[n] for n in layout.names]
         return self
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Calibrated churn probability, health score, band and profile per row.
 
         Args:
-            frame: snapshot rows (see :mod:`models.frames` for the columns).
+            frame: snapshot rows (see :mod:`vitals.models.frames` for the columns).
 
         Returns:
             Columns ``account_id, [as_of], profile, pooled, churn_probability, health_score,
@@ -163,16 +140,17 @@ class HealthModel:
         Raises:
             InputError: bad input (the message names the column and account).
         """
-        batch = self._batch(frame)
-        return self._scores(batch, self._margins(batch))
+        rows = self._rows(frame)
+        return self._table(frame, rows, self._score(rows, contributions=False))
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """TreeSHAP contributions in log-odds per feature plus ``base_value``, like ``frame``.
 
         Each row sums to the raw margin of the row's profile booster.
         """
-        phi, _ = self._explained(self._batch(frame))
-        return pd.DataFrame(phi, columns=[*self.feature_names_, "base_value"], index=frame.index)
+        scores = self._score(self._rows(frame), contributions=True)
+        columns = [*self.feature_names_, "base_value"]
+        return pd.DataFrame(scores.phi, columns=columns, index=frame.index)
 
     def explain(self, frame: pd.DataFrame, top_k: int = 5) -> Explanation:
         """Scores and the ``top_k`` reasons of each account, in health points and sentences.
@@ -186,30 +164,64 @@ class HealthModel:
         """
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
-        batch = self._batch(frame)
-        phi, margin = self._explained(batch)
-        base_score = np.empty(len(batch.ids))
-        slope = np.empty(len(batch.ids))
-        for name, rows in batch.groups:
-            profile = self.profiles_[name]
-            base = phi[rows, -1]
-            base_score[rows] = profile.score(base)
-            slope[rows] = profile.slope(base)
-        scores = self._scores(batch, margin, baseline_score=base_score)
-        points = split_score_change(
-            phi[:, :-1], scores["health_score"].to_numpy() - base_score, slope
-        )
-        specs = [self.catalog_[n] for n in self.feature_names_]
-        reasons = reasons_table(
-            batch.ids,
-            points,
-            phi,
-            top_k_indices(points, top_k),
-            specs,
-            self._value_getter(batch),
-            self._previous_getter(batch),
-        )
-        return Explanation(scores, reasons)
+        rows = self._rows(frame)
+        scores = self._score(rows, contributions=True)
+        reasons = reasons_table(rows.ids, self._reasons(rows, scores, top_k))
+        table = self._table(frame, rows, scores, baseline_score=scores.baseline_score)
+        return Explanation(table, reasons)
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the one-row TreeSHAP kernels now.
+
+        A server calls this when it loads the model, so the first request does not pay for it.
+        """
+        for profile in self.profiles_.values():
+            profile.shap.explain(np.full((1, profile.shap.n_features), np.nan))
+
+    @property
+    def required_fields(self) -> list[str]:
+        """Every key a record for :meth:`explain_records` must have."""
+        return self._reader.required
+
+    def check_record(self, record: Mapping[str, Any]) -> list[Problem]:
+        """What stops a plain-dict account from being scored (empty when it can be)."""
+        return self._reader.problems(record)
+
+    def explain_records(
+        self, records: Sequence[Mapping[str, Any]], top_k: int
+    ) -> list[RecordScore]:
+        """Score and explain accounts given as plain dicts that passed :meth:`check_record`.
+
+        The same numbers as :meth:`explain`, without pandas (the API's path).
+
+        Args:
+            records: one dict per account (see :mod:`vitals.models.records`).
+            top_k: reasons per account (0 for none).
+
+        Returns:
+            One :class:`RecordScore` per record, in order.
+        """
+        if not records:
+            return []
+        rows = self._reader.rows(records, [""] * len(records))
+        scores = self._score(rows, contributions=True)
+        if top_k > 0:
+            reasons = reason_records(len(records), self._reasons(rows, scores, top_k))
+        else:
+            reasons = [[] for _ in records]
+        baseline = scores.baseline_score
+        assert baseline is not None  # computed with the contributions
+        return [
+            RecordScore(
+                str(rows.profiles[i]),
+                float(scores.probability[i]),
+                float(scores.score[i]),
+                str(scores.band[i]),
+                float(baseline[i]),
+                reasons[i],
+            )
+            for i in range(len(records))
+        ]
 
     def explain_change(
         self, frame_then: pd.DataFrame, frame_now: pd.DataFrame, top_k: int | None = None
@@ -229,40 +241,31 @@ class HealthModel:
         """
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
-        now = self._batch(frame_now)
-        then = self._batch(frame_then)
-        position = frames.align_accounts(then.ids, now.ids)
-        then = _Batch(
-            then.frame,
-            then.ids[position],
-            then.profiles[position],
-            then.X[position],
-            {k: v[position] for k, v in then.raw.items()},
-        )
-        counter = _Batch(then.frame, then.ids, now.profiles, then.X, then.raw)
-        phi_now, margin_now = self._explained(now)
-        phi_then, margin_counter = self._explained(counter)
-        scores_now = self._scores(now, margin_now)
-        scores_then = self._scores(then, self._margins(then))
-        score_counter = np.empty(len(now.ids))
+        now = self._rows(frame_now)
+        earlier = self._rows(frame_then)
+        then = earlier.take(frames.align_accounts(earlier.ids, now.ids))
+        counter = then.take(np.arange(len(then.ids)), profiles=now.profiles)
+        scored_now = self._score(now, contributions=True)
+        scored_counter = self._score(counter, contributions=True)
+        scored_then = self._score(then, contributions=False)
+        margin_now, margin_counter = scored_now.margin, scored_counter.margin
         slope = np.empty(len(now.ids))
         for name, rows in now.groups:
             profile = self.profiles_[name]
-            score_counter[rows] = profile.score(margin_counter[rows])
             slope[rows] = profile.slope((margin_counter[rows] + margin_now[rows]) / 2.0)
-        s_now = scores_now["health_score"].to_numpy()
-        s_then = scores_then["health_score"].to_numpy()
+        s_now, s_then, s_counter = scored_now.score, scored_then.score, scored_counter.score
         points = split_score_change(
-            phi_now[:, :-1] - phi_then[:, :-1], s_now - score_counter, slope
+            scored_now.phi[:, :-1] - scored_counter.phi[:, :-1],  # type: ignore[index]
+            s_now - s_counter,
+            slope,
         )
-        specs = [self.catalog_[n] for n in self.feature_names_]
         table = change_table(
             now.ids,
             points,
-            specs,
+            self._specs,
             self._value_getter(then),
             self._value_getter(now),
-            score_counter - s_then,
+            s_counter - s_then,
             then.profiles,
             now.profiles,
             top_k,
@@ -275,8 +278,8 @@ class HealthModel:
                 "score_then": s_then,
                 "score_now": s_now,
                 "score_change": s_now - s_then,
-                "band_then": scores_then["band"].to_numpy(),
-                "band_now": scores_now["band"].to_numpy(),
+                "band_then": scored_then.band,
+                "band_now": scored_now.band,
             }
         )
         return ChangeExplanation(summary, table)
@@ -292,7 +295,7 @@ class HealthModel:
     ) -> RollUp:
         """Roll account scores up the hierarchy with this model's band weights.
 
-        See :func:`models.rollup.roll_up` for the arguments and the definition.
+        See :func:`vitals.models.rollup.roll_up` for the arguments and the definition.
         """
         return roll_up(
             tree,
@@ -305,96 +308,98 @@ class HealthModel:
         )
 
     def save(self, directory: str | Path) -> Path:
-        """Write the model to a directory (JSON manifest + LightGBM model text files)."""
-        from models.persistence import save_model
+        """Write the fitted model to a directory (see :mod:`vitals.models.persistence`).
 
-        return save_model(self, directory)
+        Raises:
+            NotFittedError: an unfitted model.
+            FileExistsError: the directory already holds a model.
+            TypeError: metadata that JSON cannot hold.
+        """
+        if not hasattr(self, "profiles_"):
+            raise NotFittedError("only a fitted HealthModel can be saved")
+        saved = SavedModel(
+            feature_set=self.feature_set_,
+            routing=list(self.routing),
+            default_profile=self.default_profile,
+            band_weights=None if self.band_weights is None else dict(self.band_weights),
+            metadata=self.metadata_,
+            pieces=[p.piece for p in self.profiles_.values()],
+        )
+        return write_model(directory, saved)
 
     @classmethod
     def load(cls, directory: str | Path) -> HealthModel:
-        """Read a model written by :meth:`save`."""
-        from models.persistence import load_model
+        """Read a model written by :meth:`save` (or by an earlier format version).
 
-        return load_model(directory)
+        Raises:
+            ValueError: not a Vitals model directory, or a newer format version.
+        """
+        saved = read_model(directory)
+        model = cls(saved.feature_set, saved.routing, saved.default_profile, saved.band_weights)
+        model.fit(saved.pieces, metadata=saved.metadata)
+        if model.feature_names_ != saved.feature_set.names:
+            raise ValueError(f"{directory}: booster features differ from the saved feature set")
+        return model
 
-    def _batch(self, frame: pd.DataFrame) -> _Batch:
+    def _rows(self, frame: pd.DataFrame) -> Rows:
         if not hasattr(self, "profiles_"):
             raise NotFittedError("this HealthModel is not fitted yet: call fit or load first")
         ids = frames.check_frame(frame, self._layout, need_tenure=self.router_.needs_tenure)
         segment = frame[frames.SEGMENT].to_numpy(dtype=object, na_value=None)
         tenure = frame[frames.TENURE_DAYS].to_numpy(dtype=np.float64, na_value=np.nan)
-        return _Batch(
-            frame,
+
+        def previous(column: str, at: np.ndarray) -> np.ndarray | None:
+            if column not in frame.columns:
+                return None
+            return frame[column].to_numpy(dtype=object, na_value=np.nan)[at]
+
+        return Rows(
             ids,
             self.router_.route(segment, tenure),
             frames.numeric_matrix(frame, self._layout),
             frames.categorical_values(frame, self._layout),
+            previous,
         )
 
-    def _matrix(self, batch: _Batch, name: str, rows: np.ndarray) -> np.ndarray:
-        if not self._layout.categorical:
-            return batch.X if len(rows) == len(batch.ids) else batch.X[rows]
-        return frames.encode(batch.X, batch.raw, self._layout, self.profiles_[name].codes, rows)
+    def _score(self, rows: Rows, *, contributions: bool) -> RowScores:
+        return score_rows(self.profiles_, self._layout, rows, contributions=contributions)
 
-    def _explained(self, batch: _Batch) -> tuple[np.ndarray, np.ndarray]:
-        """TreeSHAP contributions (base value last) and raw margins of every row."""
-        phi = np.empty((len(batch.ids), len(self.feature_names_) + 1))
-        margin = np.empty(len(batch.ids))
-        for name, rows in batch.groups:
-            X = self._matrix(batch, name, rows)
-            margin[rows], phi[rows] = self.profiles_[name].shap.explain(X)
-        return phi, margin
-
-    def _margins(self, batch: _Batch) -> np.ndarray:
-        margin = np.empty(len(batch.ids))
-        for name, rows in batch.groups:
-            margin[rows] = _margin(
-                self.profiles_[name].piece.booster, self._matrix(batch, name, rows)
-            )
-        return margin
-
-    def _scores(self, batch: _Batch, margin: np.ndarray, **extra: np.ndarray) -> pd.DataFrame:
-        probability = np.empty(len(batch.ids))
-        band = np.empty(len(batch.ids), dtype=object)
-        pooled = np.empty(len(batch.ids), dtype=bool)
-        for name, rows in batch.groups:
-            profile = self.profiles_[name]
-            probability[rows] = profile.piece.calibrator.transform(margin[rows])
-            band[rows] = assign_bands(health_score(probability[rows]), profile.bands)
-            pooled[rows] = profile.piece.pooled
-        columns: dict[str, object] = {"account_id": batch.ids}
-        if frames.AS_OF in batch.frame.columns:
-            columns[frames.AS_OF] = batch.frame[frames.AS_OF].to_numpy()
+    def _table(
+        self, frame: pd.DataFrame, rows: Rows, scores: RowScores, **extra: np.ndarray | None
+    ) -> pd.DataFrame:
+        columns: dict[str, object] = {"account_id": rows.ids}
+        if frames.AS_OF in frame.columns:
+            columns[frames.AS_OF] = frame[frames.AS_OF].to_numpy()
         columns.update(
-            profile=batch.profiles,
-            pooled=pooled,
-            churn_probability=probability,
-            health_score=health_score(probability),
-            band=band,
+            profile=rows.profiles,
+            pooled=scores.pooled,
+            churn_probability=scores.probability,
+            health_score=scores.score,
+            band=scores.band,
             **extra,
         )
-        return pd.DataFrame(columns, index=batch.frame.index)
+        return pd.DataFrame(columns, index=frame.index)
 
-    def _value_getter(self, batch: _Batch) -> ValueGetter:
-        def value_at(j: int, rows: np.ndarray) -> np.ndarray:
-            name = self.feature_names_[j]
-            if name in batch.raw:
-                return batch.raw[name][rows]
-            return batch.X[rows, j].astype(object)
+    def _reasons(self, rows: Rows, scores: RowScores, top_k: int) -> ReasonColumns:
+        points = scores.points()
+        return reason_columns(
+            points,
+            scores.phi,  # type: ignore[arg-type]
+            top_k_indices(points, top_k),
+            self._specs,
+            self._value_getter(rows),
+            self._previous_getter(rows),
+        )
+
+    def _value_getter(self, rows: Rows) -> ValueGetter:
+        def value_at(j: int, at: np.ndarray) -> np.ndarray:
+            return rows.values(self._layout, j, at)
 
         return value_at
 
-    def _previous_getter(self, batch: _Batch) -> PreviousGetter:
-        def previous_at(j: int, rows: np.ndarray) -> np.ndarray | None:
+    def _previous_getter(self, rows: Rows) -> PreviousGetter:
+        def previous_at(j: int, at: np.ndarray) -> np.ndarray | None:
             column = self.catalog_[self.feature_names_[j]].previous
-            if column is None or column not in batch.frame.columns:
-                return None
-            return batch.frame[column].to_numpy(dtype=object, na_value=np.nan)[rows]
+            return None if column is None else rows.previous(column, at)
 
         return previous_at
-
-
-def _margin(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
-    # a thread team costs more than it saves on a few rows, and waits for a free core when busy
-    threads = {"num_threads": 1} if len(X) <= _SMALL_BATCH else {}
-    return booster.predict(X, raw_score=True, **threads)

@@ -1,11 +1,16 @@
 """Logging a HealthModel to MLflow and loading it back (with pyfunc_model, the mlflow users).
 
 The model is logged as "models from code" (``python_model`` is the path of
-:mod:`models.pyfunc_model`, never a pickle) with the saved model directory as the
+:mod:`vitals.models.pyfunc_model`, never a pickle) with the saved model directory as the
 ``health_model`` artifact: LightGBM model text files plus a JSON manifest. The signature and the
 input example come from a few real snapshot rows, so ``mlflow models serve`` checks requests.
-The ``vitals`` packages (``models``, ``features``, ``vitals``) must be importable where the model
-is loaded: install the project there, or pass them as ``code_paths``.
+``mlflow.pyfunc.load_model`` needs the ``vitals`` package importable where the model is loaded:
+install the project there, or pass it as ``code_paths``.
+
+Vitals itself loads a logged model with :func:`load_health_model`, which reads the saved
+directory without running the logged code. Models logged before the stages moved under
+``vitals.*`` (whose logged code imports ``models.health_model``) therefore keep loading in Vitals;
+only ``mlflow.pyfunc.load_model`` of such a model needs the old layout, or re-logging.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.artifacts import download_artifacts
+from mlflow.models import Model, infer_signature
 from mlflow.models.model import ModelInfo
 
-from models.frames import ACCOUNT_ID, AS_OF, SEGMENT, TENURE_DAYS
-from models.health_model import HealthModel
+from vitals.models.frames import ACCOUNT_ID, AS_OF, SEGMENT, TENURE_DAYS
+from vitals.models.health_model import HealthModel
 
 PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 ARTIFACT_KEY = "health_model"
@@ -78,16 +84,33 @@ def log_health_model(
         )
 
 
-def load_health_model(model_uri: str) -> HealthModel:
+def load_health_model(model: str | Path) -> HealthModel:
     """Load the HealthModel logged by :func:`log_health_model`.
 
-    Args:
-        model_uri: e.g. ``runs:/<run_id>/health_model`` or ``models:/vitals-health@champion``.
+    The saved directory named by the ``health_model`` artifact is read directly, so the logged
+    code is not run (see the module docstring).
 
-    Returns:
-        The fitted :class:`HealthModel`.
+    Args:
+        model: the folder of a downloaded logged model (holding ``MLmodel``), or an MLflow URI
+            (``runs:/<run_id>/health_model``, ``models:/vitals-health@champion``) of the store
+            MLflow is pointed at.
+
+    Raises:
+        ValueError: no pyfunc model with a ``health_model`` artifact there.
+        OSError: the folder or its files cannot be read.
     """
-    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().health_model
+    if Path(model).is_dir():
+        return _from_model_dir(Path(model))
+    with tempfile.TemporaryDirectory(prefix="vitals-model-") as tmp:
+        return _from_model_dir(Path(download_artifacts(artifact_uri=str(model), dst_path=tmp)))
+
+
+def _from_model_dir(model_dir: Path) -> HealthModel:
+    flavor = Model.load(str(model_dir)).flavors.get("python_function", {})
+    artifact = flavor.get("artifacts", {}).get(ARTIFACT_KEY)
+    if artifact is None:
+        raise ValueError(f"{model_dir} has no {ARTIFACT_KEY!r} artifact: not a Vitals model")
+    return HealthModel.load(model_dir / artifact["path"])
 
 
 def _pinned(package: str) -> str:

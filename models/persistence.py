@@ -1,4 +1,4 @@
-"""Saving a HealthModel to a directory and reading it back; nothing is pickled.
+"""Writing a HealthModel's parts to a directory and reading them back; nothing is pickled.
 
 Layout::
 
@@ -6,41 +6,62 @@ Layout::
     <directory>/boosters/<n>.txt    one LightGBM model text file per distinct booster
 
 The manifest holds the format version, the versions of LightGBM and Vitals that wrote it, the
-feature list, the feature catalog, the routing rules (the settings' profiles), the default
-profile, the band weights, the horizon, training's metadata (training window, model version, ...)
-and per profile: its booster file, whether it is pooled, its base rate, band thresholds,
-calibrator (as data) and the training categories of categorical features. A booster shared by
-several profiles (the pooled one) is written once. LightGBM writes thresholds and leaf values
-with full precision, so a loaded model predicts exactly as the saved one.
+exact feature set the model reads (:class:`~vitals.features.catalog.FeatureSet`: entity and
+timestamp columns, typed features, key product features, horizon and grace gap, version), the
+profile rules, the default profile, the band weights, training's metadata (training window, model
+version, ...) and per profile: its booster file, whether it is pooled, its base rate, band
+thresholds, calibrator (as data) and the training categories of categorical features. A booster
+shared by several profiles (the pooled one) is written once. LightGBM writes thresholds and leaf
+values with full precision, so a loaded model predicts exactly as the saved one.
+
+Format 1 (before the feature set was declared) is still read: its catalog, and the key features,
+horizon and grace gap training kept in the metadata, become the feature set.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
-from sklearn.exceptions import NotFittedError
 
-from features.catalog import FeatureSpec
-from models.calibration import Calibrator
-from models.health_model import HealthModel
-from models.profiles import ProfileModel
-from vitals.config.settings import BandThresholds, ProfileConfig
+from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.models.calibration import Calibrator
+from vitals.models.profiles import ProfileModel, ProfileRule
+from vitals.models.scoring import Bands
 
 FORMAT = "vitals-health-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
-def save_model(model: HealthModel, directory: str | Path) -> Path:
-    """Write a fitted model to ``directory`` (created; must not hold a model already).
+@dataclass(frozen=True)
+class SavedModel:
+    """Everything a HealthModel is built from.
 
-    Args:
-        model: a fitted :class:`HealthModel`.
-        directory: target directory.
+    Attributes:
+        feature_set: the exact features the boosters read, in their order.
+        routing: the profile rules, in priority order.
+        default_profile: profile of accounts no rule matches.
+        band_weights: band weights of the roll-up (``None``: the defaults).
+        metadata: training's JSON-able facts.
+        pieces: one fitted piece per profile.
+    """
+
+    feature_set: FeatureSet
+    routing: list[ProfileRule]
+    default_profile: str
+    band_weights: dict[str, float] | None
+    metadata: dict[str, Any]
+    pieces: list[ProfileModel]
+
+
+def write_model(directory: str | Path, saved: SavedModel) -> Path:
+    """Write a model's parts to ``directory`` (created; must not hold a model already).
 
     Returns:
         The directory.
@@ -52,12 +73,9 @@ def save_model(model: HealthModel, directory: str | Path) -> Path:
     target = Path(directory)
     if (target / MANIFEST).exists():
         raise FileExistsError(f"{target} already holds a saved model")
-    if not hasattr(model, "profiles_"):
-        raise NotFittedError("only a fitted HealthModel can be saved")
-    pieces = [p.piece for p in model.profiles_.values()]
     (target / "boosters").mkdir(parents=True, exist_ok=True)
     files: dict[int, str] = {}
-    for piece in pieces:
+    for piece in saved.pieces:
         if id(piece.booster) not in files:
             name = f"boosters/{len(files):02d}.txt"
             piece.booster.save_model(str(target / name))
@@ -67,24 +85,22 @@ def save_model(model: HealthModel, directory: str | Path) -> Path:
         "format_version": FORMAT_VERSION,
         "saved_at": datetime.now(UTC).isoformat(),
         "versions": {"lightgbm": lgb.__version__, "vitals": _vitals_version()},
-        "features": model.feature_names_,
-        "catalog": [spec.to_dict() for spec in model.catalog],
-        "routing": [rule.model_dump(mode="json") for rule in model.routing],
-        "default_profile": model.default_profile,
-        "band_weights": None if model.band_weights is None else dict(model.band_weights),
-        "horizon_days": model.horizon_days,
-        "metadata": model.metadata_,
+        "feature_set": saved.feature_set.to_dict(),
+        "routing": [rule.to_dict() for rule in saved.routing],
+        "default_profile": saved.default_profile,
+        "band_weights": saved.band_weights,
+        "metadata": saved.metadata,
         "profiles": [
             {
                 "name": p.name,
                 "booster": files[id(p.booster)],
                 "pooled": p.pooled,
                 "base_rate": p.base_rate,
-                "bands": None if p.bands is None else p.bands.model_dump(),
+                "bands": None if p.bands is None else p.bands.to_dict(),
                 "calibrator": p.calibrator.to_dict(),
                 "categories": {k: list(v) for k, v in (p.categories or {}).items()},
             }
-            for p in pieces
+            for p in saved.pieces
         ],
     }
     try:
@@ -95,14 +111,8 @@ def save_model(model: HealthModel, directory: str | Path) -> Path:
     return target
 
 
-def load_model(directory: str | Path) -> HealthModel:
-    """Read a model written by :func:`save_model`.
-
-    Args:
-        directory: the model directory.
-
-    Returns:
-        The fitted :class:`HealthModel`.
+def read_model(directory: str | Path) -> SavedModel:
+    """Read the parts written by :func:`write_model` (format 1 or 2).
 
     Raises:
         ValueError: not a Vitals model directory, or a newer format version.
@@ -128,20 +138,37 @@ def load_model(directory: str | Path) -> HealthModel:
                 calibrator=Calibrator.from_dict(p["calibrator"]),
                 base_rate=p["base_rate"],
                 pooled=p["pooled"],
-                bands=None if p["bands"] is None else BandThresholds(**p["bands"]),
+                bands=None if p["bands"] is None else Bands(**p["bands"]),
                 categories=p["categories"] or None,
             )
         )
-    model = HealthModel(
-        catalog=[FeatureSpec.from_dict(s) for s in manifest["catalog"]],
-        routing=[ProfileConfig(**r) for r in manifest["routing"]],
+    return SavedModel(
+        feature_set=_feature_set(manifest, source),
+        routing=[ProfileRule.from_dict(r) for r in manifest["routing"]],
         default_profile=manifest["default_profile"],
         band_weights=manifest["band_weights"],
-        horizon_days=manifest["horizon_days"],
-    ).fit(pieces, metadata=manifest["metadata"])
-    if model.feature_names_ != manifest["features"]:
-        raise ValueError(f"{source}: booster features differ from the manifest's feature list")
-    return model
+        metadata=manifest["metadata"],
+        pieces=pieces,
+    )
+
+
+def _feature_set(manifest: dict[str, Any], source: Path) -> FeatureSet:
+    if "feature_set" in manifest:
+        return FeatureSet.from_dict(manifest["feature_set"])
+    metadata = manifest["metadata"]
+    if "key_features" not in metadata or "grace_days" not in metadata:
+        raise ValueError(
+            f"{source} was saved before models recorded their key features and grace gap: "
+            "retrain it with this version of Vitals"
+        )
+    catalog = {s["name"]: FeatureSpec.from_dict(s) for s in manifest["catalog"]}
+    return FeatureSet(
+        tuple(catalog[name] for name in manifest["features"]),
+        tuple(metadata["key_features"]),
+        int(manifest["horizon_days"]),
+        int(metadata["grace_days"]),
+        version=1,
+    )
 
 
 def _vitals_version() -> str | None:

@@ -1,28 +1,65 @@
 """Health profiles: the fitted piece of each profile, and routing an account to its profile.
 
-Routing follows the settings (``Settings.profiles``, in order): an account goes to the first
-profile whose rules all hold -- ``max_tenure_days`` (tenure strictly below it, e.g. onboarding) and
-``segments`` (the account's segment is listed). A profile with neither rule matches no account by
-rule; accounts that no rule matches (a null or unlisted segment included) go to
-``default_profile``.
+Routing follows the model's profile rules (the settings' profiles, in order, turned into
+:class:`ProfileRule` by the training stage): an account goes to the first profile whose rules all
+hold -- ``max_tenure_days`` (tenure strictly below it, e.g. onboarding) and ``segments`` (the
+account's segment is listed). A profile with neither rule matches no account by rule; accounts
+that no rule matches (a null or unlisted segment included) go to ``default_profile``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import lightgbm as lgb
 import numpy as np
 
-from features.catalog import FeatureSpec
-from models.calibration import Calibrator
-from models.frames import FeatureLayout
-from models.scoring import default_bands, health_score
-from models.treeshap import TreeShap
-from vitals.config.settings import BandThresholds, ProfileConfig
+from vitals.features.catalog import FeatureSpec
+from vitals.models.calibration import Calibrator
+from vitals.models.frames import FeatureLayout
+from vitals.models.scoring import Bands, default_bands, health_score
+from vitals.models.treeshap import TreeShap
 
 _SLOPE_STEP = 1e-6  # log-odds step of the central difference for S'(M)
+
+
+@dataclass(frozen=True)
+class ProfileRule:
+    """A health profile as the model routes to it.
+
+    Attributes:
+        name: profile name.
+        segments: segments it takes (empty: any segment).
+        max_tenure_days: it takes accounts with tenure strictly below this (``None``: any tenure).
+        bands: its band thresholds, when configured.
+    """
+
+    name: str
+    segments: tuple[str, ...] = field(default=())
+    max_tenure_days: int | None = None
+    bands: Bands | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The rule as plain JSON data."""
+        return {
+            "name": self.name,
+            "segments": list(self.segments),
+            "max_tenure_days": self.max_tenure_days,
+            "bands": None if self.bands is None else self.bands.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ProfileRule:
+        """Read :meth:`to_dict`'s output (keys of other settings, as older models hold, ignored)."""
+        bands = data.get("bands")
+        tenure = data.get("max_tenure_days")
+        return cls(
+            name=str(data["name"]),
+            segments=tuple(str(s) for s in data.get("segments") or ()),  # type: ignore[union-attr]
+            max_tenure_days=None if tenure is None else int(tenure),  # type: ignore[call-overload]
+            bands=None if bands is None else Bands(**bands),  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True)
@@ -32,11 +69,12 @@ class ProfileModel:
     Attributes:
         name: profile name (a name from the settings' profiles, or the default profile).
         booster: binary LightGBM booster (its own, or the pooled one shared by fallback profiles).
-        calibrator: fitted :class:`~models.calibration.Calibrator` from margin to probability.
+        calibrator: fitted :class:`~vitals.models.calibration.Calibrator` from margin to
+            probability.
         base_rate: share of churners in the profile's training window, in (0, 1).
         pooled: ``True`` when the profile had too little data and uses the pooled booster.
-        bands: band thresholds; ``None`` takes the settings' thresholds of the profile, else the
-            defaults from ``base_rate`` (see :mod:`models.scoring`).
+        bands: band thresholds; ``None`` takes the profile rule's thresholds, else the
+            defaults from ``base_rate`` (see :mod:`vitals.models.scoring`).
         categories: training levels per categorical feature; ``None`` reads them from the
             booster (``booster.pandas_categorical``, set when it was trained on a DataFrame).
     """
@@ -46,7 +84,7 @@ class ProfileModel:
     calibrator: Calibrator
     base_rate: float
     pooled: bool = False
-    bands: BandThresholds | None = None
+    bands: Bands | None = None
     categories: Mapping[str, Sequence[str]] | None = None
 
 
@@ -65,7 +103,7 @@ class FittedProfile:
     codes: dict[str, dict[str, int]]
 
     @property
-    def bands(self) -> BandThresholds:
+    def bands(self) -> Bands:
         """The profile's band thresholds."""
         assert self.piece.bands is not None  # filled in by fit_profile
         return self.piece.bands
@@ -86,9 +124,9 @@ def fit_profile(
     shap: TreeShap,
     layout: FeatureLayout,
     catalog: Mapping[str, FeatureSpec],
-    settings_bands: BandThresholds | None,
+    rule_bands: Bands | None,
 ) -> FittedProfile:
-    """Check a piece and fill in its bands (piece, else settings, else base-rate defaults).
+    """Check a piece and fill in its bands (piece, else its rule, else base-rate defaults).
 
     Args:
         piece: the piece from training.
@@ -96,7 +134,7 @@ def fit_profile(
         shap: the explainer of that booster.
         layout: the model's features.
         catalog: catalog entry by feature name.
-        settings_bands: the settings' thresholds for this profile, if any.
+        rule_bands: the profile rule's thresholds, if any.
 
     Returns:
         The fitted profile.
@@ -107,7 +145,7 @@ def fit_profile(
     """
     _check_piece(piece.name, shap, layout, catalog)
     piece.calibrator.transform(np.zeros(1))
-    bands = piece.bands or settings_bands or default_bands(piece.base_rate)
+    bands = piece.bands or rule_bands or default_bands(piece.base_rate)
     categories = _categories(piece, booster, layout)
     codes = {n: {v: i for i, v in enumerate(levels)} for n, levels in categories.items()}
     resolved = replace(piece, booster=booster, bands=bands, categories=categories)
@@ -118,11 +156,11 @@ class ProfileRouter:
     """Routes accounts to profile names by segment and tenure (rules in the module docstring).
 
     Args:
-        rules: the settings' profiles, in priority order.
+        rules: the profile rules, in priority order.
         default_profile: profile of accounts no rule matches.
     """
 
-    def __init__(self, rules: Sequence[ProfileConfig], default_profile: str) -> None:
+    def __init__(self, rules: Sequence[ProfileRule], default_profile: str) -> None:
         self.rules = rules
         self.default_profile = default_profile
 

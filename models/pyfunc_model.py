@@ -2,7 +2,7 @@
 
 MLflow runs this file when the logged model is loaded (``mlflow.pyfunc.load_model``,
 ``mlflow models serve``); ``load_context`` reads the saved HealthModel directory that was logged
-as the ``health_model`` artifact. Log it with :func:`models.mlflow_adapter.log_health_model`.
+as the ``health_model`` artifact. Log it with :func:`vitals.models.mlflow_adapter.log_health_model`.
 """
 
 from __future__ import annotations
@@ -13,20 +13,20 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from models.health_model import HealthModel
-from models.persistence import load_model
+from vitals.models.health_model import HealthModel
 
 
 class HealthModelPyfunc(PythonModel):
     """Predicts churn probability, health score, band and profile per snapshot row.
 
     Attributes:
-        health_model: the loaded :class:`~models.health_model.HealthModel` (after ``load_context``).
+        health_model: the loaded :class:`~vitals.models.health_model.HealthModel` (after
+            ``load_context``).
     """
 
     def load_context(self, context: PythonModelContext) -> None:
         """Load the HealthModel from the ``health_model`` artifact directory."""
-        self.health_model: HealthModel = load_model(context.artifacts["health_model"])
+        self.health_model = HealthModel.load(context.artifacts["health_model"])
 
     def predict(
         self,

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from features.catalog import FeatureSpec
+from vitals.features.catalog import FeatureSpec
 
 FLAT_MARGIN = 1e-9  # log-odds: below this a margin change counts as none
 PROFILE_COMPONENT = "profile"

@@ -31,8 +31,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from models.frames import InputError
-from models.scoring import BANDS
+from vitals.models.frames import InputError
+from vitals.models.scoring import BANDS
 
 Weighting = Literal["count", "contract_value"]
 DEFAULT_BAND_WEIGHTS: dict[str, float] = {"good": 1.0, "average": 0.5, "poor": 0.0}

@@ -32,8 +32,8 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
-from models.forest import flatten
-from models.treeshap_kernels import shap_parallel, shap_rows
+from vitals.models.forest import flatten
+from vitals.models.treeshap_kernels import shap_parallel, shap_rows
 
 _CHUNK = 32  # rows per block (and parallel task); up to this many go row by row in this thread
 

@@ -1,8 +1,9 @@
-"""The numba kernels behind :class:`models.treeshap.TreeShap` (the algorithm is described there).
+"""The numba kernels behind :class:`vitals.models.treeshap.TreeShap` (the algorithm is described
+there).
 
 :func:`shap_rows` explains rows one at a time; :func:`shap_parallel` splits a batch into blocks of
 rows, each explained by ``_shap_block`` with the row loop innermost, and spreads them over the
-cores. Both take the arrays of :meth:`models.forest.Forest.kernel_arguments` and write the
+cores. Both take the arrays of :meth:`vitals.models.forest.Forest.kernel_arguments` and write the
 contributions (``out``) and raw margins (``margins``) of the rows. Split decisions follow
 LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (:func:`decide`).
 """

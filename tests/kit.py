@@ -18,14 +18,15 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from features.build import Snapshots, build_features, default_dates
-from features.loader import load_dataset
-from features.simulate import simulate, write_dataset
-from models.calibration import Calibrator
-from models.health_model import HealthModel
-from models.profiles import ProfileModel, ProfileRouter
-from training.data import categories_of, design_matrix
 from vitals.config.settings import Settings, get_settings
+from vitals.features.build import Snapshots, build_features, default_dates
+from vitals.features.loader import load_dataset
+from vitals.features.simulate import simulate, write_dataset
+from vitals.models.calibration import Calibrator
+from vitals.models.health_model import HealthModel
+from vitals.models.profiles import ProfileModel, ProfileRouter
+from vitals.training.assemble import profile_rules, unfitted_model
+from vitals.training.data import categories_of, design_matrix
 
 ACCOUNTS, MONTHS, SEED = 240, 12, 3
 
@@ -72,20 +73,15 @@ def fit_model(
     booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=rounds)
     calibrator = Calibrator("sigmoid").fit(booster.predict(X, raw_score=True), y)
     base_rate = float(np.clip(y.mean(), 0.01, 0.99))
-    router = ProfileRouter(settings.profiles, settings.default_profile)
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     pieces = [
         ProfileModel(name, booster, calibrator, base_rate, pooled=True)
         for name in router.profile_names
     ]
-    metadata: dict[str, Any] = {
-        "model_version": version,
-        "key_features": snapshots.key_features,
-        "horizon_days": snapshots.horizon_days,
-        "grace_days": snapshots.grace_days,
-    }
+    metadata: dict[str, Any] = {"model_version": version}
     if windows is not None:
         metadata["windows"] = windows
-    return HealthModel.from_settings(snapshots.catalog, settings).fit(pieces, metadata=metadata)
+    return unfitted_model(snapshots.feature_set, settings).fit(pieces, metadata=metadata)
 
 
 @pytest.fixture(autouse=True, name="_isolated")

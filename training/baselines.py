@@ -1,6 +1,6 @@
 """Baselines scored beside the Vitals model in every run: a rule-based health score and a
 logistic regression (the third, one pooled LightGBM, is the pooled booster of
-:mod:`training.boosters`).
+:mod:`vitals.training.boosters`).
 
 Rule-based health score, as customer-success tools build it: a weighted sum of per-feature
 percentiles, each percentile taken against the training window's distribution (flipped where
@@ -32,7 +32,7 @@ Logistic regression on the same features: numeric columns median-imputed (with m
 indicators), passed through a signed ``log1p`` (counts are heavy-tailed) and standardised;
 categorical columns one-hot encoded (missing as its own level, unseen levels ignored). Its
 margin is calibrated on the calibration window like every booster's
-(:mod:`training.calibrate`).
+(:mod:`vitals.training.calibrate`).
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from models.calibration import Calibrator
-from training.calibrate import choose_calibrator
-from training.data import labels
-from training.splits import TimeSplit
+from vitals.models.calibration import Calibrator
+from vitals.training.calibrate import choose_calibrator
+from vitals.training.data import labels
+from vitals.training.splits import TimeSplit
 
 #: (feature, weight, higher_is_healthier) of the rule-based score
 RULE_WEIGHTS: tuple[tuple[str, float, bool], ...] = (

@@ -14,7 +14,7 @@
    calibration rows when those hold ``min_calibration_churners`` churners, else the pooled
    calibrator.
 
-Calibrators are chosen per profile by :func:`training.calibrate.choose_calibrator`.
+Calibrators are chosen per profile by :func:`vitals.training.calibrate.choose_calibrator`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 import lightgbm as lgb
 import numpy as np
 
-from models.profiles import ProfileModel, ProfileRouter
-from training.calibrate import CalibrationChoice, choose_calibrator
-from training.data import PROFILE, design_matrix, labels
-from training.fit import BoosterFit, Sample, fit_booster, margins
-from training.splits import TimeSplit
-from training.tuning import TrialCallback, tune_booster
 from vitals.config.settings import ProfileConfig, TrainingSettings
+from vitals.models.profiles import ProfileModel, ProfileRouter
+from vitals.training.calibrate import CalibrationChoice, choose_calibrator
+from vitals.training.data import PROFILE, design_matrix, labels
+from vitals.training.fit import BoosterFit, Sample, fit_booster, margins
+from vitals.training.splits import TimeSplit
+from vitals.training.tuning import TrialCallback, tune_booster
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class FittedBoosters:
     Attributes:
         pooled: the pooled booster fit.
         pooled_calibration: the pooled booster's calibrator on the whole calibration window.
-        pieces: one :class:`~models.profiles.ProfileModel` per routable profile.
+        pieces: one :class:`~vitals.models.profiles.ProfileModel` per routable profile.
         summaries: per profile, JSON-able facts (own or pooled, rows, churners, calibration,
             trees, tuning), and the same for ``pooled``.
     """

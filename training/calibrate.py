@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.model_selection import StratifiedKFold
 
-from models.calibration import CalibrationMethod, Calibrator
-from training.metrics import log_loss
+from vitals.models.calibration import CalibrationMethod, Calibrator
+from vitals.training.metrics import log_loss
 
 METHODS: tuple[CalibrationMethod, ...] = ("sigmoid", "isotonic")
 

@@ -18,17 +18,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build import Snapshots, read_snapshots
-from features.pipeline import PipelineError, SnapshotRequest, build_snapshots, load_valid_dataset
-from models.profiles import ProfileRouter
-from training.errors import TrainingError
+from vitals.features.build import Snapshots, read_snapshots
+from vitals.features.pipeline import (
+    PipelineError,
+    SnapshotRequest,
+    build_snapshots,
+    load_valid_dataset,
+)
+from vitals.models.profiles import ProfileRouter
+from vitals.training.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 
 LABEL = "churned_within_horizon"
 PROFILE = "profile"
 _RECENCY = "days_since_last_activity"
-_RECENCY_CAP = 181  # features.definitions.RECENCY_CAP_DAYS: "no activity in the look-back"
+_RECENCY_CAP = 181  # vitals.features.definitions.RECENCY_CAP_DAYS: "no activity in the look-back"
 
 
 def build_training_snapshots(

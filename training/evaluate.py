@@ -26,7 +26,7 @@ Schema (``schema_version`` 1; keys are stable, new keys may be added, none renam
     WINDOW  = {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD", "dates": int, "snapshots": int,
                "churners": int}        # start/end: first and last as_of in the window
     METRICS = {"snapshots", "churners", "auc", "pr_auc", "brier", "log_loss", "ece",
-               "lift_top10", "recall_top10"}   # see training.metrics; null where undefined
+               "lift_top10", "recall_top10"}   # see vitals.training.metrics; null where undefined
     FACTS   = {"pooled": bool, "train_snapshots": int, "train_churners": int,
                "calibration": CALIBRATION, "trees"?: int, "validation_auc"?: float,
                "init"?: "pooled" | "scratch", "tuning"?: {"trials", "pruned", "best_params"}}
@@ -43,8 +43,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from training.metrics import METRICS, classification_metrics
-from training.splits import TimeSplit
+from vitals.training.metrics import METRICS, classification_metrics
+from vitals.training.splits import TimeSplit
 
 SCHEMA = "vitals-evaluation-report"
 SCHEMA_VERSION = 1

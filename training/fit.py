@@ -4,8 +4,8 @@ Class imbalance: churners are a few percent of snapshots. Boosters are trained o
 binary log-loss with ``scale_pos_weight`` 1 by default: reweighting moves the margins but barely
 changes the ranking, and every booster is recalibrated on a later window anyway, so the
 probabilities stay honest either way. Tuning searches ``scale_pos_weight`` (see
-:mod:`training.tuning`), and early stopping and tuning watch the validation AUC, which weighting
-does not distort (the log-loss of a reweighted booster would).
+:mod:`vitals.training.tuning`), and early stopping and tuning watch the validation AUC, which
+weighting does not distort (the log-loss of a reweighted booster would).
 """
 
 from __future__ import annotations

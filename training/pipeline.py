@@ -16,18 +16,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from features.build import Snapshots
-from models.health_model import HealthModel
-from models.profiles import ProfileRouter
-from training import plots
-from training.baselines import score_baselines
-from training.boosters import POOLED, FitOptions, FittedBoosters, fit_boosters
-from training.data import PROFILE, categories_of, design_matrix, labels, usable_frame
-from training.evaluate import MODEL, build_report
-from training.fit import base_params, margins
-from training.splits import TimeSplit, split_by_time
-from training.tuning import TrialCallback
 from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
+from vitals.models.health_model import HealthModel
+from vitals.models.profiles import ProfileRouter
+from vitals.training import plots
+from vitals.training.assemble import profile_rules, unfitted_model
+from vitals.training.baselines import score_baselines
+from vitals.training.boosters import POOLED, FitOptions, FittedBoosters, fit_boosters
+from vitals.training.data import PROFILE, categories_of, design_matrix, labels, usable_frame
+from vitals.training.evaluate import MODEL, build_report
+from vitals.training.fit import base_params, margins
+from vitals.training.splits import TimeSplit, split_by_time
+from vitals.training.tuning import TrialCallback
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class TrainingOutcome:
 
     Attributes:
         model: the fitted HealthModel.
-        report: the evaluation report (schema in :mod:`training.evaluate`).
+        report: the evaluation report (schema in :mod:`vitals.training.evaluate`).
         split: the time split.
         boosters: the fitted boosters and calibrators.
         test_scores: the model's ``predict`` output on the test rows.
@@ -89,7 +90,7 @@ def fit_and_evaluate(
     config = settings.training
     seed = settings.seed if seed is None else seed
     settings = settings.model_copy(update={"horizon_days": snapshots.horizon_days})
-    router = ProfileRouter(settings.profiles, settings.default_profile)
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     frame = usable_frame(
         snapshots, router, warmup_days=config.warmup_days, history_start=history_start
     )
@@ -110,12 +111,9 @@ def fit_and_evaluate(
     boosters = fit_boosters(
         split, features, categories, router, settings.profiles, options, on_trial
     )
-    model = HealthModel.from_settings(snapshots.catalog, settings).fit(
+    model = unfitted_model(snapshots.feature_set, settings).fit(
         boosters.pieces,
         metadata={
-            "horizon_days": snapshots.horizon_days,
-            "grace_days": snapshots.grace_days,
-            "key_features": list(snapshots.key_features),
             "seed": seed,
             "trials": trials,
             "windows": split.to_dict(),

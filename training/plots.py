@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
-from models.scoring import BANDS
+from vitals.models.scoring import BANDS
 
 _BAND_COLOURS = {"good": "#2e7d32", "average": "#f9a825", "poor": "#c62828"}
 _TOP_FEATURES = 15

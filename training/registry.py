@@ -17,8 +17,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from training.errors import PromotionRefused, TrackingError
-from training.tracking import REPORT_ARTIFACT, RUN_KIND_TAG, connect
+from vitals.training.errors import PromotionRefused, TrackingError
+from vitals.training.tracking import REPORT_ARTIFACT, RUN_KIND_TAG, connect
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from training.data import LABEL
-from training.errors import TrainingError
+from vitals.training.data import LABEL
+from vitals.training.errors import TrainingError
 
 WINDOWS = ("train", "calibration", "test")
 

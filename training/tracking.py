@@ -27,8 +27,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from training.errors import TrackingError
 from vitals.config.mlflow_store import StoreError, use_store
+from vitals.training.errors import TrackingError
 
 REPORT_ARTIFACT = "report.json"
 RUN_KIND_TAG = "vitals.kind"

@@ -1,7 +1,7 @@
 """The public training API: what ``vitals train / evaluate / promote`` and notebooks call.
 
 Example:
-    >>> from training.train import train
+    >>> from vitals.training.train import train
     >>> result = train("data/", trials=0, register=True)  # doctest: +SKIP
     >>> result.report["models"]["vitals"]["overall"]["auc"]  # doctest: +SKIP
 """
@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build import Snapshots, write_snapshots
-from models.health_model import HealthModel
-from models.mlflow_adapter import log_health_model
-from training import registry, tracking
-from training.data import build_training_snapshots, read_training_snapshots
-from training.errors import TrainingError
-from training.pipeline import TrainingOutcome, figures, fit_and_evaluate
-from training.registry import Promotion
 from vitals.config.settings import Settings, get_settings
+from vitals.features.build import Snapshots, write_snapshots
+from vitals.models.health_model import HealthModel
+from vitals.models.mlflow_adapter import log_health_model
+from vitals.training import registry, tracking
+from vitals.training.data import build_training_snapshots, read_training_snapshots
+from vitals.training.errors import TrainingError
+from vitals.training.pipeline import TrainingOutcome, figures, fit_and_evaluate
+from vitals.training.registry import Promotion
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class TrainingResult:
         run_id: the MLflow run.
         model_uri: URI of the logged HealthModel (loads with ``load_health_model``).
         version: the registered version (``None`` without ``register``).
-        report: the evaluation report (schema in :mod:`training.evaluate`).
+        report: the evaluation report (schema in :mod:`vitals.training.evaluate`).
         model: the fitted HealthModel.
         outcome: splits, boosters and test predictions, for a closer look in a notebook.
     """

@@ -17,7 +17,7 @@ import lightgbm as lgb
 import optuna
 from optuna_integration import LightGBMPruningCallback
 
-from training.fit import METRIC, VALID_NAME, BoosterFit, Sample, fit_booster
+from vitals.training.fit import METRIC, VALID_NAME, BoosterFit, Sample, fit_booster
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def tune_booster(
 
     Args:
         name: booster name (profile or ``pooled``), used as the study name.
-        params: base parameters (:func:`training.fit.base_params`); the trial's draws override.
+        params: base parameters (:func:`vitals.training.fit.base_params`); the trial's draws
+            override.
         train: training rows.
         valid: validation rows.
         n_trials: number of trials (at least 1).

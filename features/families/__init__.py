@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from features.definitions import Feature
-from features.families.account import attribute_features, financial_and_lifecycle
-from features.families.activity import engagement_and_usage
-from features.families.voice import feedback_features, support_features
+from vitals.features.definitions import Feature
+from vitals.features.families.account import attribute_features, financial_and_lifecycle
+from vitals.features.families.activity import engagement_and_usage
+from vitals.features.families.voice import feedback_features, support_features
 
 
 def feature_set(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from features.definitions import (
+from vitals.features.definitions import (
     RECENCY_CAP_DAYS,
     WINDOWS,
     Feature,

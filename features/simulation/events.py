@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from features.simulation.calendar import Calendar
-from features.simulation.draws import labels, sigmoid, utc_seconds
-from features.simulation.health import ACTIVITY, ADOPTION, BREADTH, SPONSOR, Health
-from features.simulation.lifecycle import Lifecycle
-from features.simulation.population import Population
+from vitals.features.simulation.calendar import Calendar
+from vitals.features.simulation.draws import labels, sigmoid, utc_seconds
+from vitals.features.simulation.health import ACTIVITY, ADOPTION, BREADTH, SPONSOR, Health
+from vitals.features.simulation.lifecycle import Lifecycle
+from vitals.features.simulation.population import Population
 
 EVENT_TYPES = ("login", "session", "feature_use", "report_run", "export", "invite", "api_call")
 _TYPE_P = np.array([0.2, 0.18, 0.36, 0.1, 0.03, 0.02, 0.11])

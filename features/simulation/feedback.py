@@ -13,11 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.simulation.calendar import US_PER_DAY, Calendar
-from features.simulation.draws import labels, utc_seconds
-from features.simulation.health import ACTIVITY, ADOPTION, BREADTH, SPONSOR, SUPPORT, Health
-from features.simulation.lifecycle import Lifecycle
-from features.simulation.population import ENT, N_CSMS, Population
+from vitals.features.simulation.calendar import US_PER_DAY, Calendar
+from vitals.features.simulation.draws import labels, utc_seconds
+from vitals.features.simulation.health import ACTIVITY, ADOPTION, BREADTH, SPONSOR, SUPPORT, Health
+from vitals.features.simulation.lifecycle import Lifecycle
+from vitals.features.simulation.population import ENT, N_CSMS, Population
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 _PRIORITY_LOGIT = np.log([0.3, 0.45, 0.18, 0.07])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.simulation.population import Population
+from vitals.features.simulation.population import Population
 
 DRIVERS = ("adoption", "sponsor", "support", "breadth", "activity")
 ADOPTION, SPONSOR, SUPPORT, BREADTH, ACTIVITY = range(len(DRIVERS))

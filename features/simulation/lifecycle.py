@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from features.simulation.calendar import Calendar
-from features.simulation.draws import sigmoid
-from features.simulation.health import ADOPTION, Health
-from features.simulation.population import MID, SMB, Population
+from vitals.features.simulation.calendar import Calendar
+from vitals.features.simulation.draws import sigmoid
+from vitals.features.simulation.health import ADOPTION, Health
+from vitals.features.simulation.population import MID, SMB, Population
 
 #: mean churn probability per renewal reached: rows segment, columns (annual, monthly)
 TARGET_CHURN = np.array([[0.07, 0.006], [0.17, 0.016], [0.32, 0.031]])

@@ -8,12 +8,16 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from features.simulation.calendar import Calendar, months_before
-from features.simulation.events import simulate_events
-from features.simulation.feedback import simulate_sentiment, simulate_surveys, simulate_tickets
-from features.simulation.health import simulate_health
-from features.simulation.lifecycle import simulate_lifecycle, subscriptions_table
-from features.simulation.population import simulate_population
+from vitals.features.simulation.calendar import Calendar, months_before
+from vitals.features.simulation.events import simulate_events
+from vitals.features.simulation.feedback import (
+    simulate_sentiment,
+    simulate_surveys,
+    simulate_tickets,
+)
+from vitals.features.simulation.health import simulate_health
+from vitals.features.simulation.lifecycle import simulate_lifecycle, subscriptions_table
+from vitals.features.simulation.population import simulate_population
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from features.simulation.calendar import Calendar
-from features.simulation.draws import labels
+from vitals.features.simulation.calendar import Calendar
+from vitals.features.simulation.draws import labels
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
 ENT, MID, SMB = 0, 1, 2

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.atomic import atomic_target
+from vitals.features.atomic import atomic_target
 
 Format = Literal["parquet", "csv"]
 

@@ -1,7 +1,7 @@
 """An account's stored health, history and the reasons its score changed.
 
 Reasons for a change versus N days ago are computed, not stored: the loaded model's
-:meth:`~models.health_model.HealthModel.explain_change` runs on the account's stored feature
+:meth:`~vitals.models.health_model.HealthModel.explain_change` runs on the account's stored feature
 vectors (``account_features``) of the two dates, so the reasons add up exactly to the change the
 loaded model sees between them (``explained_change``). The stored scores of both dates are shown
 beside it; they can differ from the loaded model's when the dates were scored by another model
@@ -17,9 +17,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.frames import ACCOUNT_ID
-from serving.api.holder import ServingModel
-from serving.api.schemas import (
+from vitals.models.frames import ACCOUNT_ID
+from vitals.serving.api.holder import ServingModel
+from vitals.serving.api.schemas import (
     AccountDetail,
     AccountSummary,
     ChangeReason,
@@ -27,8 +27,8 @@ from serving.api.schemas import (
     Reason,
     ScoreChange,
 )
-from serving.store import HealthRepository, HealthScore
-from serving.store.features_table import StoredFeatures, read_latest_features
+from vitals.serving.store import HealthRepository, HealthScore
+from vitals.serving.store.features_table import StoredFeatures, read_latest_features
 
 
 def stored_reasons(items: list[dict[str, Any]]) -> list[Reason]:
@@ -145,7 +145,7 @@ def _explained(
     if now is None or then is None or then.as_of >= now.as_of:
         change.note = "no stored feature vectors for both dates: the change is not explained"
         return change
-    unfit = [v.as_of for v in (then, now) if served.scorer.problems(v.features)]
+    unfit = [v.as_of for v in (then, now) if served.model.check_record(v.features)]
     if unfit:
         change.note = (
             f"the stored features of {unfit[0]} do not fit model {served.version}: the change "

@@ -1,6 +1,6 @@
 """The app factory: routers, error handlers, metrics, and a lifespan that loads model and store.
 
-Nothing is built at import time. ``uvicorn`` gets :func:`serving.api.server.app_factory` as a
+Nothing is built at import time. ``uvicorn`` gets :func:`vitals.serving.api.server.app_factory` as a
 factory (``--factory``); tests call :func:`create_app` with a model and a store they built.
 """
 
@@ -17,21 +17,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from models.frames import InputError
-from models.health_model import HealthModel
-from serving.api import errors
-from serving.api.auth import KeyVerifier
-from serving.api.body_limit import BodyLimitMiddleware
-from serving.api.deps import ReadKey
-from serving.api.holder import ModelHolder, ServingModel, registry_loader, serving_model
-from serving.api.metrics import ApiMetrics, MetricsMiddleware
-from serving.api.openapi import document_security
-from serving.api.routers import accounts, health, predict
-from serving.api.routers import model as model_routes
-from serving.api.vector_cache import VectorCache
-from serving.batch import LoadedModel, ModelNotFoundError
-from serving.store import HealthStore, StoreError
 from vitals.config.settings import Settings, get_settings
+from vitals.models.frames import InputError
+from vitals.models.health_model import HealthModel
+from vitals.serving.api import errors
+from vitals.serving.api.auth import KeyVerifier
+from vitals.serving.api.body_limit import BodyLimitMiddleware
+from vitals.serving.api.deps import ReadKey
+from vitals.serving.api.holder import ModelHolder, ServingModel, registry_loader, serving_model
+from vitals.serving.api.metrics import ApiMetrics, MetricsMiddleware
+from vitals.serving.api.openapi import document_security
+from vitals.serving.api.routers import accounts, health, predict
+from vitals.serving.api.routers import model as model_routes
+from vitals.serving.api.vector_cache import VectorCache
+from vitals.serving.batch import LoadedModel, ModelNotFoundError
+from vitals.serving.store import HealthStore, StoreError
 
 logger = logging.getLogger(__name__)
 

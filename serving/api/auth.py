@@ -23,8 +23,8 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, insert, select, update
 
-from serving.store.db import store_errors
-from serving.store.schema import ApiKey
+from vitals.serving.store.db import store_errors
+from vitals.serving.store.schema import ApiKey
 
 Scope = Literal["read", "predict", "ingest", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -76,7 +76,7 @@ def create_key(engine_or_store: Any, scopes: Iterable[str], name: str | None = N
     """Create a key with the given scopes and store its hash.
 
     Args:
-        engine_or_store: a migrated :class:`~serving.store.HealthStore` or its engine.
+        engine_or_store: a migrated :class:`~vitals.serving.store.HealthStore` or its engine.
         scopes: one or more of :data:`SCOPES`.
         name: a label, e.g. who the key is for.
 

@@ -13,11 +13,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from serving.api.auth import KeyInfo, KeyVerifier, Scope
-from serving.api.holder import ModelHolder, ServingModel
-from serving.api.metrics import ApiMetrics
-from serving.api.vector_cache import VectorCache
-from serving.store import HealthStore
+from vitals.serving.api.auth import KeyInfo, KeyVerifier, Scope
+from vitals.serving.api.holder import ModelHolder, ServingModel
+from vitals.serving.api.metrics import ApiMetrics
+from vitals.serving.api.vector_cache import VectorCache
+from vitals.serving.store import HealthStore
 
 KEY_HEADER = "X-API-Key"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vitals"'}
@@ -80,7 +80,7 @@ def require(scope: Scope | None) -> Callable[[Request], Awaitable[KeyInfo]]:
 
     One dependency reading the headers itself: FastAPI's security classes as sub-dependencies
     cost several times more per request. The OpenAPI schema still documents the key
-    (:func:`serving.api.openapi.document_security`).
+    (:func:`vitals.serving.api.openapi.document_security`).
     """
 
     async def check(request: Request) -> KeyInfo:

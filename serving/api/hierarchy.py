@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.api.schemas import (
+from vitals.serving.api.schemas import (
     Driver,
     HierarchyNode,
     HierarchyResponse,
@@ -25,8 +25,8 @@ from serving.api.schemas import (
     RollUpView,
     Weighting,
 )
-from serving.store import HealthRepository, HealthScore, ParentHealth
-from serving.store.features_table import read_subtree
+from vitals.serving.store import HealthRepository, HealthScore, ParentHealth
+from vitals.serving.store.features_table import read_subtree
 
 _CHUNK = 2000
 T = TypeVar("T")

@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from models.health_model import HealthModel
-from serving.api.scorer import OnlineScorer
-from serving.batch.model_source import LoadedModel, load_model
 from vitals.config.mlflow_store import StoreError, use_store
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch.model_source import LoadedModel, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,6 @@ class ServingModel:
         model: the fitted health model.
         version: its version, recorded with every score (``vitals-health/3``).
         uri: where it was loaded from.
-        scorer: the per-request scorer built on it.
         loaded_at: when this process loaded it.
         evaluation: overall test-window metrics of its training run, when they can be read.
     """
@@ -44,20 +42,15 @@ class ServingModel:
     model: HealthModel
     version: str
     uri: str
-    scorer: OnlineScorer
     loaded_at: datetime
     evaluation: dict[str, Any] | None
 
 
 def serving_model(loaded: LoadedModel) -> ServingModel:
-    """Wrap a loaded model for serving (builds its scorer, reads its evaluation summary)."""
+    """Wrap a loaded model for serving (warms its kernels up, reads its evaluation summary)."""
+    loaded.model.warm_up()
     return ServingModel(
-        loaded.model,
-        loaded.version,
-        loaded.uri,
-        OnlineScorer(loaded.model),
-        datetime.now(UTC),
-        _evaluation(loaded.model),
+        loaded.model, loaded.version, loaded.uri, datetime.now(UTC), _evaluation(loaded.model)
     )
 
 

@@ -1,8 +1,8 @@
 """The OpenAPI schema: FastAPI's, plus the API-key security every protected operation needs.
 
-Keys are checked by one plain dependency per scope (see :func:`serving.api.deps.require`), which
-FastAPI cannot document by itself; this adds the two ways to send a key as security schemes and,
-to each operation that depends on a key, the schemes and the scope it needs.
+Keys are checked by one plain dependency per scope (see :func:`vitals.serving.api.deps.require`),
+which FastAPI cannot document by itself; this adds the two ways to send a key as security schemes
+and, to each operation that depends on a key, the schemes and the scope it needs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from serving.api.deps import KEY_HEADER
+from vitals.serving.api.deps import KEY_HEADER
 
 SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": KEY_HEADER},

@@ -4,7 +4,7 @@ Accounts sent with ``features`` are checked against the loaded model (every bad 
 with its path, the whole request refused); accounts sent by id use their newest stored vector,
 and an id without one, or whose vector does not fit the model, gets its own 404 / 409 entry while
 the rest of the batch is scored. The response is built as plain dicts and encoded once by
-pydantic-core's JSON writer; it follows :class:`~serving.api.schemas.PredictResponse`, which
+pydantic-core's JSON writer; it follows :class:`~vitals.serving.api.schemas.PredictResponse`, which
 ``tests/api`` validate it against.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic_core import to_json
 
-from serving.api.holder import ServingModel
-from serving.api.schemas import AccountInput
-from serving.api.vector_cache import VectorCache
+from vitals.serving.api.holder import ServingModel
+from vitals.serving.api.schemas import AccountInput
+from vitals.serving.api.vector_cache import VectorCache
 
 MAX_REPORTED_ERRORS = 100
 
@@ -49,11 +49,11 @@ def predict_accounts(
         raise RequestValidationError(
             [_error(("body", "accounts"), "too_long", f"at most {max_batch} accounts per request")]
         )
-    scorer = served.scorer
+    model = served.model
     errors: list[dict[str, Any]] = []
     for i, account in enumerate(accounts):
         if account.features is not None:
-            for p in scorer.problems(account.features):
+            for p in model.check_record(account.features):
                 errors.append(
                     _error(("body", "accounts", i, "features", p.field), p.kind, p.message)
                 )
@@ -78,7 +78,7 @@ def predict_accounts(
             entry = _failure(
                 account.account_id, 404, f"no stored features for account {account.account_id!r}"
             )
-        elif found := scorer.problems(vector.features):
+        elif found := model.check_record(vector.features):
             fields = ", ".join(sorted({p.field for p in found})[:10])
             entry = _failure(
                 account.account_id,
@@ -97,7 +97,7 @@ def predict_accounts(
         if entry["status"] == 200:
             scored_at.append(len(results))
         results.append(entry)
-    for position, scored in zip(scored_at, scorer.score(rows, top_k), strict=True):
+    for position, scored in zip(scored_at, model.explain_records(rows, top_k), strict=True):
         results[position].update(
             profile=scored.profile,
             churn_probability=scored.churn_probability,

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 import uvicorn
 from fastapi import FastAPI
 
-from serving.api.app import create_app
-from serving.api.auth import KeyInfo, NewKey, create_key, list_keys, revoke_key
-from serving.store import HealthStore
 from vitals.config.settings import Settings, get_settings
+from vitals.serving.api.app import create_app
+from vitals.serving.api.auth import KeyInfo, NewKey, create_key, list_keys, revoke_key
+from vitals.serving.store import HealthStore
 
 SETTINGS_ENV = "VITALS_SERVE_SETTINGS"  # settings handed to worker processes, as JSON
 
@@ -46,7 +46,7 @@ def serve(
     HealthStore.open(settings.database_url).close()
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     uvicorn.run(
-        "serving.api.server:app_factory",
+        "vitals.serving.api.server:app_factory",
         factory=True,
         host=host or settings.serving.host,
         port=port or settings.serving.port,

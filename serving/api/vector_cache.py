@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from cachetools import TTLCache
 
-from serving.store import HealthStore
-from serving.store.db import store_errors
-from serving.store.features_table import StoredFeatures, read_latest_features
+from vitals.serving.store import HealthStore
+from vitals.serving.store.db import store_errors
+from vitals.serving.store.features_table import StoredFeatures, read_latest_features
 
 MAX_ACCOUNTS = 200_000  # vectors kept at most (about 2 KB each)
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, and_, func, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from serving.api.schemas import SortKey
-from serving.store import HealthRepository, HealthScore
+from vitals.serving.api.schemas import SortKey
+from vitals.serving.store import HealthRepository, HealthScore
 
 Order = Literal["asc", "desc"]
 NATURAL_ORDER: dict[str, Order] = {

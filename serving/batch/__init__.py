@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from serving.batch.errors import (
+from vitals.serving.batch.errors import (
     DateOutOfRangeError,
     ModelDataMismatchError,
     ModelNotFoundError,
     ScoringError,
 )
-from serving.batch.jobs import Progress, RunOptions, backfill, score
-from serving.batch.model_source import LoadedModel, load_model
-from serving.batch.summary import RunSummary
+from vitals.serving.batch.jobs import Progress, RunOptions, backfill, score
+from vitals.serving.batch.model_source import LoadedModel, load_model
+from vitals.serving.batch.summary import RunSummary
 
 __all__ = [
     "DateOutOfRangeError",

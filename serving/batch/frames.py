@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.health_model import HealthModel
-from models.rollup import Weighting
+from vitals.models.health_model import HealthModel
+from vitals.models.rollup import Weighting
 
 WEIGHTINGS: tuple[Weighting, ...] = ("count", "contract_value")
 TOP_CHILDREN = 3
@@ -80,7 +80,7 @@ def score_accounts(
         One row per snapshot with the columns of :data:`SCORE_SCHEMA`; ``reasons`` is JSON text.
 
     Raises:
-        models.frames.InputError: rows the model cannot score.
+        vitals.models.frames.InputError: rows the model cannot score.
     """
     frame = frame.reset_index(drop=True)
     # rows keyed by position: a frame may hold several dates of one account (Spark partitions)

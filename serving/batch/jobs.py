@@ -3,8 +3,8 @@
 Both follow the same steps. Arguments, the model, the store (reachable and writable) and the data
 are checked before any feature is computed; then snapshots are built (DuckDB or Spark), scored and
 explained, rolled up the hierarchy per date, staged in the store, and published in one transaction
-(:class:`serving.store.HealthWriter`). Any failure or interruption before the publication leaves
-the live history exactly as it was.
+(:class:`vitals.serving.store.HealthWriter`). Any failure or interruption before the publication
+leaves the live history exactly as it was.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from datetime import date
 
 import pandas as pd
 
-from features.build import Snapshots, build_features
-from features.dates import parse_every
-from features.engines import ENGINES
-from features.loader import Dataset
-from features.pipeline import load_valid_dataset
-from models.frames import InputError
-from serving.batch import plan
-from serving.batch.errors import ScoringError
-from serving.batch.frames import records, roll_up_scores, score_accounts
-from serving.batch.model_source import DEFAULT_ALIAS, LoadedModel, load_model
-from serving.batch.summary import RunSummary, summarize
-from serving.store import HealthStore, RawJSON
-from serving.store.features_table import write_hierarchy, write_latest_features
 from vitals.config.settings import Settings, get_settings
+from vitals.features.build import Snapshots, build_features
+from vitals.features.dates import parse_every
+from vitals.features.engines import ENGINES
+from vitals.features.loader import Dataset
+from vitals.features.pipeline import load_valid_dataset
+from vitals.models.frames import InputError
+from vitals.serving.batch import plan
+from vitals.serving.batch.errors import ScoringError
+from vitals.serving.batch.frames import records, roll_up_scores, score_accounts
+from vitals.serving.batch.model_source import DEFAULT_ALIAS, LoadedModel, load_model
+from vitals.serving.batch.summary import RunSummary, summarize
+from vitals.serving.store import HealthStore, RawJSON
+from vitals.serving.store.features_table import write_hierarchy, write_latest_features
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def score(
     Raises:
         ValueError: a bad option.
         ScoringError: no such model, a model the data cannot feed, a date outside the data.
-        features.pipeline.PipelineError: the data directory breaks the contract.
-        serving.store.StoreError: the store is down or read-only (the history is unchanged).
+        vitals.features.pipeline.PipelineError: the data directory breaks the contract.
+        vitals.serving.store.StoreError: the store is down or read-only (the history is unchanged).
     """
     with _Run(data_dir, options or RunOptions(), progress) as run:
         return run.execute("score", [plan.score_date(run.dataset, as_of)])
@@ -145,8 +145,8 @@ class _Run:
             self.dataset = load_valid_dataset(self.data_dir)
             # this command draws its own progress bars (and none off a terminal)
             self.dataset.con.execute("SET enable_progress_bar = false")
-            self.features = plan.feature_settings(self.loaded.model, self.dataset, self.settings)
-            plan.check_model_fits_data(self.loaded.model, self.dataset, self.features.key_features)
+            self.features = self.loaded.model.feature_set_
+            plan.check_model_fits_data(self.loaded.model, self.dataset)
         except BaseException:
             self.__exit__()
             raise
@@ -214,7 +214,7 @@ class _Run:
                 logger.info("scored %d accounts as of %s", len(scores), day)
 
     def _scored_on_spark(self, dates: list[date], tree: pd.DataFrame) -> Iterator[Scored]:
-        from serving.batch.spark import score_on_spark, use_this_python
+        from vitals.serving.batch.spark import score_on_spark, use_this_python
 
         use_this_python()  # before the feature engine starts Spark
         self.progress("features", 0, len(dates))
@@ -240,7 +240,7 @@ class _Run:
             grace_days=self.features.grace_days,
             engine=self.options.engine,
             spark_master=self.options.spark_master,
-            key_features=self.features.key_features,
+            key_features=list(self.features.key_features),
         )
 
 

@@ -6,7 +6,7 @@
 * ``NAME@ALIAS`` for another registered model;
 * an MLflow URI (``models:/vitals-health/3``, ``models:/vitals-health@champion``,
   ``runs:/<run_id>/health_model``);
-* a directory written by :meth:`models.health_model.HealthModel.save`.
+* a directory written by :meth:`vitals.models.health_model.HealthModel.save`.
 
 The MLflow store is the one :func:`vitals.config.mlflow_store.use_store` sets for the process
 (``MLFLOW_TRACKING_URI``, the settings, or ``mlruns/mlflow.db`` in the working directory); a
@@ -22,10 +22,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.health_model import HealthModel
-from models.persistence import MANIFEST
-from serving.batch.errors import ModelNotFoundError
 from vitals.config.mlflow_store import StoreError, use_store
+from vitals.models.health_model import HealthModel
+from vitals.models.persistence import MANIFEST
+from vitals.serving.batch.errors import ModelNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _from_mlflow(uri: str) -> LoadedModel:
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
-    from models.mlflow_adapter import load_health_model
+    from vitals.models.mlflow_adapter import load_health_model
 
     try:
         store = use_store()

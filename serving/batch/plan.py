@@ -1,48 +1,28 @@
-"""What a run computes: its as-of dates, and the feature settings the model was trained with.
+"""What a run computes: its as-of dates, and whether the data can produce the model's features.
 
 The data span from the first account's ``created_at`` to the data end; the latest as-of date is
 the day after the last stamped day (a snapshot at ``as_of`` reads data strictly before it, so that
-date sees everything). The model's features must be producible from the data directory: the
-snapshot builder is asked for the model's own key product features, and a model needing a table
-the directory lacks (e.g. ``tickets``) is rejected before any feature is computed.
+date sees everything). The features to compute are the model's own declared feature set
+(``HealthModel.feature_set_``: its key product features, horizon and grace gap); a model needing a
+table the directory lacks (e.g. ``tickets``) is rejected before any feature is computed.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-from features.build import ID_COLUMNS, account_attributes, data_end_day
-from features.contract import TABLES
-from features.dates import from_day, parse_every, snapshot_dates
-from features.definitions import slug
-from features.families import feature_set
-from features.loader import Dataset
-from models.health_model import HealthModel
-from serving.batch.errors import DateOutOfRangeError, ModelDataMismatchError
-from vitals.config.settings import Settings
+from vitals.features.build import ID_COLUMNS, account_attributes, data_end_day
+from vitals.features.contract import TABLES
+from vitals.features.dates import from_day, parse_every, snapshot_dates
+from vitals.features.families import feature_set
+from vitals.features.loader import Dataset
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch.errors import DateOutOfRangeError, ModelDataMismatchError
 
 logger = logging.getLogger(__name__)
 
-_KEY_FEATURE = re.compile(r"^feature_(?P<slug>.+)_per_user_(?:prev_)?\d+d$")
 _ALWAYS_NEEDED = ("segment", "tenure_days", "contract_value")
-
-
-@dataclass(frozen=True)
-class FeatureSettings:
-    """How snapshots must be built for the model.
-
-    Attributes:
-        key_features: product features whose per-user use the model reads.
-        horizon_days: label horizon the model was trained on.
-        grace_days: churn grace gap the model was trained with.
-    """
-
-    key_features: list[str]
-    horizon_days: int
-    grace_days: int
 
 
 def data_span(dataset: Dataset) -> tuple[date, date]:
@@ -92,31 +72,13 @@ def backfill_dates(dataset: Dataset, days: int, every: str) -> list[date]:
     return dates
 
 
-def feature_settings(model: HealthModel, dataset: Dataset, settings: Settings) -> FeatureSettings:
-    """Key features, horizon and grace gap for building the model's snapshots.
-
-    Training's metadata is used when present; otherwise key features are read off the model's
-    ``feature_<slug>_per_user_*`` columns and matched to product features in the events, and the
-    horizon and grace gap come from the settings.
-
-    Raises:
-        ModelDataMismatchError: a key feature of the model never occurs in the events.
-    """
-    meta = model.metadata_
-    keys = meta.get("key_features")
-    if keys is None:
-        keys = _key_features_from_columns(model.feature_names_, dataset)
-    horizon = int(meta.get("horizon_days") or model.horizon_days or settings.horizon_days)
-    grace = int(meta.get("grace_days") or settings.grace_days)
-    return FeatureSettings([str(k) for k in keys], horizon, grace)
-
-
-def check_model_fits_data(model: HealthModel, dataset: Dataset, keys: list[str]) -> None:
-    """Reject a model whose features these data cannot produce.
+def check_model_fits_data(model: HealthModel, dataset: Dataset) -> None:
+    """Reject a model whose declared features these data cannot produce.
 
     Raises:
         ModelDataMismatchError: naming the missing features and, when known, the missing tables.
     """
+    keys = list(model.feature_set_.key_features)
     present = {t for t in TABLES if dataset.has(t)}
     categorical, numeric = account_attributes(dataset)
     producible = {f.spec.name for f in feature_set(present, keys, categorical, numeric)}
@@ -132,20 +94,3 @@ def check_model_fits_data(model: HealthModel, dataset: Dataset, keys: list[str])
     raise ModelDataMismatchError(
         f"the model needs features these data cannot produce: {shown}{tables}"
     )
-
-
-def _key_features_from_columns(columns: list[str], dataset: Dataset) -> list[str]:
-    slugs = list(dict.fromkeys(m["slug"] for c in columns if (m := _KEY_FEATURE.match(c))))
-    if not slugs:
-        return []
-    names = dataset.con.execute(
-        "SELECT DISTINCT feature FROM events WHERE feature IS NOT NULL"
-    ).fetchall()
-    by_slug = {slug(n): n for (n,) in names}
-    unknown = [s for s in slugs if s not in by_slug]
-    if unknown:
-        raise ModelDataMismatchError(
-            f"the model reads product feature(s) {', '.join(unknown)}, which never occur in the "
-            "events of this data directory"
-        )
-    return [by_slug[s] for s in slugs]

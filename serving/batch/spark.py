@@ -1,11 +1,12 @@
 """Scoring on Spark: the model applied per partition, roll-ups per date, results collected once.
 
 The snapshots (built by the Spark feature engine) become a Spark DataFrame partitioned by account;
-``mapInPandas`` scores and explains each partition with :func:`serving.batch.frames.score_accounts`
-and ``applyInPandas`` rolls each date up with :func:`serving.batch.frames.roll_up_scores`, so the
-numbers are those of the DuckDB path. The model travels to the executors as the files of its saved
-directory (LightGBM text and JSON, never a pickle) and is loaded once per Python worker. The
-results are collected as Arrow and written to the store in bulk by the caller.
+``mapInPandas`` scores and explains each partition with
+:func:`vitals.serving.batch.frames.score_accounts` and ``applyInPandas`` rolls each date up with
+:func:`vitals.serving.batch.frames.roll_up_scores`, so the numbers are those of the DuckDB path.
+The model travels to the executors as the files of its saved directory (LightGBM text and JSON,
+never a pickle) and is loaded once per Python worker. The results are collected as Arrow and
+written to the store in bulk by the caller.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from models.health_model import HealthModel
-from serving.batch.frames import ROLLUP_SCHEMA, SCORE_SCHEMA, roll_up_scores, score_accounts
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch.frames import ROLLUP_SCHEMA, SCORE_SCHEMA, roll_up_scores, score_accounts
 
 ModelFiles = dict[str, bytes]
 _LOADED: dict[str, HealthModel] = {}
@@ -73,7 +74,7 @@ def score_on_spark(
     """Score and roll up snapshots of any number of dates on Spark.
 
     Args:
-        snapshots: snapshot table (``features.build.Snapshots.table``).
+        snapshots: snapshot table (``vitals.features.build.Snapshots.table``).
         model: the fitted model.
         model_version: recorded with every row.
         tree: ``account_id, parent_id`` of every account.
@@ -85,7 +86,7 @@ def score_on_spark(
         (scores, roll-ups) as pandas frames with the columns of ``SCORE_SCHEMA`` and
         ``ROLLUP_SCHEMA``.
     """
-    from features.engines import spark_session
+    from vitals.features.engines import spark_session
 
     use_this_python()
     spark = spark_session(master)

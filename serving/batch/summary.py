@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.store import BandSummary, HealthRepository, ScoreChange, ScoringRun
+from vitals.serving.store import BandSummary, HealthRepository, ScoreChange, ScoringRun
 
 MOVERS = 5
 

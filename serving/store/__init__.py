@@ -15,11 +15,17 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.store.db import RawJSON, StoreError, create_store_engine, describe_url, store_errors
-from serving.store.migrate import current_revision, head_revision, upgrade
-from serving.store.repository import BandSummary, HealthRepository, ScoreChange
-from serving.store.schema import HealthScore, ParentHealth, ScoringRun
-from serving.store.writer import HealthWriter
+from vitals.serving.store.db import (
+    RawJSON,
+    StoreError,
+    create_store_engine,
+    describe_url,
+    store_errors,
+)
+from vitals.serving.store.migrate import current_revision, head_revision, upgrade
+from vitals.serving.store.repository import BandSummary, HealthRepository, ScoreChange
+from vitals.serving.store.schema import HealthScore, ParentHealth, ScoringRun
+from vitals.serving.store.writer import HealthWriter
 
 __all__ = [
     "BandSummary",
@@ -43,7 +49,7 @@ class HealthStore:
     """An engine on the store plus sessions, a writer and repositories over it.
 
     Args:
-        engine: from :func:`serving.store.db.create_store_engine`.
+        engine: from :func:`vitals.serving.store.db.create_store_engine`.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -65,7 +71,7 @@ class HealthStore:
             elif current_revision(store.engine) != head_revision():
                 raise StoreError(
                     f"{describe_url(database_url)} is not at schema revision {head_revision()}: "
-                    "run `vitals score` once, or serving.store.upgrade(url)"
+                    "run `vitals score` once, or vitals.serving.store.upgrade(url)"
                 )
         except BaseException:
             store.close()

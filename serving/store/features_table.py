@@ -4,14 +4,14 @@
 every snapshot column except ``account_id``, ``as_of`` and the labels, NaN as ``null``) and the
 model version it was built for. ``POST /v1/predict`` scores an account by id from its newest
 vector; the account detail explains a score change between the vectors of two dates with
-:meth:`models.health_model.HealthModel.explain_change`, so each write keeps ``keep_days`` of
+:meth:`vitals.models.health_model.HealthModel.explain_change`, so each write keeps ``keep_days`` of
 history (older rows are pruned) rather than only the newest row.
 
 ``account_hierarchy`` holds the whole account tree (``account_id, parent_id``), including parents
 without a score of their own, which the health tables cannot link up; each write replaces it.
 
-Both writers take a :class:`~serving.store.HealthStore` or an engine from
-:func:`serving.store.db.create_store_engine` on a migrated store.
+Both writers take a :class:`~vitals.serving.store.HealthStore` or an engine from
+:func:`vitals.serving.store.db.create_store_engine` on a migrated store.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from features.build import LABEL_COLUMNS
-from serving.store.db import RawJSON, store_errors
-from serving.store.schema import AccountFeatures, AccountHierarchy
+from vitals.features.build import LABEL_COLUMNS
+from vitals.serving.store.db import RawJSON, store_errors
+from vitals.serving.store.schema import AccountFeatures, AccountHierarchy
 
 KEEP_DAYS = 400  # history kept per account: enough for "change over the last year"
 _CHUNK = 2000  # ids per IN (...) list and rows per insert batch
@@ -71,7 +71,7 @@ def write_latest_features(
     """Store the feature vectors of one date, replacing that date's rows, and prune old ones.
 
     Args:
-        engine_or_store: a :class:`~serving.store.HealthStore` or its engine.
+        engine_or_store: a :class:`~vitals.serving.store.HealthStore` or its engine.
         frame: snapshot rows of ``as_of`` (``account_id`` plus feature columns; ``as_of`` and
             label columns are not stored).
         as_of: the date the rows were built for.
@@ -150,7 +150,7 @@ def write_hierarchy(engine_or_store: Any, tree: pd.DataFrame, as_of: date) -> in
     """Replace the stored account tree.
 
     Args:
-        engine_or_store: a :class:`~serving.store.HealthStore` or its engine.
+        engine_or_store: a :class:`~vitals.serving.store.HealthStore` or its engine.
         tree: ``account_id, parent_id`` (null at a root) of every account.
         as_of: the date the tree was read for.
 

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from serving.store.db import create_store_engine, store_errors
+from vitals.serving.store.db import create_store_engine, store_errors
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
     SQLite files are switched to write-ahead logging, so readers keep reading while a run writes.
 
     Args:
-        target: a database URL or an engine from :func:`serving.store.db.create_store_engine`.
+        target: a database URL or an engine from
+            :func:`vitals.serving.store.db.create_store_engine`.
         revision: Alembic revision to reach.
 
     Raises:

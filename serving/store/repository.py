@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from serving.store.schema import HealthScore, ParentHealth, ScoringRun
+from vitals.serving.store.schema import HealthScore, ParentHealth, ScoringRun
 
 WORKLIST_ORDER = {
     "health_score": (HealthScore.health_score.asc(), HealthScore.account_id),

@@ -9,8 +9,8 @@ Live tables, read by the API:
 * ``scoring_runs``: what each ``score`` / ``backfill`` run did, and whether it completed.
 
 A run first writes into the ``staged_*`` twins of the live tables, keyed by its run id, and then
-publishes them in one transaction (:mod:`serving.store.writer`), so readers never see half a run.
-Scorecard scores and CSM band overrides will be tables of their own beside ``health_scores``,
+publishes them in one transaction (:mod:`vitals.serving.store.writer`), so readers never see half a
+run. Scorecard scores and CSM band overrides will be tables of their own beside ``health_scores``,
 keyed the same way; nothing here assumes a score comes from the model only.
 """
 
@@ -129,7 +129,7 @@ class _RollUpColumns:
 
 
 class ParentHealth(_RollUpColumns, Base):
-    """A published roll-up of a parent account's children (see :mod:`models.rollup`).
+    """A published roll-up of a parent account's children (see :mod:`vitals.models.rollup`).
 
     ``pulling_down`` lists ``rank, child_id, child_health, health_points_lost``; ``reasons`` lists
     ``rank, feature, label, health_points``.

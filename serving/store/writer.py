@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from serving.store.db import store_errors
-from serving.store.schema import (
+from vitals.serving.store.db import store_errors
+from vitals.serving.store.schema import (
     ROLLUP_COLUMNS,
     SCORE_COLUMNS,
     HealthScore,
@@ -46,7 +46,8 @@ class HealthWriter:
     """Writes runs into the store (see the module docstring for the protocol).
 
     Args:
-        engine: the store's engine; its schema must be migrated (:func:`serving.store.upgrade`).
+        engine: the store's engine; its schema must be migrated
+            (:func:`vitals.serving.store.upgrade`).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -106,8 +107,8 @@ class HealthWriter:
 
         Args:
             run_id: from :meth:`begin`.
-            scores: rows with the :data:`~serving.store.schema.SCORE_COLUMNS`.
-            rollups: rows with the :data:`~serving.store.schema.ROLLUP_COLUMNS`.
+            scores: rows with the :data:`~vitals.serving.store.schema.SCORE_COLUMNS`.
+            rollups: rows with the :data:`~vitals.serving.store.schema.ROLLUP_COLUMNS`.
 
         Returns:
             The number of scores staged.

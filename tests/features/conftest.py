@@ -9,7 +9,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from features.contract import TABLES
+from vitals.features.contract import TABLES
 
 # Every rule of the contract holds here. a1 is a parent of a2 and a3; b1 stands alone.
 VALID_CSV: dict[str, str] = {

@@ -12,11 +12,11 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from handmade import account, event, line, write_tables
 
-from features.build import build_features, default_dates
-from features.loader import load_dataset
-from features.simulate import simulate, write_dataset
-from tests.features.handmade import account, event, line, write_tables
+from vitals.features.build import build_features, default_dates
+from vitals.features.loader import load_dataset
+from vitals.features.simulate import simulate, write_dataset
 
 
 @pytest.fixture(scope="module")

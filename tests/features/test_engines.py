@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from features.build import build_features
-from features.loader import load_dataset
-from features.simulate import simulate, write_dataset
+from vitals.features.build import build_features
+from vitals.features.loader import load_dataset
+from vitals.features.simulate import simulate, write_dataset
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

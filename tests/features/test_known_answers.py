@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from handmade import account, event, line, write_tables
 
-from features.build import build_features
-from features.loader import load_dataset
-from tests.features.handmade import account, event, line, write_tables
+from vitals.features.build import build_features
+from vitals.features.loader import load_dataset
 
 AS_OF = date(2024, 6, 1)
 

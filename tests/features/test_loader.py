@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.contract import DUCKDB_TYPES, TABLES
-from features.loader import DataContractError, load_dataset
+from vitals.features.contract import DUCKDB_TYPES, TABLES
+from vitals.features.loader import DataContractError, load_dataset
 
 
 def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -74,7 +74,7 @@ def test_data_end_is_the_latest_stamp_anywhere(data):
 def test_absent_optional_tables_are_fine_and_logged_once(data, caplog):
     for table in ("tickets", "surveys", "sentiment"):
         data.remove(table)
-    with caplog.at_level(logging.INFO, logger="features.loader"):
+    with caplog.at_level(logging.INFO, logger="vitals.features.loader"):
         dataset = load_dataset(data.path)
 
     assert not dataset.has("tickets") and dataset.has("events")
@@ -212,7 +212,7 @@ def test_table_with_both_csv_and_parquet_raises(data, tmp_path):
 
 def test_unknown_table_file_is_ignored_and_logged(data, caplog):
     (data.path / "invoices.csv").write_text("id\n1\n")
-    with caplog.at_level(logging.INFO, logger="features.loader"):
+    with caplog.at_level(logging.INFO, logger="vitals.features.loader"):
         dataset = load_dataset(data.path)
 
     assert "invoices" not in dataset.files

@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from features.build import build_features
-from features.loader import load_dataset
-from features.simulate import simulate, write_dataset
+from vitals.features.build import build_features
+from vitals.features.loader import load_dataset
+from vitals.features.simulate import simulate, write_dataset
 
 AS_OF = date(2026, 3, 1)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from features.loader import load_dataset
-from features.simulate import simulate, write_dataset
-from features.validate import validate_dataset
+from vitals.features.loader import load_dataset
+from vitals.features.simulate import simulate, write_dataset
+from vitals.features.validate import validate_dataset
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from features import contract
-from features.simulate import DEFAULT_END, simulate, write_dataset
-from features.simulation import writer
+from vitals.features import contract
+from vitals.features.simulate import DEFAULT_END, simulate, write_dataset
+from vitals.features.simulation import writer
 
 SMALL = {"accounts": 300, "months": 12, "seed": 11}
 BIG = {"accounts": 1500, "months": 18, "seed": 5}

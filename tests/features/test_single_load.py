@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from features.loader import Dataset, load_dataset
-from features.pipeline import PipelineError, load_valid_dataset
-from features.validate import load_validated, validate_dataset
+from vitals.features.loader import Dataset, load_dataset
+from vitals.features.pipeline import PipelineError, load_valid_dataset
+from vitals.features.validate import load_validated, validate_dataset
 
 if TYPE_CHECKING:
     from conftest import DataDir

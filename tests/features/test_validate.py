@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from features.loader import DataContractError
-from features.rules import cycle_members
-from features.validate import ValidationReport, Violation, validate_dataset
+from vitals.features.loader import DataContractError
+from vitals.features.rules import cycle_members
+from vitals.features.validate import ValidationReport, Violation, validate_dataset
 
 NOW = datetime(2025, 1, 1)
 

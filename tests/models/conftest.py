@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from modeldata import (
     make_catalog,
+    make_feature_set,
     make_labels,
     make_snapshots,
     routing,
@@ -15,10 +16,10 @@ from modeldata import (
     training_matrix,
 )
 
-from features.catalog import FeatureSpec
-from models.calibration import Calibrator
-from models.health_model import HealthModel
-from models.profiles import ProfileModel
+from vitals.features.catalog import FeatureSpec
+from vitals.models.calibration import Calibrator
+from vitals.models.health_model import HealthModel
+from vitals.models.profiles import ProfileModel
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def fitted_model() -> HealthModel:
             pooled=True,
         ),
     ]
-    model = HealthModel(make_catalog(), routing(), default_profile="default")
+    model = HealthModel(make_feature_set(), routing(), default_profile="default")
     return model.fit(
         pieces, metadata={"model_version": "test", "train_window": ["2023-01-01", "2024-01-01"]}
     )

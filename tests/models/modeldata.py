@@ -6,8 +6,9 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.catalog import FeatureSpec
-from vitals.config.settings import BandThresholds, ProfileConfig
+from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.models.profiles import ProfileRule
+from vitals.models.scoring import Bands
 
 PLANS = ["basic", "max", "pro"]
 FEATURES = ["active_users_per_seat", "logins_30d", "tickets_90d", "nps", "plan"]
@@ -89,11 +90,14 @@ def train_booster(frame: pd.DataFrame, y: np.ndarray, seed: int) -> lgb.Booster:
     return lgb.train(params, lgb.Dataset(training_matrix(frame), y), num_boost_round=40)
 
 
-def routing() -> list[ProfileConfig]:
+def make_feature_set(catalog: list[FeatureSpec] | None = None) -> FeatureSet:
+    """The catalog (default :func:`make_catalog`) declared for a 90-day horizon."""
+    return FeatureSet(tuple(make_catalog() if catalog is None else catalog), (), 90, 30)
+
+
+def routing() -> list[ProfileRule]:
     return [
-        ProfileConfig(name="onboarding", max_tenure_days=90),
-        ProfileConfig(name="smb", segments=["smb"]),
-        ProfileConfig(
-            name="enterprise", segments=["enterprise"], bands=BandThresholds(good=80, poor=60)
-        ),
+        ProfileRule(name="onboarding", max_tenure_days=90),
+        ProfileRule(name="smb", segments=("smb",)),
+        ProfileRule(name="enterprise", segments=("enterprise",), bands=Bands(good=80, poor=60)),
     ]

@@ -1,12 +1,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from modeldata import make_catalog, routing
+from modeldata import make_catalog, make_feature_set, routing
 from sklearn.exceptions import NotFittedError
 
-from models.frames import InputError
-from models.health_model import HealthModel
-from models.profiles import ProfileModel
+from vitals.models.frames import InputError
+from vitals.models.health_model import HealthModel
+from vitals.models.profiles import ProfileModel
 
 
 def test_missing_feature_column_is_named(
@@ -80,19 +80,19 @@ def test_change_needs_the_same_accounts(fitted_model: HealthModel, snapshots: pd
 def test_profiles_must_match_the_routing(fitted_model: HealthModel) -> None:
     pieces = [p.piece for p in fitted_model.profiles_.values()]
     with pytest.raises(ValueError, match=r"profile\(s\) \['default'\] have no fitted model"):
-        HealthModel(make_catalog(), routing()).fit([p for p in pieces if p.name != "default"])
+        HealthModel(make_feature_set(), routing()).fit([p for p in pieces if p.name != "default"])
     stray = ProfileModel("web", pieces[0].booster, pieces[0].calibrator, 0.1)
     with pytest.raises(ValueError, match=r"unknown profile\(s\) \['web'\]"):
-        HealthModel(make_catalog(), routing()).fit([*pieces, stray])
+        HealthModel(make_feature_set(), routing()).fit([*pieces, stray])
 
 
 def test_catalog_must_cover_the_features(fitted_model: HealthModel) -> None:
     pieces = [p.piece for p in fitted_model.profiles_.values()]
     catalog = [s for s in make_catalog() if s.name != "nps"]
     with pytest.raises(ValueError, match=r"\['nps'\] have no catalog entry"):
-        HealthModel(catalog, routing()).fit(pieces)
+        HealthModel(make_feature_set(catalog), routing()).fit(pieces)
 
 
 def test_unfitted_model_refuses_to_predict(snapshots: pd.DataFrame) -> None:
     with pytest.raises(NotFittedError):
-        HealthModel(make_catalog(), routing()).predict(snapshots)
+        HealthModel(make_feature_set(), routing()).predict(snapshots)

@@ -4,7 +4,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import log_loss
 
-from models.calibration import Calibrator
+from vitals.models.calibration import Calibrator
 
 
 def _miscalibrated(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from modeldata import FEATURES, training_matrix
+from modeldata import FEATURES, routing, training_matrix
 
-from models.health_model import HealthModel
-from models.reasons import OTHER_COMPONENT, PROFILE_COMPONENT
+from vitals.models.health_model import HealthModel
+from vitals.models.reasons import OTHER_COMPONENT, PROFILE_COMPONENT
+from vitals.models.scoring import default_bands
 
 
 def test_predict_columns_ranges_and_routing(
@@ -45,14 +46,18 @@ def test_bands_follow_each_profiles_thresholds(
             np.where(group["health_score"] < bands.poor, "poor", "average"),
         )
         assert (group["band"].to_numpy() == expected).all()
-    assert fitted_model.profiles_["enterprise"].bands.good == 80  # from the settings
 
 
-def test_score_is_monotone_in_probability_across_profiles(
-    fitted_model: HealthModel, snapshots: pd.DataFrame
+def test_a_profiles_rule_bands_win_over_the_base_rate_defaults(
+    fitted_model: HealthModel,
 ) -> None:
-    out = fitted_model.predict(snapshots).sort_values("churn_probability")
-    assert np.all(np.diff(out["health_score"].to_numpy()) <= 1e-12)
+    rules = {r.name: r.bands for r in routing()}
+    for name, profile in fitted_model.profiles_.items():
+        derived = default_bands(profile.piece.base_rate)
+        assert profile.bands == (rules.get(name) or derived), name
+    assert rules["enterprise"] != default_bands(
+        fitted_model.profiles_["enterprise"].piece.base_rate
+    )
 
 
 def test_contributions_plus_base_value_equal_the_raw_margin(
@@ -210,4 +215,6 @@ def test_explain_handles_empty_and_tiny_frames(
     empty = fitted_model.explain(snapshots.iloc[:0], top_k=top_k)
     assert empty.scores.empty and empty.reasons.empty
     one = fitted_model.explain(snapshots.iloc[:1], top_k=top_k)
-    assert len(one.reasons) <= top_k
+    moved = int((fitted_model.contributions(snapshots.iloc[:1]).iloc[0, :-1] != 0).sum())
+    assert moved > 0 and len(one.reasons) == min(top_k, moved)
+    assert one.reasons["rank"].tolist() == list(range(1, len(one.reasons) + 1))

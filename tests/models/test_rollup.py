@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.frames import InputError
-from models.rollup import roll_up
+from vitals.models.frames import InputError
+from vitals.models.rollup import roll_up
 
 TREE = pd.DataFrame(
     {

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from models.scoring import assign_bands, default_bands, health_score
-from vitals.config.settings import BandThresholds
+from vitals.models.scoring import Bands, assign_bands, default_bands, health_score
 
 
 def test_score_strictly_decreasing_in_probability() -> None:
@@ -30,5 +29,5 @@ def test_default_bands_reject_degenerate_rates() -> None:
 
 
 def test_band_boundaries() -> None:
-    bands = assign_bands(np.array([95.0, 94.99, 80.0, 79.99]), BandThresholds(good=95, poor=80))
+    bands = assign_bands(np.array([95.0, 94.99, 80.0, 79.99]), Bands(good=95, poor=80))
     assert list(bands) == ["good", "average", "average", "poor"]

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import shap
 
-from models.treeshap import TreeShap
+from vitals.models.treeshap import TreeShap
 
 
 def _numeric_booster(zero_as_missing: bool) -> tuple[lgb.Booster, np.ndarray]:

@@ -2,7 +2,7 @@
 
 No test touches the shared ``vitals.db`` or ``mlruns/``: every test gets its own store URL and
 MLflow tracking URI under ``tmp_path``, and no developer's ``vitals.toml`` is read (``_isolated``
-and ``sample_dir`` come from :mod:`tests.kit`, shared with the API tests).
+and ``sample_dir`` come from :mod:`kit`, shared with the API tests).
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgserver import PostgresServer, find_bindir, start_server
-
-from features.build import Snapshots
-from models.health_model import HealthModel
-from tests.kit import (
+from kit import (
     fit_model,
     isolated_environment,  # noqa: F401  (the autouse fixture _isolated)
     sample_data_dir,  # noqa: F401  (the fixture sample_dir)
     training_snapshots,
 )
+from pgserver import PostgresServer, find_bindir, start_server
+
+from vitals.features.build import Snapshots
+from vitals.models.health_model import HealthModel
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on markers

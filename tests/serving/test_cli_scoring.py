@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from vitals.commands_scoring import app
+from vitals.cli.scoring import app
 
 runner = CliRunner()
 

@@ -11,8 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.store import HealthStore
-from serving.store.features_table import _json_rows, read_latest_features, write_latest_features
+from vitals.serving.store import HealthStore
+from vitals.serving.store.features_table import (
+    _json_rows,
+    read_latest_features,
+    write_latest_features,
+)
 
 DAY = date(2026, 1, 1)
 EXACT_FLOATS = [0.1 + 0.2, 1e-300, 5e-324, 1.7976931348623157e308, 1e16, -0.0, 3.0, 2 / 3]

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from compare import assert_close_rows
 
-from features.build import Snapshots
-from features.loader import load_dataset
-from models.health_model import HealthModel
-from serving.batch.frames import (
+from vitals.features.build import Snapshots
+from vitals.features.loader import load_dataset
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch.frames import (
     ROLLUP_SCHEMA,
     SCORE_SCHEMA,
     records,

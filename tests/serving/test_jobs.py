@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from kit import fit_model
 from sqlalchemy import func, select
 
-from features.build import Snapshots
-from features.pipeline import PipelineError
-from models.health_model import HealthModel
-from serving.batch import (
+from vitals.features.build import Snapshots
+from vitals.features.pipeline import PipelineError
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch import (
     DateOutOfRangeError,
     ModelDataMismatchError,
     ModelNotFoundError,
@@ -21,7 +22,7 @@ from serving.batch import (
     backfill,
     score,
 )
-from serving.store import (
+from vitals.serving.store import (
     HealthRepository,
     HealthScore,
     HealthStore,
@@ -29,8 +30,7 @@ from serving.store import (
     ScoringRun,
     StoreError,
 )
-from serving.store.schema import StagedHealthScore
-from tests.kit import fit_model
+from vitals.serving.store.schema import StagedHealthScore
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.build import Snapshots
-from models.health_model import HealthModel
-from models.mlflow_adapter import log_health_model
-from serving.batch import ModelNotFoundError, load_model
+from vitals.features.build import Snapshots
+from vitals.models.health_model import HealthModel
+from vitals.models.mlflow_adapter import log_health_model
+from vitals.serving.batch import ModelNotFoundError, load_model
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Run plans: as-of dates within the data, and the model's feature settings read or inferred."""
+"""Run plans: as-of dates within the data, and the model's declared features checked against it."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from features.build import Snapshots
-from features.loader import load_dataset
-from models.health_model import HealthModel
-from serving.batch import DateOutOfRangeError, ModelDataMismatchError
-from serving.batch.plan import (
+from vitals.features.build import Snapshots
+from vitals.features.loader import load_dataset
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch import DateOutOfRangeError, ModelDataMismatchError
+from vitals.serving.batch.plan import (
     backfill_dates,
     check_model_fits_data,
     data_span,
-    feature_settings,
     score_date,
 )
-from vitals.config.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -42,35 +40,22 @@ def test_dates_stay_within_the_data(dataset, sample_snapshots: Snapshots) -> Non
     assert backfill_dates(dataset, 1, "7d") == [last]
 
 
-def test_feature_settings_come_from_metadata_or_from_the_feature_names(
+def test_the_features_to_compute_are_the_models_declared_set(
     dataset, model_dir: Path, sample_snapshots: Snapshots
 ) -> None:
     model = HealthModel.load(model_dir)
-    settings = Settings(grace_days=12)
-    given = feature_settings(model, dataset, settings)
-    assert given.key_features == sample_snapshots.key_features
-    assert (given.horizon_days, given.grace_days) == (90, 30)
-    for key in ("key_features", "grace_days"):
-        model.metadata_.pop(key)
-    inferred = feature_settings(model, dataset, settings)
-    assert sorted(inferred.key_features) == sorted(sample_snapshots.key_features)
-    assert inferred.grace_days == 12
-    check_model_fits_data(model, dataset, inferred.key_features)
+    declared = model.feature_set_
+    assert declared.key_features == tuple(sample_snapshots.key_features)
+    assert (declared.horizon_days, declared.grace_days) == (90, 30)
+    assert declared.names == model.feature_names_
+    check_model_fits_data(model, dataset)
 
 
-def test_a_model_reading_an_unknown_product_feature_is_refused(
-    dataset, model_dir: Path, sample_snapshots: Snapshots
-) -> None:
+def test_a_model_feature_these_data_cannot_produce_is_refused(dataset, model_dir: Path) -> None:
     model = HealthModel.load(model_dir)
-    model.metadata_.pop("key_features")
-    renamed = sample_snapshots.key_features[0]
-    model.feature_names_[model.feature_names_.index(f"feature_{renamed}_per_user_30d")] = (
-        "feature_teleport_per_user_30d"
-    )
-    with pytest.raises(ModelDataMismatchError, match="teleport"):
-        feature_settings(model, dataset, Settings())
-    with pytest.raises(ModelDataMismatchError, match="feature_teleport_per_user_30d"):
-        check_model_fits_data(model, dataset, sample_snapshots.key_features)
+    model.feature_names_[0] = "teleports_30d"
+    with pytest.raises(ModelDataMismatchError, match="teleports_30d"):
+        check_model_fits_data(model, dataset)
 
 
 def test_a_window_without_days_is_refused(dataset) -> None:

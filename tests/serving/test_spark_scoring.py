@@ -11,9 +11,9 @@ import pytest
 from compare import assert_close_rows
 from sqlalchemy import select
 
-from serving.batch import RunOptions, backfill
-from serving.store import HealthStore, ParentHealth
-from serving.store.schema import ROLLUP_COLUMNS, SCORE_COLUMNS, HealthScore
+from vitals.serving.batch import RunOptions, backfill
+from vitals.serving.store import HealthStore, ParentHealth
+from vitals.serving.store.schema import ROLLUP_COLUMNS, SCORE_COLUMNS, HealthScore
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, insert, select
 
-from serving.store import (
+from vitals.serving.store import (
     HealthRepository,
     HealthScore,
     HealthStore,
@@ -21,7 +21,7 @@ from serving.store import (
     current_revision,
     head_revision,
 )
-from serving.store.schema import Base, StagedHealthScore, StagedParentHealth
+from vitals.serving.store.schema import Base, StagedHealthScore, StagedParentHealth
 
 D1, D2, D3 = date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)
 

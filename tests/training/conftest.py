@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from features.build import Snapshots, read_snapshots, write_snapshots
-from features.simulate import simulate, write_dataset
-from training.data import build_training_snapshots
-from training.pipeline import TrainingOutcome, fit_and_evaluate
 from vitals.config.settings import ProfileConfig, Settings, TrainingSettings
+from vitals.features.build import Snapshots, read_snapshots, write_snapshots
+from vitals.features.simulate import simulate, write_dataset
+from vitals.training.data import build_training_snapshots
+from vitals.training.pipeline import TrainingOutcome, fit_and_evaluate
 
 SEED = 11
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.baselines import RULE_WEIGHTS, RuleScore, logistic_baseline, logistic_input
-from training.pipeline import TrainingOutcome
+from vitals.training.baselines import RULE_WEIGHTS, RuleScore, logistic_baseline, logistic_input
+from vitals.training.pipeline import TrainingOutcome
 
 
 def rule_frame(n: int, seed: int) -> pd.DataFrame:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from training.calibrate import choose_calibrator
-from training.metrics import expected_calibration_error
+from vitals.training.calibrate import choose_calibrator
+from vitals.training.metrics import expected_calibration_error
 
 
 def outcomes(margin: np.ndarray, truth: np.ndarray, seed: int) -> np.ndarray:

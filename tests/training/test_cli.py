@@ -1,4 +1,4 @@
-"""``vitals train / evaluate / promote`` (the commands of ``vitals.commands_training``)."""
+"""``vitals train / evaluate / promote`` (the commands of ``vitals.cli.training``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from trainingdata import free_port
 from typer.testing import CliRunner
 
-from vitals.commands_training import app
+from vitals.cli.training import app
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import (
+from vitals.training.metrics import (
     METRICS,
     classification_metrics,
     expected_calibration_error,

@@ -15,9 +15,9 @@ import pytest
 from mlflow import MlflowClient
 from trainingdata import free_port
 
-from training.registry import CHALLENGER, CHAMPION
-from training.train import evaluate, promote, train
 from vitals.config.settings import Settings
+from vitals.training.registry import CHALLENGER, CHAMPION
+from vitals.training.train import evaluate, promote, train
 
 pytestmark = pytest.mark.slow
 _START_TIMEOUT_S = 120

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 from trainingdata import replaced_table, with_training
 
-from features.build import Snapshots
-from models.profiles import ProfileRouter
-from training.data import LABEL
-from training.evaluate import BASELINES, MODEL, SCHEMA_VERSION
-from training.metrics import METRICS
-from training.pipeline import TrainingOutcome, figures, fit_and_evaluate
 from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
+from vitals.models.profiles import ProfileRouter
+from vitals.training.assemble import profile_rules
+from vitals.training.data import LABEL
+from vitals.training.evaluate import BASELINES, MODEL, SCHEMA_VERSION
+from vitals.training.metrics import METRICS
+from vitals.training.pipeline import TrainingOutcome, figures, fit_and_evaluate
 
 
 def fitted_state(outcome: TrainingOutcome) -> dict[str, object]:
@@ -27,7 +28,7 @@ def fitted_state(outcome: TrainingOutcome) -> dict[str, object]:
 
 
 def test_every_routable_profile_has_a_piece(outcome: TrainingOutcome, settings: Settings) -> None:
-    router = ProfileRouter(settings.profiles, settings.default_profile)
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     profiles = outcome.model.profiles_
     assert list(profiles) == router.profile_names
     assert not profiles["smb"].piece.pooled  # low thresholds in the test settings

@@ -9,17 +9,18 @@ import pandas as pd
 import pytest
 from trainingdata import replaced_table
 
-from features.build import Snapshots
-from models.profiles import ProfileRouter
-from training.data import LABEL, estimate_history_start, usable_frame
-from training.errors import TrainingError
-from training.splits import TimeSplit, split_by_time
 from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
+from vitals.models.profiles import ProfileRouter
+from vitals.training.assemble import profile_rules
+from vitals.training.data import LABEL, estimate_history_start, usable_frame
+from vitals.training.errors import TrainingError
+from vitals.training.splits import TimeSplit, split_by_time
 
 
 @pytest.fixture(scope="module")
 def frame(snapshots: Snapshots, settings: Settings, first_event: date | None) -> pd.DataFrame:
-    router = ProfileRouter(settings.profiles, settings.default_profile)
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     return usable_frame(snapshots, router, warmup_days=90, history_start=first_event)
 
 
@@ -98,7 +99,7 @@ def test_a_horizon_longer_than_the_data_says_what_to_change(
     table = snapshots.table.to_pandas()
     table[LABEL] = pd.array([None] * len(table), dtype="Int8")
     censored = replaced_table(snapshots, table)
-    router = ProfileRouter(settings.profiles, settings.default_profile)
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     with pytest.raises(TrainingError, match=r"no snapshot has a label.*lower --horizon"):
         usable_frame(censored, router, warmup_days=90)
 

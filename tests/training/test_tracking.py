@@ -13,12 +13,12 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from trainingdata import free_port, with_training
 
-import training.train as train_module
-from models.mlflow_adapter import load_health_model
-from training.errors import PromotionRefused, TrackingError, TrainingError
-from training.registry import CHALLENGER, CHAMPION
-from training.train import TrainingResult, evaluate, promote, train
+import vitals.training.train as train_module
 from vitals.config.settings import Settings
+from vitals.models.mlflow_adapter import load_health_model
+from vitals.training.errors import PromotionRefused, TrackingError, TrainingError
+from vitals.training.registry import CHALLENGER, CHAMPION
+from vitals.training.train import TrainingResult, evaluate, promote, train
 
 NAME = "vitals-health"
 
@@ -173,7 +173,7 @@ def test_embedded_store_is_mlruns_in_the_working_directory(
 
 
 def test_importing_the_training_stage_creates_nothing(tmp_path: Path) -> None:
-    code = "import training.train, vitals.commands_training"
+    code = "import vitals.training.train, vitals.cli.training"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, env=_clean_env())
     assert list(tmp_path.iterdir()) == []
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import optuna
 import pytest
 
-from training.data import categories_of, design_matrix, labels
-from training.fit import Sample, base_params
-from training.pipeline import TrainingOutcome
-from training.tuning import TrialCallback, TuningResult, suggest_params, tune_booster
+from vitals.training.data import categories_of, design_matrix, labels
+from vitals.training.fit import Sample, base_params
+from vitals.training.pipeline import TrainingOutcome
+from vitals.training.tuning import TrialCallback, TuningResult, suggest_params, tune_booster
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +28,24 @@ def samples(outcome: TrainingOutcome) -> tuple[Sample, Sample, dict[str, object]
     )
 
 
-def test_search_space_is_a_plain_function_of_the_trial() -> None:
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(20):
-        params = suggest_params(study.ask())
-        assert 0.01 <= params["learning_rate"] <= 0.2
-        assert 4 <= params["num_leaves"] <= 96
-        assert 1.0 <= params["scale_pos_weight"] <= 20.0
+def test_search_space_is_a_plain_function_of_the_trial(
+    samples: tuple[Sample, Sample, dict[str, object]],
+) -> None:
+    chosen = {
+        "learning_rate": 0.07, "num_leaves": 9, "min_data_in_leaf": 40, "feature_fraction": 0.6,
+        "bagging_fraction": 0.9, "lambda_l2": 2.0, "cat_smooth": 5.0, "scale_pos_weight": 3.0,
+    }  # fmt: skip
+    assert suggest_params(optuna.trial.FixedTrial(chosen)) == chosen
+
+    def draws(seed: int) -> list[dict[str, object]]:
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        return [suggest_params(study.ask()) for _ in range(5)]
+
+    assert draws(0) == draws(0) != draws(1)
+    train, _, params = samples
+    for drawn in draws(0):  # every draw is a parameter set LightGBM trains with
+        booster = lgb.train({**params, **drawn}, lgb.Dataset(train.X, train.y), 2)
+        assert booster.current_iteration() == 2
 
 
 def test_tuning_is_seeded_and_reports_each_trial(

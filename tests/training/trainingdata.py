@@ -8,8 +8,8 @@ from dataclasses import replace
 import pandas as pd
 import pyarrow as pa
 
-from features.build import Snapshots
 from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
 
 
 def with_training(settings: Settings, **changes: object) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from vitals.cli import app
+from vitals.cli.main import app
 from vitals.config.settings import get_settings
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def test_demo_end_to_end(tmp_path, monkeypatch):
     assert "is the champion" in result.output
     assert "backfilled" in result.output and "revenue at risk" in result.output
 
-    from serving.store import HealthRepository, HealthStore
+    from vitals.serving.store import HealthRepository, HealthStore
 
     store = HealthStore.open(f"sqlite:///{tmp_path}/health.db")
     with store.session() as session:

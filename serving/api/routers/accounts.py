@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 
-from serving.api.account_views import account_detail, summary
-from serving.api.deps import ModelDep, ReadKey, StoreDep
-from serving.api.hierarchy import account_hierarchy
-from serving.api.schemas import (
+from vitals.serving.api.account_views import account_detail, summary
+from vitals.serving.api.deps import ModelDep, ReadKey, StoreDep
+from vitals.serving.api.hierarchy import account_hierarchy
+from vitals.serving.api.schemas import (
     AccountDetail,
     AccountId,
     Band,
@@ -21,7 +21,7 @@ from serving.api.schemas import (
     WorklistPage,
     problems,
 )
-from serving.api.worklist import CursorError, Order, WorklistQuery, worklist_page
+from vitals.serving.api.worklist import CursorError, Order, WorklistQuery, worklist_page
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 

@@ -7,10 +7,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from serving.api.deps import AnyKey, HolderDep, MetricsDep, StoreDep
-from serving.api.schemas import Health, Readiness, problems
-from serving.store import StoreError
-from serving.store.db import store_errors
+from vitals.serving.api.deps import AnyKey, HolderDep, MetricsDep, StoreDep
+from vitals.serving.api.schemas import Health, Readiness, problems
+from vitals.serving.store import StoreError
+from vitals.serving.store.db import store_errors
 
 router = APIRouter(tags=["operations"])
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from serving.api.deps import AdminKey, HolderDep, MetricsDep, ModelDep, ReadKey
-from serving.api.holder import ServingModel
-from serving.api.schemas import ModelInfo, ProfileInfo, ReloadResult, problems
-from serving.batch import ModelNotFoundError
+from vitals.serving.api.deps import AdminKey, HolderDep, MetricsDep, ModelDep, ReadKey
+from vitals.serving.api.holder import ServingModel
+from vitals.serving.api.schemas import ModelInfo, ProfileInfo, ReloadResult, problems
+from vitals.serving.batch import ModelNotFoundError
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
 
@@ -45,7 +45,7 @@ def describe(served: ServingModel) -> ModelInfo:
         version=served.version,
         uri=served.uri,
         loaded_at=served.loaded_at,
-        horizon_days=model.horizon_days,
+        horizon_days=model.feature_set_.horizon_days,
         n_features=len(model.feature_names_),
         profiles=[
             ProfileInfo(

@@ -1,1 +1,2 @@
-"""Alembic migrations of the health store, applied by :func:`serving.store.migrate.upgrade`."""
+"""Alembic migrations of the health store, applied by
+:func:`vitals.serving.store.migrate.upgrade`."""

@@ -1,8 +1,8 @@
 """Alembic environment of the health store.
 
-Run programmatically by :func:`serving.store.migrate.upgrade`, which passes an open connection in
-``config.attributes["connection"]``; ``alembic -c <ini>`` with ``sqlalchemy.url`` set works too
-(e.g. to write a new revision with ``--autogenerate``).
+Run programmatically by :func:`vitals.serving.store.migrate.upgrade`, which passes an open
+connection in ``config.attributes["connection"]``; ``alembic -c <ini>`` with ``sqlalchemy.url`` set
+works too (e.g. to write a new revision with ``--autogenerate``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from serving.store.db import create_store_engine
-from serving.store.schema import Base
+from vitals.serving.store.db import create_store_engine
+from vitals.serving.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,6 +1,6 @@
-"""``vitals train``, ``evaluate`` and ``promote``: thin wrappers over :mod:`training.train`.
+"""``vitals train``, ``evaluate`` and ``promote``: thin wrappers over :mod:`vitals.training.train`.
 
-Wire them into the main CLI with ``app.add_typer(commands_training.app)`` (the commands appear at
+Wire them into the main CLI with ``app.add_typer(training.app)`` (the commands appear at
 the top level). Every expected failure prints a one-line error and exits with status 1.
 """
 
@@ -16,7 +16,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from vitals.console import console, fail
+from vitals.cli.console import console, fail
 
 app = typer.Typer(pretty_exceptions_enable=False)
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def train(
     ] = False,
 ) -> None:
     """Train per-profile calibrated LightGBM models, evaluate out of time, log to MLflow."""
-    from training.train import train as run_training
+    from vitals.training.train import train as run_training
 
     result = _guard(
         lambda: run_training(
@@ -76,7 +76,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Print the evaluation report of a run, an alias, or (by default) the latest training run."""
-    from training.train import evaluate as load
+    from vitals.training.train import evaluate as load
 
     if run is not None and model is not None:
         raise fail("give --run or --model, not both")
@@ -97,7 +97,7 @@ def promote(
     ] = False,
 ) -> None:
     """Move the champion alias to a version that is not worse than the current champion."""
-    from training.train import promote as run_promotion
+    from vitals.training.train import promote as run_promotion
 
     done = _guard(lambda: run_promotion(version, force=force))
     before = f" (was version {done.previous})" if done.previous else " (first champion)"
@@ -106,7 +106,7 @@ def promote(
 
 
 def _guard(action: Callable[[], T]) -> T:
-    from training.errors import PromotionRefused, TrackingError, TrainingError
+    from vitals.training.errors import PromotionRefused, TrackingError, TrainingError
 
     if not logging.getLogger().isEnabledFor(logging.INFO):  # MLflow's own handler, unless -v
         logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -117,7 +117,7 @@ def _guard(action: Callable[[], T]) -> T:
 
 
 def print_report(report: dict) -> None:
-    from training.evaluate import summary_rows
+    from vitals.training.evaluate import summary_rows
 
     window = report["test_window"]
     console.print(

@@ -1,4 +1,5 @@
-"""The request-path scorer gives the model's own answers, from plain dicts, one row or many."""
+"""The request path (``HealthModel.explain_records``) gives the model's own answers, from plain
+dicts, one row or many."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import LABEL_COLUMNS, Snapshots
-from models.health_model import HealthModel
-from serving.api.scorer import OnlineScorer
+from vitals.features.build import LABEL_COLUMNS, Snapshots
+from vitals.models.health_model import HealthModel
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,9 @@ def as_dicts(frame: pd.DataFrame) -> list[dict]:
 def test_scores_and_reasons_equal_the_models_explanation(
     model: HealthModel, frame: pd.DataFrame
 ) -> None:
-    scorer = OnlineScorer(model)
     rows = as_dicts(frame)
     expected = model.explain(frame, top_k=5)
-    scored = scorer.score(rows, 5)
+    scored = model.explain_records(rows, 5)
     scores = expected.scores
     assert len(set(scores["profile"])) > 1  # several profiles, one request
     np.testing.assert_array_equal(
@@ -60,11 +59,10 @@ def test_scores_and_reasons_equal_the_models_explanation(
 
 
 def test_one_row_at_a_time_equals_the_whole_batch(model: HealthModel, frame: pd.DataFrame) -> None:
-    scorer = OnlineScorer(model)
     rows = as_dicts(frame.head(40))
-    together = scorer.score(rows, 3)
-    one_by_one = [scorer.score([r], 3)[0] for r in rows]
-    few = scorer.score(rows[:5], 3)
+    together = model.explain_records(rows, 3)
+    one_by_one = [model.explain_records([r], 3)[0] for r in rows]
+    few = model.explain_records(rows[:5], 3)
     for a, b in zip(together, one_by_one, strict=True):
         assert a.churn_probability == b.churn_probability and a.band == b.band
         assert [r["feature"] for r in a.reasons] == [r["feature"] for r in b.reasons]
@@ -79,8 +77,7 @@ def test_one_row_at_a_time_equals_the_whole_batch(model: HealthModel, frame: pd.
 def test_reasons_sum_to_the_score_above_the_baseline_over_all_features(
     model: HealthModel, frame: pd.DataFrame
 ) -> None:
-    scorer = OnlineScorer(model)
-    for scored in scorer.score(as_dicts(frame.head(5)), len(model.feature_names_)):
+    for scored in model.explain_records(as_dicts(frame.head(5)), len(model.feature_names_)):
         total = sum(r["health_points"] for r in scored.reasons)
         assert total == pytest.approx(scored.health_score - scored.baseline_score, abs=1e-6)
         assert 0.0 <= scored.churn_probability <= 1.0
@@ -88,14 +85,13 @@ def test_reasons_sum_to_the_score_above_the_baseline_over_all_features(
 
 
 def test_problems_name_missing_and_mistyped_fields(model: HealthModel, frame: pd.DataFrame) -> None:
-    scorer = OnlineScorer(model)
     row = as_dicts(frame.head(1))[0]
-    assert scorer.problems(row) == []
+    assert model.check_record(row) == []
     numeric = next(n for n in model.feature_names_ if model.catalog_[n].kind == "numeric")
     categorical = next(n for n in model.feature_names_ if model.catalog_[n].kind == "categorical")
     broken = {**row, numeric: "12", categorical: 3.0}
     del broken["segment"]
-    found = {(p.field, p.kind) for p in scorer.problems(broken)}
+    found = {(p.field, p.kind) for p in model.check_record(broken)}
     assert found == {("segment", "missing"), (numeric, "float_type"), (categorical, "string_type")}
-    assert [p.field for p in scorer.problems({**row, "tenure_days": None})] == ["tenure_days"]
-    assert scorer.score([], 5) == []
+    assert [p.field for p in model.check_record({**row, "tenure_days": None})] == ["tenure_days"]
+    assert model.explain_records([], 5) == []

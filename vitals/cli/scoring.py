@@ -1,6 +1,6 @@
-"""``vitals score`` and ``vitals backfill``: thin wrappers over :mod:`serving.batch`.
+"""``vitals score`` and ``vitals backfill``: thin wrappers over :mod:`vitals.serving.batch`.
 
-Wire them into the main app with ``app.add_typer(commands_scoring.app)`` (no name: the commands
+Wire them into the main app with ``app.add_typer(scoring.app)`` (no name: the commands
 join the top level).
 """
 
@@ -15,10 +15,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vitals.console import console, err_console, fail, parse_date
+from vitals.cli.console import console, err_console, fail, parse_date
 
 if TYPE_CHECKING:
-    from serving.batch import RunSummary
+    from vitals.serving.batch import RunSummary
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -54,7 +54,7 @@ def score(
     database_url: DatabaseOption = None,
 ) -> None:
     """Score every current customer as of a date and store scores, reasons and roll-ups."""
-    from serving import batch
+    from vitals.serving import batch
 
     try:
         day = parse_date(as_of, "--as-of")
@@ -75,7 +75,7 @@ def backfill(
     database_url: DatabaseOption = None,
 ) -> None:
     """Recompute the health history of the last N days and replace the stored one atomically."""
-    from serving import batch
+    from vitals.serving import batch
 
     options = batch.RunOptions(model, engine, spark_master, database_url)
     print_summary(
@@ -84,9 +84,9 @@ def backfill(
 
 
 def _run(job: Callable[[ProgressFn], RunSummary]) -> RunSummary:
-    from features.pipeline import PipelineError
-    from serving.batch import ScoringError
-    from serving.store import StoreError
+    from vitals.features.pipeline import PipelineError
+    from vitals.serving.batch import ScoringError
+    from vitals.serving.store import StoreError
 
     try:
         with _progress() as progress:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vitals.console import console, fail, parse_date
+from vitals.cli.console import console, fail, parse_date
 
 app = typer.Typer(
     name="vitals",
@@ -40,8 +40,8 @@ def simulate(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Write a realistic sample data directory (a B2B SaaS customer base)."""
-    from features.simulate import simulate as run_simulation
-    from features.simulate import write_dataset
+    from vitals.features.simulate import simulate as run_simulation
+    from vitals.features.simulate import write_dataset
 
     if fmt not in ("parquet", "csv"):
         raise fail(f"--format {fmt!r}: choose parquet or csv")
@@ -64,8 +64,8 @@ def validate(
     ] = None,
 ) -> None:
     """Check a data directory against the data contract; non-zero exit when a rule is broken."""
-    from features.loader import DataContractError
-    from features.validate import validate_dataset
+    from vitals.features.loader import DataContractError
+    from vitals.features.validate import validate_dataset
 
     try:
         report = validate_dataset(data_dir, quarantine_dir=quarantine)
@@ -91,7 +91,7 @@ def features(
     ] = False,
 ) -> None:
     """Build point-in-time feature snapshots with churn labels."""
-    from features import pipeline
+    from vitals.features import pipeline
 
     if list_:
         _print_catalog(pipeline.catalog_preview())
@@ -138,11 +138,11 @@ def demo(
     serve: Annotated[bool, typer.Option(help="end by serving the API on 127.0.0.1:8000")] = True,
 ) -> None:
     """Run the main job end to end on built-in sample data."""
-    from features.pipeline import PipelineError
-    from serving.batch import ScoringError
-    from serving.store import StoreError
-    from training.errors import TrackingError, TrainingError
-    from vitals.demo import run_demo
+    from vitals.cli.demo import run_demo
+    from vitals.features.pipeline import PipelineError
+    from vitals.serving.batch import ScoringError
+    from vitals.serving.store import StoreError
+    from vitals.training.errors import TrackingError, TrainingError
 
     try:
         run_demo(workdir, accounts, months, seed, console, serve=serve)
@@ -152,11 +152,11 @@ def demo(
 
 def _register_stage_commands() -> None:
     """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
-    from vitals import commands_scoring, commands_serving, commands_training
+    from vitals.cli import scoring, serving, training
 
-    app.add_typer(commands_training.app)
-    app.add_typer(commands_scoring.app)
-    app.add_typer(commands_serving.app)
+    app.add_typer(training.app)
+    app.add_typer(scoring.app)
+    app.add_typer(serving.app)
 
 
 _register_stage_commands()

@@ -12,17 +12,17 @@ import pytest
 from apikit import auth
 from fastapi.testclient import TestClient
 
-from features.build import LABEL_COLUMNS, Snapshots, build_features
-from features.loader import load_dataset
-from models.health_model import HealthModel
-from serving.api.schemas import PredictResponse
+from vitals.features.build import LABEL_COLUMNS, Snapshots, build_features
+from vitals.features.loader import load_dataset
+from vitals.models.health_model import HealthModel
+from vitals.serving.api.schemas import PredictResponse
 
 
 @pytest.fixture(scope="module")
 def latest(sample_dir, dates: list[date], model: HealthModel) -> pd.DataFrame:
     """The snapshots of the latest scored date, as the store's vectors were built."""
     dataset = load_dataset(sample_dir)
-    frame = build_features(dataset, [dates[-1]], key_features=model.metadata_["key_features"])
+    frame = build_features(dataset, [dates[-1]], key_features=list(model.feature_set_.key_features))
     dataset.con.close()
     return frame.to_pandas()
 
@@ -164,9 +164,9 @@ def test_invalid_json_and_wrong_content_type_are_422(
 def test_too_many_accounts_and_oversized_bodies(
     store_url: str, model: HealthModel, keys: dict[str, str]
 ) -> None:
-    from serving.api.app import create_app
-    from serving.store import HealthStore
     from vitals.config.settings import Settings
+    from vitals.serving.api.app import create_app
+    from vitals.serving.store import HealthStore
 
     store = HealthStore.open(store_url)
     settings = Settings(database_url=store_url, serving={"max_batch": 3, "max_body_bytes": 4096})
@@ -184,8 +184,8 @@ def test_too_many_accounts_and_oversized_bodies(
 def test_stored_features_that_do_not_fit_the_model_are_409(
     client: TestClient, keys: dict[str, str], store_url: str, snapshots: Snapshots
 ) -> None:
-    from serving.store import HealthStore
-    from serving.store.features_table import write_latest_features
+    from vitals.serving.store import HealthStore
+    from vitals.serving.store.features_table import write_latest_features
 
     frame = snapshots.to_pandas().head(1).drop(columns=["logins_30d"]).assign(account_id="old-1")
     store = HealthStore.open(store_url)
@@ -218,9 +218,9 @@ def test_scores_served_are_counted(
 def test_a_chunked_body_past_the_limit_is_413(
     store_url: str, model: HealthModel, keys: dict[str, str]
 ) -> None:
-    from serving.api.app import create_app
-    from serving.store import HealthStore
     from vitals.config.settings import Settings
+    from vitals.serving.api.app import create_app
+    from vitals.serving.store import HealthStore
 
     def chunks():
         yield b'{"accounts": ['
@@ -236,3 +236,22 @@ def test_a_chunked_body_past_the_limit_is_413(
     store.close()
     assert "content-length" not in response.request.headers
     assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+def test_dependency_overrides_reach_the_predict_route(
+    client: TestClient, keys: dict[str, str], latest: pd.DataFrame, model: HealthModel
+) -> None:
+    from dataclasses import replace
+
+    from vitals.serving.api.deps import get_model
+
+    served = client.app.state.models.current
+    client.app.dependency_overrides[get_model] = lambda: replace(served, version="override-9")
+    try:
+        body = {"accounts": [{"account_id": "x", "features": features(latest.iloc[0])}]}
+        answer = post(client, keys["predict"], body)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "override-9"
+        assert post(client, "vk_wrong", body).status_code == 401
+    finally:
+        client.app.dependency_overrides.clear()
+    assert post(client, keys["predict"], body).json()["model_version"] == served.version

@@ -1,9 +1,10 @@
 """Builders for the API tests: a filled health store and key headers.
 
-Sample data and the model come from :mod:`tests.kit`; API models also carry ``TRAIN_WINDOWS``.
+Sample data and the model come from :mod:`kit`; API models also carry ``TRAIN_WINDOWS``.
 
 The store is filled the way production fills it: ``backfill`` scores a few dates into it, then
-the feature vectors and the account tree are written with :mod:`serving.store.features_table`.
+the feature vectors and the account tree are written with
+:mod:`vitals.serving.store.features_table`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import build_features
-from features.loader import load_dataset
-from models.health_model import HealthModel
-from serving.batch import RunOptions, backfill
-from serving.store import HealthRepository, HealthStore
-from serving.store.features_table import write_hierarchy, write_latest_features
+from vitals.features.build import build_features
+from vitals.features.loader import load_dataset
+from vitals.models.health_model import HealthModel
+from vitals.serving.batch import RunOptions, backfill
+from vitals.serving.store import HealthRepository, HealthStore
+from vitals.serving.store.features_table import write_hierarchy, write_latest_features
 
 TRAIN_WINDOWS = {"train": {"start": "2025-01-01", "end": "2025-09-01"}}
 """The training window the API models' metadata reports (``GET /model``'s ``training_window``)."""
@@ -38,7 +39,7 @@ def fill_store(url: str, data_dir: Path, model_dir: Path, model: HealthModel) ->
             dates = HealthRepository(session).dates()
         dataset = load_dataset(data_dir)
         snapshots = build_features(
-            dataset, dates, key_features=model.metadata_["key_features"]
+            dataset, dates, key_features=list(model.feature_set_.key_features)
         ).to_pandas()
         for day, frame in snapshots.groupby("as_of", sort=True):
             write_latest_features(store, frame, pd.Timestamp(day).date(), "test-1")

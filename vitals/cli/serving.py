@@ -1,6 +1,6 @@
-"""``vitals serve`` and ``vitals keys``: thin wrappers over :mod:`serving.api.server`.
+"""``vitals serve`` and ``vitals keys``: thin wrappers over :mod:`vitals.serving.api.server`.
 
-Wire them into the main app with ``app.add_typer(commands_serving.app)`` (no name: ``serve`` and
+Wire them into the main app with ``app.add_typer(serving.app)`` (no name: ``serve`` and
 ``keys`` join the top level).
 """
 
@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from vitals.cli.console import console, err_console, fail
 from vitals.config.settings import Settings, get_settings
-from vitals.console import console, err_console, fail
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 keys = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
@@ -37,8 +37,8 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
 ) -> None:
     """Serve the health API (predict, accounts, hierarchy, model) under uvicorn."""
-    from serving.api.server import serve as run_server
-    from serving.store import StoreError
+    from vitals.serving.api.server import serve as run_server
+    from vitals.serving.store import StoreError
 
     settings = _settings(database_url, model)
     try:
@@ -56,8 +56,8 @@ def create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from serving.api.server import issue_key
-    from serving.store import StoreError
+    from vitals.serving.api.server import issue_key
+    from vitals.serving.store import StoreError
 
     try:
         new = issue_key(_settings(database_url), scope, name)
@@ -76,8 +76,8 @@ def revoke(
     database_url: DatabaseOption = None,
 ) -> None:
     """Revoke a key; running servers refuse it within their key cache time (30 s)."""
-    from serving.api.server import withdraw_key
-    from serving.store import StoreError
+    from vitals.serving.api.server import withdraw_key
+    from vitals.serving.store import StoreError
 
     try:
         info = withdraw_key(_settings(database_url), key_id)
@@ -91,8 +91,8 @@ def revoke(
 @keys.command("list")
 def list_(database_url: DatabaseOption = None) -> None:
     """List the keys (ids, names, scopes, dates; never the keys themselves)."""
-    from serving.api.server import keys_in_store
-    from serving.store import StoreError
+    from vitals.serving.api.server import keys_in_store
+    from vitals.serving.store import StoreError
 
     try:
         found = keys_in_store(_settings(database_url))

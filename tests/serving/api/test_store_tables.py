@@ -11,15 +11,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import serving.api.auth  # noqa: F401  (declares api_keys on the store's metadata)
-from serving.store import HealthStore, current_revision, head_revision
-from serving.store.features_table import (
+import vitals.serving.api.auth  # noqa: F401  (declares api_keys on the store's metadata)
+from vitals.serving.store import HealthStore, current_revision, head_revision
+from vitals.serving.store.features_table import (
     read_latest_features,
     read_subtree,
     write_hierarchy,
     write_latest_features,
 )
-from serving.store.schema import Base
+from vitals.serving.store.schema import Base
 
 D1, D2, D3 = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
 

@@ -10,11 +10,11 @@ from apikit import auth
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from models.health_model import HealthModel
-from serving.api.app import create_app
-from serving.api.auth import ApiKey, KeyVerifier, create_key, hash_key, list_keys, revoke_key
-from serving.store import HealthStore
 from vitals.config.settings import Settings
+from vitals.models.health_model import HealthModel
+from vitals.serving.api.app import create_app
+from vitals.serving.api.auth import ApiKey, KeyVerifier, create_key, hash_key, list_keys, revoke_key
+from vitals.serving.store import HealthStore
 
 ENDPOINTS = [
     ("GET", "/readyz", None),

@@ -10,7 +10,7 @@ from apikit import auth
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from serving.store import HealthScore, HealthStore, ParentHealth
+from vitals.serving.store import HealthScore, HealthStore, ParentHealth
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from features.build import write_snapshots
-from features.pipeline import SnapshotRequest, build_snapshots, load_valid_dataset
-from features.simulate import simulate, write_dataset
-from features.validate import validate_dataset
+from vitals.features.build import write_snapshots
+from vitals.features.pipeline import SnapshotRequest, build_snapshots, load_valid_dataset
+from vitals.features.simulate import simulate, write_dataset
+from vitals.features.validate import validate_dataset
 
 
 def run_demo(
@@ -70,8 +70,8 @@ def _validate_and_build(data_dir: Path, workdir: Path, console: Console) -> None
 
 
 def _train(data_dir: Path, seed: int, console: Console) -> None:
-    from training.train import promote, train
-    from vitals.commands_training import print_report
+    from vitals.cli.training import print_report
+    from vitals.training.train import promote, train
 
     console.rule("4. train, register and promote")
     result = train(data_dir, trials=0, seed=seed, register=True)
@@ -81,8 +81,8 @@ def _train(data_dir: Path, seed: int, console: Console) -> None:
 
 
 def _score(data_dir: Path, console: Console) -> str | None:
-    from serving import batch
-    from vitals.commands_scoring import print_summary
+    from vitals.cli.scoring import print_summary
+    from vitals.serving import batch
 
     console.rule("5. backfill 180 days of health history, then score today")
     history = batch.backfill(str(data_dir), days=180, every="7d")
@@ -93,8 +93,8 @@ def _score(data_dir: Path, console: Console) -> str | None:
 
 
 def _serve(account_id: str | None, console: Console) -> None:
-    from serving.api.server import example_requests, issue_key, serve
     from vitals.config.settings import get_settings
+    from vitals.serving.api.server import example_requests, issue_key, serve
 
     console.rule("6. serve the API")
     settings = get_settings()

@@ -2,7 +2,7 @@
 
 Nothing touches the shared ``vitals.db`` or ``mlruns/``: stores live under temporary folders and
 MLflow's tracking URI points at a temporary SQLite file (``_isolated`` and ``sample_dir`` come
-from :mod:`tests.kit`, shared with the serving tests).
+from :mod:`kit`, shared with the serving tests).
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 from apikit import TRAIN_WINDOWS, fill_store
 from fastapi.testclient import TestClient
-
-from features.build import Snapshots
-from models.health_model import HealthModel
-from serving.api.app import create_app
-from serving.api.auth import create_key
-from serving.batch import LoadedModel
-from serving.store import HealthStore
-from tests.kit import (
+from kit import (
     fit_model,
     isolated_environment,  # noqa: F401  (the autouse fixture _isolated)
     sample_data_dir,  # noqa: F401  (the fixture sample_dir)
     training_snapshots,
 )
+
 from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
+from vitals.models.health_model import HealthModel
+from vitals.serving.api.app import create_app
+from vitals.serving.api.auth import create_key
+from vitals.serving.batch import LoadedModel
+from vitals.serving.store import HealthStore
 
 SCOPES = ("read", "predict", "ingest", "admin")
 
@@ -59,7 +59,7 @@ def store_url(
 
 @pytest.fixture(scope="session")
 def dates(store_url: str) -> list[date]:
-    from serving.store import HealthRepository
+    from vitals.serving.store import HealthRepository
 
     store = HealthStore.open(store_url)
     with store.session() as session:

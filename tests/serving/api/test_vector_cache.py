@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from serving.api.vector_cache import VectorCache
-from serving.store import HealthStore
-from serving.store.features_table import write_latest_features
+from vitals.serving.api.vector_cache import VectorCache
+from vitals.serving.store import HealthStore
+from vitals.serving.store.features_table import write_latest_features
 
 D1, D2 = date(2026, 1, 1), date(2026, 2, 1)
 

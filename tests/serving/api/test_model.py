@@ -10,14 +10,14 @@ import mlflow
 import pytest
 from apikit import TRAIN_WINDOWS, auth
 from fastapi.testclient import TestClient
+from kit import fit_model
 from mlflow import MlflowClient
 
-from features.build import Snapshots
-from models.mlflow_adapter import log_health_model
-from serving.api.app import create_app
-from serving.store import HealthStore
-from tests.kit import fit_model
 from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
+from vitals.models.mlflow_adapter import log_health_model
+from vitals.serving.api.app import create_app
+from vitals.serving.store import HealthStore
 
 REPORT = {
     "test_window": {"start": "2025-10-01", "end": "2025-12-31"},
@@ -142,7 +142,7 @@ def test_without_a_champion_the_app_starts_unready_and_reload_is_503(
 
 
 def test_a_dead_store_gives_503_never_500(model, tmp_path: Path, keys: dict[str, str]) -> None:
-    from serving.store.db import create_store_engine
+    from vitals.serving.store.db import create_store_engine
 
     dead = HealthStore(create_store_engine(f"sqlite:///{tmp_path}/missing/dir/vitals.db"))
     settings = Settings(database_url="sqlite:///unused.db")

@@ -1,0 +1,167 @@
+"""The one per-profile scoring path: routed rows in, calibrated scores and contributions out.
+
+:class:`Rows` holds the accounts to score as arrays, whether they came from a DataFrame
+(:mod:`vitals.models.frames`) or from plain dicts (:mod:`vitals.models.records`);
+:func:`score_rows` scores them profile by profile with the profile's booster (LightGBM's own
+predict, or the model's TreeSHAP when contributions are wanted: one pass over the trees gives both
+the margin and the contributions), calibrator and bands. ``HealthModel.predict``, ``explain``,
+``explain_change`` and ``explain_records`` (the API's path) all score through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import lightgbm as lgb
+import numpy as np
+
+from vitals.models.frames import FeatureLayout, encode
+from vitals.models.profiles import FittedProfile
+from vitals.models.reasons import split_score_change
+from vitals.models.scoring import assign_bands, health_score
+
+_SMALL_BATCH = 64  # rows up to which LightGBM predicts in the calling thread
+
+# (feature name, row positions) -> previous-window values of that feature (None: unknown)
+PreviousLookup = Callable[[str, np.ndarray], np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Accounts to score, as arrays.
+
+    Attributes:
+        ids: account id per row.
+        profiles: health profile per row.
+        X: float matrix in booster order; categorical columns NaN (encoded per profile).
+        raw: raw values of each categorical feature (object arrays, ``None`` where missing).
+        previous: previous-window values of a feature's ``previous`` column, where known.
+    """
+
+    ids: np.ndarray
+    profiles: np.ndarray
+    X: np.ndarray
+    raw: dict[str, np.ndarray]
+    previous: PreviousLookup
+
+    @cached_property
+    def groups(self) -> list[tuple[str, np.ndarray]]:
+        """Row positions per profile."""
+        if len(self.ids) and (self.profiles == self.profiles[0]).all():
+            return [(str(self.profiles[0]), np.arange(len(self.ids)))]
+        names, inverse = np.unique(self.profiles.astype(str), return_inverse=True)
+        return [(str(n), np.flatnonzero(inverse == i)) for i, n in enumerate(names)]
+
+    def take(self, positions: np.ndarray, profiles: np.ndarray | None = None) -> Rows:
+        """These rows reordered (``previous`` keeps reading the original positions), optionally
+        routed to other ``profiles``."""
+        original = positions
+
+        def previous(column: str, at: np.ndarray) -> np.ndarray | None:
+            return self.previous(column, original[at])
+
+        return Rows(
+            self.ids[positions],
+            self.profiles[positions] if profiles is None else profiles,
+            self.X[positions],
+            {k: v[positions] for k, v in self.raw.items()},
+            previous,
+        )
+
+    def values(self, layout: FeatureLayout, j: int, at: np.ndarray) -> np.ndarray:
+        """Values of feature ``j`` at rows ``at`` (raw strings for categorical features)."""
+        name = layout.names[j]
+        if name in self.raw:
+            return self.raw[name][at]
+        return self.X[at, j].astype(object)
+
+
+@dataclass(frozen=True)
+class RowScores:
+    """Scores of :class:`Rows`, one entry per row.
+
+    Attributes:
+        margin: raw booster margin (log-odds).
+        probability: calibrated churn probability within the horizon.
+        score: health score 0-100.
+        band: good / average / poor.
+        pooled: whether the profile uses the pooled booster.
+        phi: TreeSHAP contributions with the base value last (only when asked for).
+        baseline_score: the profile's score at the base value (only with ``phi``).
+        slope: derivative of the score in the margin at the base value (only with ``phi``).
+    """
+
+    margin: np.ndarray
+    probability: np.ndarray
+    score: np.ndarray
+    band: np.ndarray
+    pooled: np.ndarray
+    phi: np.ndarray | None = None
+    baseline_score: np.ndarray | None = None
+    slope: np.ndarray | None = None
+
+    def points(self) -> np.ndarray:
+        """Health points per feature: the contributions' share of ``score - baseline_score``.
+
+        Raises:
+            ValueError: scores computed without contributions.
+        """
+        if self.phi is None or self.baseline_score is None or self.slope is None:
+            raise ValueError("scores were computed without contributions")
+        return split_score_change(self.phi[:, :-1], self.score - self.baseline_score, self.slope)
+
+
+def score_rows(
+    profiles: Mapping[str, FittedProfile],
+    layout: FeatureLayout,
+    rows: Rows,
+    *,
+    contributions: bool,
+) -> RowScores:
+    """Score every row with its profile's booster, calibrator and bands.
+
+    Args:
+        profiles: the model's fitted profiles.
+        layout: the model's features.
+        rows: the accounts.
+        contributions: also compute TreeSHAP contributions, baseline scores and slopes.
+
+    Returns:
+        The :class:`RowScores`.
+    """
+    n = len(rows.ids)
+    margin, probability, band = np.empty(n), np.empty(n), np.empty(n, dtype=object)
+    pooled = np.empty(n, dtype=bool)
+    phi = np.empty((n, len(layout.names) + 1)) if contributions else None
+    baseline, slope = (np.empty(n), np.empty(n)) if contributions else (None, None)
+    for name, at in rows.groups:
+        profile = profiles[name]
+        X = encoded(rows, layout, profile, at)
+        if phi is not None and baseline is not None and slope is not None:
+            margin[at], phi[at] = profile.shap.explain(X)
+            baseline[at] = profile.score(phi[at, -1])
+            slope[at] = profile.slope(phi[at, -1])
+        else:
+            margin[at] = _margin(profile.piece.booster, X)
+        probability[at] = profile.piece.calibrator.transform(margin[at])
+        band[at] = assign_bands(health_score(probability[at]), profile.bands)
+        pooled[at] = profile.piece.pooled
+    score = health_score(probability)
+    return RowScores(margin, probability, score, band, pooled, phi, baseline, slope)
+
+
+def encoded(
+    rows: Rows, layout: FeatureLayout, profile: FittedProfile, at: np.ndarray
+) -> np.ndarray:
+    """The booster matrix of rows ``at`` with categorical codes of ``profile``."""
+    if not layout.categorical:
+        return rows.X if len(at) == len(rows.ids) else rows.X[at]
+    return encode(rows.X, rows.raw, layout, profile.codes, at)
+
+
+def _margin(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+    # a thread team costs more than it saves on a few rows, and waits for a free core when busy
+    threads = {"num_threads": 1} if len(X) <= _SMALL_BATCH else {}
+    return booster.predict(X, raw_score=True, **threads)
