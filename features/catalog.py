@@ -37,6 +37,7 @@ class FeatureSpec:
         higher_is_better: ``True`` if more is healthier, ``False`` if less is, ``None`` if neutral.
         previous: name of the same metric over the window before, when the pipeline has it.
         kind: ``numeric`` or ``categorical``.
+        minimum: the smallest possible value (e.g. 0 for counts), ``None`` when unbounded.
     """
 
     name: str
@@ -48,6 +49,7 @@ class FeatureSpec:
     higher_is_better: bool | None = None
     previous: str | None = None
     kind: FeatureKind = "numeric"
+    minimum: float | None = None
 
     @property
     def dtype(self) -> str:

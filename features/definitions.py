@@ -51,7 +51,17 @@ def slug(text: str) -> str:
     return cleaned or "unnamed"
 
 
+# units of quantities that cannot be negative: their features declare a minimum of 0
+NON_NEGATIVE_UNITS = frozenset(
+    {"users", "days", "logins", "events", "sessions", "minutes", "features", "tickets", "seats",
+     "ratio", "share", "events/user", "events/seat", "responses", "lines", "hours", "months",
+     "flag", "discount", "stickiness"}
+)  # fmt: skip
+
+
 def spec(name: str, family: str, label: str, description: str, unit: str, **kw) -> FeatureSpec:
+    """A catalog entry; counts, durations and ratios of them get ``minimum=0``."""
+    kw.setdefault("minimum", 0.0 if unit in NON_NEGATIVE_UNITS else None)
     return FeatureSpec(name, family, label, description, unit, **kw)  # type: ignore[arg-type]
 
 

@@ -310,7 +310,7 @@ def label_steps(horizon: int, grace: int, data_end_day: int) -> list[Step]:
         f"SELECT account_id, island, MAX(COALESCE(end_day, {NO_END})) AS end_day FROM ("
         "SELECT *, SUM(new_island) OVER (PARTITION BY account_id ORDER BY start_day, "
         f"COALESCE(end_day, {NO_END}) ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island "
-        f"FROM (SELECT *, CASE WHEN prev_end IS NULL OR start_day > prev_end + {grace} THEN 1 "
+        f"FROM (SELECT *, CASE WHEN prev_end IS NULL OR start_day - {grace} > prev_end THEN 1 "
         "ELSE 0 END AS new_island FROM (SELECT account_id, start_day, end_day, "
         f"MAX(COALESCE(end_day, {NO_END})) OVER (PARTITION BY account_id ORDER BY start_day, "
         f"COALESCE(end_day, {NO_END}) ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) "
