@@ -28,8 +28,9 @@ from rich.console import Console
 from rich.table import Table
 
 from vitals.features.build import read_snapshots
-from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.features.catalog import FeatureSet, FeatureSpec, Vocabulary
 from vitals.models.calibration import Calibrator
+from vitals.models.core import encoded
 from vitals.models.health_model import HealthModel
 from vitals.models.profiles import ProfileModel, ProfileRule
 from vitals.models.treeshap import TreeShap
@@ -143,7 +144,7 @@ def fit_stand_in(n_train: int, trees: int, leaves: int, n_numeric: int) -> Healt
     ]
     pieces.append(piece("default", everyone, cal_all, pooled))
     routing = [ProfileRule(name=s, segments=(s,)) for s in SEGMENTS]
-    declared = FeatureSet(tuple(catalog), (), 90, 30)
+    declared = FeatureSet(tuple(catalog), Vocabulary(), 90, 30)
     return HealthModel(declared, routing).fit(pieces, metadata={"model_version": "stand-in"})
 
 
@@ -151,14 +152,14 @@ def rows_per_profile(
     model: HealthModel, frame: pd.DataFrame
 ) -> list[tuple[TreeShap, lgb.Booster, np.ndarray]]:
     """Explainer, booster and the float matrix of each profile's rows, as the model builds them."""
-    batch = model._batch(frame)
+    rows = model._rows(frame)
     return [
         (
             model.profiles_[name].shap,
             model.profiles_[name].piece.booster,
-            model._matrix(batch, name, rows),
+            encoded(rows, model._layout, model.profiles_[name], at),
         )
-        for name, rows in batch.groups
+        for name, at in rows.groups
     ]
 
 

@@ -90,7 +90,7 @@ def fit_model(data: Path, root: Path, num_leaves: int | None) -> tuple[Path, lis
     metadata = {"model_version": "bench"}
     model = unfitted_model(snapshots.feature_set, settings).fit(pieces, metadata=metadata)
     dataset.con.close()
-    return model.save(root / "model"), snapshots.key_features
+    return model.save(root / "model"), snapshots.vocabulary
 
 
 def prepare(root: Path, accounts: int, num_leaves: int | None) -> dict:
@@ -107,13 +107,13 @@ def prepare(root: Path, accounts: int, num_leaves: int | None) -> dict:
 
     data = root / "data"
     write_dataset(simulate(accounts=accounts, months=12, seed=7), data, "parquet")
-    model_dir, key_features = fit_model(data, root, num_leaves)
+    model_dir, vocabulary = fit_model(data, root, num_leaves)
     url = f"sqlite:///{root}/vitals.db"
     backfill(str(data), 60, "30d", RunOptions(model=str(model_dir), database_url=url))
     store, dataset = HealthStore.open(url), load_dataset(data)
     with store.session() as session:
         dates = HealthRepository(session).dates()
-    snapshots = build_features(dataset, dates, key_features=key_features).to_pandas()
+    snapshots = build_features(dataset, dates, vocabulary=vocabulary).to_pandas()
     for day, rows in snapshots.groupby("as_of"):
         tables.write_latest_features(store, rows, pd.Timestamp(day).date(), "bench")
     tree = dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()

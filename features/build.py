@@ -18,19 +18,20 @@ import pyarrow.parquet as pq
 
 from vitals.features import queries
 from vitals.features.atomic import atomic_target
-from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.features.catalog import FeatureSet, FeatureSpec, KeyEvent, Vocabulary
 from vitals.features.contract import TABLES
 from vitals.features.dates import Step, from_day, parse_every, snapshot_dates, to_day
 from vitals.features.definitions import Feature
 from vitals.features.engines import ENGINES, DuckDBEngine, Engine, SparkEngine
 from vitals.features.families import feature_set
+from vitals.features.families.vocabulary import CountedItem, counted_items
 
 if TYPE_CHECKING:
     from vitals.features.loader import Dataset
 
 logger = logging.getLogger(__name__)
 
-KEY_FEATURE_COUNT = 5
+MAX_VOCABULARY = 40  # event types and product features counted one by one, each
 CATALOG_METADATA_KEY = b"vitals.snapshots"
 ID_COLUMNS = ("account_id", "as_of", "parent_id")
 LABEL_COLUMNS = ("churned_within_horizon", "churn_date")
@@ -42,7 +43,7 @@ class Snapshots:
 
     table: pa.Table
     catalog: list[FeatureSpec]
-    key_features: list[str]
+    vocabulary: Vocabulary
     horizon_days: int
     grace_days: int
     data_end: date
@@ -52,9 +53,7 @@ class Snapshots:
     @property
     def feature_set(self) -> FeatureSet:
         """The declared set of these snapshots' features."""
-        return FeatureSet(
-            tuple(self.catalog), tuple(self.key_features), self.horizon_days, self.grace_days
-        )
+        return FeatureSet(tuple(self.catalog), self.vocabulary, self.horizon_days, self.grace_days)
 
     @property
     def feature_names(self) -> list[str]:
@@ -69,7 +68,7 @@ class Snapshots:
         """What a reader needs besides the table: catalog, key features, horizon, data end."""
         return {
             "catalog": [spec.to_dict() for spec in self.catalog],
-            "key_features": self.key_features,
+            "vocabulary": self.vocabulary.to_dict(),
             "horizon_days": self.horizon_days,
             "grace_days": self.grace_days,
             "data_end": self.data_end.isoformat(),
@@ -99,25 +98,40 @@ def default_dates(
 
 
 def _data_start(dataset: Dataset) -> date:
-    """The first day with product activity (accounts may have been created long before)."""
-    first = dataset.con.execute("SELECT MIN(timestamp) FROM events").fetchall()[0][0]
+    """The first day of the bulk of product activity (a few stray events long before the rest
+    are ignored, see ``Dataset.activity_start``)."""
+    first = dataset.activity_start
     return first.date() if first is not None else from_day(data_end_day(dataset))
 
 
-def choose_key_features(
-    dataset: Dataset, before: date, count: int = KEY_FEATURE_COUNT
-) -> list[str]:
-    """The ``count`` most used product features in events stamped before ``before``.
+def discover_vocabulary(
+    dataset: Dataset,
+    before: date,
+    *,
+    max_event_types: int = MAX_VOCABULARY,
+    max_features: int = MAX_VOCABULARY,
+    key_events: Sequence[KeyEvent] = (),
+) -> Vocabulary:
+    """The event types and product features to count one by one: the most used, by volume.
 
-    Only data before the first snapshot is looked at, so the choice of columns never depends
-    on what happens after any snapshot.
+    Only events stamped before ``before`` (the first snapshot date) are looked at, so the choice
+    of columns never depends on what happens after any snapshot. What is not kept is counted
+    together as "other".
     """
-    rows = dataset.con.execute(
-        "SELECT feature FROM events WHERE feature IS NOT NULL AND timestamp < ? "
-        "GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
-        [before, count],
-    ).fetchall()
-    return [r[0] for r in rows]
+
+    def most_used(column: str, limit: int) -> tuple[list[str], bool]:
+        rows = dataset.con.execute(
+            f"SELECT {column} FROM events WHERE {column} IS NOT NULL AND timestamp < ? "
+            "GROUP BY 1 ORDER BY COUNT(*) DESC, 1",
+            [before],
+        ).fetchall()
+        return [r[0] for r in rows[:limit]], len(rows) > limit
+
+    event_types, other_types = most_used("event_type", max_event_types)
+    features, other_features = most_used("feature", max_features)
+    return Vocabulary(
+        tuple(event_types), tuple(features), tuple(key_events), other_types, other_features
+    )
 
 
 def account_attributes(dataset: Dataset) -> tuple[list[str], list[str]]:
@@ -149,7 +163,7 @@ def build_features(
     grace_days: int = 30,
     engine: str = "duckdb",
     spark_master: str = "local[2]",
-    key_features: list[str] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> Snapshots:
     """Compute every feature and the churn label for each customer at each ``as_of`` date.
 
@@ -163,8 +177,8 @@ def build_features(
         grace_days: a gap shorter than this between subscriptions is not a churn.
         engine: ``duckdb`` (in-process) or ``spark``.
         spark_master: Spark master URL when ``engine`` is ``spark``.
-        key_features: product features whose per-user depth is computed (default: the most used
-            before the first snapshot date).
+        vocabulary: the event types, product features and key events counted one by one
+            (default: :func:`discover_vocabulary` before the first snapshot date).
 
     Raises:
         ValueError: on an unknown engine or no dates.
@@ -174,17 +188,18 @@ def build_features(
     dates = sorted(set(as_of))
     if not dates:
         raise ValueError("no snapshot dates: widen --start/--end")
-    keys = key_features if key_features is not None else choose_key_features(dataset, dates[0])
+    vocab = vocabulary if vocabulary is not None else discover_vocabulary(dataset, dates[0])
     categorical, numeric = account_attributes(dataset)
     present = {t for t in TABLES if dataset.has(t)}
-    features = feature_set(present, keys, categorical, numeric)
+    features = feature_set(present, vocab, categorical, numeric)
     end_day = data_end_day(dataset)
     runner = _engine(engine, dataset, present, spark_master)
     try:
         runner.register("snap_dates", _asof_table(dates))
         needed = {c for f in features for c in re.findall(r"\be\.(\w+)", f.sql)}
         windows = (to_day(dates[0]), end_day, horizon_days, grace_days)
-        for name, sql in _steps(needed, present, keys, categorical + numeric, windows):
+        items = counted_items(vocab)
+        for name, sql in _steps(needed, present, items, categorical + numeric, windows):
             runner.materialize(name, sql)
         raw = runner.fetch(queries.snapshot_query(features, present))
     finally:
@@ -192,7 +207,13 @@ def build_features(
     table = _finish(raw, features)
     logger.info("built %d snapshots x %d features on %s", table.num_rows, len(features), engine)
     return Snapshots(
-        table, [f.spec for f in features], keys, horizon_days, grace_days, from_day(end_day), engine
+        table,
+        [f.spec for f in features],
+        vocab,
+        horizon_days,
+        grace_days,
+        from_day(end_day),
+        engine,
     )
 
 
@@ -216,13 +237,13 @@ def _asof_table(dates: list[date]) -> pa.Table:
 def _steps(
     needed: set[str],
     present: set[str],
-    keys: list[str],
+    items: list[CountedItem],
     extra_columns: list[str],
     windows: tuple[int, int, int, int],
 ) -> list[queries.Step]:
     """Every SQL step in order; ``windows`` = (first snapshot day, data end day, horizon, grace)."""
     first_day, end_day, horizon, grace = windows
-    steps = queries.staging_steps(extra_columns) + queries.event_steps(keys, needed, first_day)
+    steps = queries.staging_steps(extra_columns) + queries.event_steps(items, needed, first_day)
     steps += queries.subscription_steps()
     if "tickets" in present:
         steps += queries.ticket_steps()
@@ -275,7 +296,7 @@ def read_snapshots(path: str | Path) -> Snapshots:
     return Snapshots(
         table.replace_schema_metadata(None),
         [FeatureSpec.from_dict(d) for d in meta["catalog"]],
-        meta["key_features"],
+        Vocabulary.from_dict(meta["vocabulary"]),
         meta["horizon_days"],
         meta["grace_days"],
         date.fromisoformat(meta["data_end"]),

@@ -16,7 +16,8 @@ _INTEGERS = frozenset(
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 )
 _NAIVE_TIMESTAMPS = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"})
-_TZ_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+# zone-aware timestamps; pandas writes nanosecond ones to Parquet, which DuckDB calls TIMESTAMPTZ_NS
+_TZ_TIMESTAMPS = frozenset({"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"})
 _NULL_TYPE = '"NULL"'  # the type DuckDB gives an all-null Parquet column
 _NOT_TEXT = ("[]", "STRUCT", "MAP", "UNION", "BLOB", "BIT")
 
@@ -131,8 +132,8 @@ def convert(column: Column, source_type: str) -> Conversion | None:
     if column.type in ("timestamp", "date"):
         if source_type in _NAIVE_TIMESTAMPS or source_type == "DATE":
             ts = f"CAST({col} AS TIMESTAMP)"
-        elif source_type == _TZ_TIMESTAMP:
-            ts = f"timezone('UTC', {col})"
+        elif source_type in _TZ_TIMESTAMPS:
+            ts = f"timezone('UTC', CAST({col} AS TIMESTAMPTZ))"
         else:
             return None
         if column.type == "timestamp":

@@ -19,7 +19,7 @@ FeatureKind = Literal["numeric", "categorical"]
 ENTITY_COLUMN = "account_id"
 TIMESTAMP_COLUMN = "as_of"
 # Bump when a feature's definition changes meaning, so that a model trained on the old one says so.
-FEATURE_SET_VERSION = 1
+FEATURE_SET_VERSION = 2
 _DTYPES: dict[str, str] = {"numeric": "float64", "categorical": "string"}
 
 
@@ -68,13 +68,89 @@ class FeatureSpec:
 
 
 @dataclass(frozen=True)
+class KeyEvent:
+    """A usage metric the customer names (like a key event in commercial CS tools).
+
+    Attributes:
+        name: the metric's name, used in labels ("Reports built").
+        event_types: the event types it counts.
+        features: the product features (events' ``feature``) it counts.
+        higher_is_better: whether more of it is healthier.
+    """
+
+    name: str
+    event_types: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    higher_is_better: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        """The key event as plain JSON data."""
+        return {
+            "name": self.name,
+            "event_types": list(self.event_types),
+            "features": list(self.features),
+            "higher_is_better": self.higher_is_better,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> KeyEvent:
+        """Rebuild a key event written by :meth:`to_dict`."""
+        return cls(
+            str(data["name"]),
+            tuple(str(t) for t in data.get("event_types") or ()),  # type: ignore[attr-defined]
+            tuple(str(f) for f in data.get("features") or ()),  # type: ignore[attr-defined]
+            bool(data.get("higher_is_better", True)),
+        )
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The customer's own usage vocabulary that snapshots count one by one.
+
+    Attributes:
+        event_types: the event types kept (by volume); the rest count together as "other".
+        features: the product features kept (by volume); the rest count together as "other".
+        key_events: the customer's named usage metrics.
+        other_event_types: whether event types beyond the kept ones exist (an "other" count).
+        other_features: whether product features beyond the kept ones exist.
+    """
+
+    event_types: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    key_events: tuple[KeyEvent, ...] = ()
+    other_event_types: bool = False
+    other_features: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        """The vocabulary as plain JSON data."""
+        return {
+            "event_types": list(self.event_types),
+            "features": list(self.features),
+            "key_events": [k.to_dict() for k in self.key_events],
+            "other_event_types": self.other_event_types,
+            "other_features": self.other_features,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Vocabulary:
+        """Rebuild a vocabulary written by :meth:`to_dict`."""
+        return cls(
+            tuple(str(t) for t in data.get("event_types") or ()),  # type: ignore[attr-defined]
+            tuple(str(f) for f in data.get("features") or ()),  # type: ignore[attr-defined]
+            tuple(KeyEvent.from_dict(k) for k in data.get("key_events") or ()),  # type: ignore[attr-defined]
+            bool(data.get("other_event_types", False)),
+            bool(data.get("other_features", False)),
+        )
+
+
+@dataclass(frozen=True)
 class FeatureSet:
     """A declared, typed, versioned set of snapshot features: one row per entity and timestamp.
 
     Attributes:
         features: the features, in column order.
-        key_features: the product features (the events' ``feature`` values) whose per-user use
-            the set holds; snapshots of this set are built for exactly these.
+        vocabulary: the event types, product features and key events the set counts one by
+            one; snapshots of this set are built for exactly these.
         horizon_days: label horizon of the snapshots the set was declared for.
         grace_days: churn grace gap of those labels.
         entity: the entity column.
@@ -83,7 +159,7 @@ class FeatureSet:
     """
 
     features: tuple[FeatureSpec, ...]
-    key_features: tuple[str, ...]
+    vocabulary: Vocabulary
     horizon_days: int
     grace_days: int
     entity: str = ENTITY_COLUMN
@@ -105,7 +181,7 @@ class FeatureSet:
         if missing := [n for n in names if n not in by_name]:
             raise KeyError(f"feature(s) {missing} are not declared in the feature set")
         chosen = tuple(by_name[n] for n in names)
-        return FeatureSet(chosen, self.key_features, self.horizon_days, self.grace_days,
+        return FeatureSet(chosen, self.vocabulary, self.horizon_days, self.grace_days,
                           self.entity, self.timestamp, self.version)  # fmt: skip
 
     def to_dict(self) -> dict[str, object]:
@@ -116,7 +192,7 @@ class FeatureSet:
             "timestamp": self.timestamp,
             "horizon_days": self.horizon_days,
             "grace_days": self.grace_days,
-            "key_features": list(self.key_features),
+            "vocabulary": self.vocabulary.to_dict(),
             "features": [f.to_dict() for f in self.features],
         }
 
@@ -125,10 +201,17 @@ class FeatureSet:
         """Rebuild a declaration written by :meth:`to_dict`."""
         return cls(
             features=tuple(FeatureSpec.from_dict(f) for f in data["features"]),  # type: ignore[attr-defined]
-            key_features=tuple(str(k) for k in data["key_features"]),  # type: ignore[attr-defined]
+            vocabulary=_vocabulary(data),
             horizon_days=int(data["horizon_days"]),  # type: ignore[call-overload]
             grace_days=int(data["grace_days"]),  # type: ignore[call-overload]
             entity=str(data["entity"]),
             timestamp=str(data["timestamp"]),
             version=int(data["version"]),  # type: ignore[call-overload]
         )
+
+
+def _vocabulary(data: Mapping[str, object]) -> Vocabulary:
+    """A set's vocabulary; sets declared before it existed named their product features only."""
+    if "vocabulary" in data:
+        return Vocabulary.from_dict(data["vocabulary"])  # type: ignore[arg-type]
+    return Vocabulary(features=tuple(str(k) for k in data.get("key_features") or ()))  # type: ignore[attr-defined]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from vitals.features.casting import (
     literal,
     quote,
 )
-from vitals.features.contract import DUCKDB_TYPES, TABLES, Table
+from vitals.features.contract import DUCKDB_TYPES, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,13 @@ ROW = "_row"
 #: Validation loads only: the contract columns of the row whose value could not be read.
 BAD = "_bad_values"
 FORMATS = (".parquet", ".csv")
+#: The date column whose values after the data's last day are scheduled ends (still running).
+SCHEDULED_END = ("subscriptions", "end_date")
+#: Stamps more than this many days before the bulk of their table (with no stamp in between)
+#: are outliers (the default snapshot dates give the first 90 days to warm-up).
+OUTLIER_GAP_DAYS = 90
+#: The share of a table's rows that always belongs to its bulk when looking for early outliers.
+OUTLIER_SHARE = 0.05
 
 
 class DataContractError(ValueError):
@@ -74,7 +82,11 @@ class Dataset:
 
     @property
     def data_end(self) -> datetime:
-        """The latest timestamp or date (as midnight) stamped anywhere in the data, in UTC.
+        """The latest timestamp or date (as midnight) stamped in the data, in UTC.
+
+        A subscription's ``end_date`` does not count: it is known only from that day on, so an
+        ``end_date`` after every other stamp is a scheduled term end, not data (the line is
+        still running at the end of the data, see :func:`scheduled_ends`).
 
         Raises:
             DataContractError: when the data holds no timestamp or date at all.
@@ -83,12 +95,78 @@ class Dataset:
             f"SELECT max(CAST({quote(c.name)} AS TIMESTAMP)) AS m FROM {quote(name)}"
             for name in self.files
             for c in TABLES[name].columns
-            if c.type in ("timestamp", "date")
+            if c.type in ("timestamp", "date") and (name, c.name) != SCHEDULED_END
         ]
         latest = self.con.execute(f"SELECT max(m) FROM ({' UNION ALL '.join(parts)})").fetchall()
         if latest[0][0] is None:
             raise DataContractError(f"{self.path}: the data holds no timestamp or date")
         return latest[0][0]
+
+    @property
+    def activity_start(self) -> datetime | None:
+        """When the bulk of the product events starts (``None`` without events).
+
+        The first event, unless a few events lie long before the rest (a stray test event, a
+        default date such as 1970-01-01): see :func:`bulk_start_sql`. Default snapshot dates
+        start from here, so that a handful of outliers cannot stretch them back by years.
+        """
+        if not self.has("events"):
+            return None
+        return self.con.execute(bulk_start_sql("events", "timestamp")).fetchall()[0][0]
+
+
+def bulk_start_sql(table: str, column: str) -> str:
+    """SQL giving the first stamp of the *bulk* of ``table.column`` (NULL for an empty column).
+
+    That is the first stamp, unless some stamps lie before a gap of more than
+    :data:`OUTLIER_GAP_DAYS` days without any stamp, a gap that comes before the first
+    :data:`OUTLIER_SHARE` of the rows (in time order): then it is the first stamp after the
+    last such gap, and the stamps before it are early outliers. Clean data has no such gap, so
+    its bulk starts at its first stamp.
+    """
+    col = f"CAST({quote(column)} AS TIMESTAMP)"
+    return (
+        f"WITH s AS (SELECT {col} AS t FROM {quote(table)} WHERE {col} IS NOT NULL), "
+        f"q AS (SELECT quantile_disc(t, {OUTLIER_SHARE}) AS t FROM s), "
+        "d AS (SELECT DISTINCT CAST(s.t AS DATE) AS day FROM s, q WHERE s.t <= q.t), "
+        "g AS (SELECT day, day - lag(day) OVER (ORDER BY day) AS gap FROM d), "
+        f"b AS (SELECT max(day) AS day FROM g WHERE gap > {OUTLIER_GAP_DAYS}) "
+        "SELECT min(s.t) FROM s, b WHERE b.day IS NULL OR s.t >= CAST(b.day AS TIMESTAMP)"
+    )
+
+
+def scheduled_ends(dataset: Dataset) -> tuple[int, date | None]:
+    """How many subscription lines end after the data's last day, and that day.
+
+    A line's ``end_date`` is known only from that day on, so an ``end_date`` after the data's
+    last day (:attr:`Dataset.data_end`) is a scheduled term end (annual contracts are often
+    exported so): as of every day of the data the line is running, and the pipeline treats it
+    so (snapshots and labels stop at the data's end, and read an ``end_date`` only from that
+    day on). Validation counts these lines in its ``scheduled_end`` warning.
+
+    Returns:
+        The number of lines (0 without a subscriptions table), and the data's last day
+        (``None`` when the data holds no stamp).
+    """
+    try:
+        last_day = dataset.data_end.date()
+    except DataContractError:
+        return 0, None
+    if not dataset.has("subscriptions"):
+        return 0, last_day
+    count = dataset.con.execute(
+        "SELECT count(*) FROM subscriptions WHERE end_date > ?", [last_day]
+    ).fetchall()[0][0]
+    return count, last_day
+
+
+def scheduled_ends_message(count: int, last_day: date) -> str:
+    """The one line saying how many lines end after the data's last day."""
+    lines = "line ends" if count == 1 else "lines end"
+    return (
+        f"subscriptions: {count:,} {lines} after the data's last day ({last_day}); "
+        "treated as still running (a scheduled end is not yet known)"
+    )
 
 
 def quiet_connection() -> duckdb.DuckDBPyConnection:
@@ -105,7 +183,9 @@ def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None)
     contract column in its contract type (an optional column the file lacks is a typed NULL
     column) and the file's extra columns. Contract tables absent from the directory are dropped
     from ``con`` so no stale table stands in for them. Only the shape and types are checked here;
-    the row rules are :func:`vitals.features.validate.validate_dataset`'s job.
+    the row rules are :func:`vitals.features.validate.validate_dataset`'s job. A subscription
+    line whose ``end_date`` is after the data's last day is still running (see
+    :func:`scheduled_ends`); a warning says how many lines that is.
 
     Args:
         path: the data directory (``<table>.parquet`` or ``<table>.csv`` per table).
@@ -120,6 +200,9 @@ def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None)
             read as its contract type (the message names the file, column and first bad row).
     """
     dataset, _ = _load(Path(path), con or quiet_connection(), lenient=False)
+    count, last_day = scheduled_ends(dataset)
+    if count and last_day is not None:
+        log.warning(scheduled_ends_message(count, last_day))
     return dataset
 
 
@@ -159,7 +242,7 @@ def _load(
         except _Unreadable as err:
             if not lenient:
                 raise DataContractError(str(err)) from err
-            issues.append(LoadIssue(name, "unreadable_file", str(err)))
+            issues.append(LoadIssue(name, err.rule, str(err)))
             continue
         dataset.files[name] = files[name]
         dataset.added_columns[name] = added
@@ -208,7 +291,15 @@ def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 class _Unreadable(Exception):
-    """A file that cannot be read at all (its message is the report line)."""
+    """A file that cannot be read at all (its message is the report line).
+
+    Attributes:
+        rule: the rule id of the problem (``unreadable_file`` unless more is known).
+    """
+
+    def __init__(self, message: str, rule: str = "unreadable_file"):
+        super().__init__(message)
+        self.rule = rule
 
 
 def _first_lines(err: Exception) -> str:
@@ -221,6 +312,45 @@ def _first_lines(err: Exception) -> str:
             break
         lines.append(line.strip())
     return "; ".join(lines).removeprefix("Invalid Input Error: ")
+
+
+#: A time of day followed by text that is not an offset: a zone name (``Europe/Berlin``,
+#: ``CET``) that DuckDB's TIMESTAMP cast would drop, reading the local time as UTC.
+_ZONE_NAME_SQL = r"\d:\d\d(:\d\d(\.\d*)?)?\s*[A-Za-z\[]"
+#: The suffixes that do say UTC.
+_UTC_SUFFIX_SQL = r"\d\s*(?i:z|utc|gmt)\s*$"
+ZONE_NAME_HINT = (
+    "a time zone name is not read (it is ambiguous); give the time in UTC, "
+    "or with its UTC offset such as +02:00"
+)
+
+
+def _has_zone_name(value: object) -> bool:
+    """Whether a text stamp names a time zone, as the SQL of :func:`_without_zone_names` finds."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return bool(re.search(_ZONE_NAME_SQL, text)) and not re.search(_UTC_SUFFIX_SQL, text)
+
+
+def _without_zone_names(
+    column: Column, source_type: str, conv: Conversion | None
+) -> Conversion | None:
+    """``conv``, with text stamps carrying a time zone name read as bad values, not as UTC.
+
+    The contract's stamps are ISO-8601 in UTC, or with an explicit offset (converted to UTC).
+    A zone *name* after the time (``2025-01-01T01:00:00 Europe/Berlin``) would otherwise be
+    dropped without a word, so such a value is refused; ``Z``, ``UTC`` and ``GMT`` are UTC.
+    """
+    if conv is None or source_type != "VARCHAR" or column.type not in ("timestamp", "date"):
+        return conv
+    text = f"trim({quote(column.name)})"
+    named = (
+        f"(regexp_matches({text}, {literal(_ZONE_NAME_SQL)}) "
+        f"AND NOT regexp_matches({text}, {literal(_UTC_SUFFIX_SQL)}))"
+    )
+    failed = named if conv.failed is None else f"(({conv.failed}) OR {named})"
+    return Conversion(f"CASE WHEN {named} THEN NULL ELSE {conv.expr} END", failed)
 
 
 def _show(value: object) -> str:
@@ -244,7 +374,9 @@ class _TableLoad:
         try:
             added = self._missing_columns(source_types)
             conversions = {
-                c.name: convert(c, source_types[c.name])
+                c.name: _without_zone_names(
+                    c, source_types[c.name], convert(c, source_types[c.name])
+                )
                 for c in self.table.columns
                 if c.name in source_types
             }
@@ -276,7 +408,9 @@ class _TableLoad:
         with self.file.open(encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh), None)
         if not header:
-            raise _Unreadable(f"{self.file.name}: no header row")
+            raise _Unreadable(f"{self.file.name}: no header row", "missing_header")
+        if not set(header) & set(self.table.column_names):
+            raise _Unreadable(self._no_header(header), "missing_header")
         duplicates = sorted({name for name in header if header.count(name) > 1})
         if duplicates:
             raise _Unreadable(f"{self.file.name}: header repeats column {_show(duplicates[0])}")
@@ -285,6 +419,16 @@ class _TableLoad:
             f"CREATE OR REPLACE TEMP TABLE {quote(self.stage)} AS SELECT * FROM read_csv("
             f"{literal(str(self.file))}, header = true, columns = {{{columns}}}, delim = ',', "
             "quote = '\"', escape = '\"', auto_detect = false)"
+        )
+
+    def _no_header(self, first_line: list[str]) -> str:
+        """The message for a CSV file whose first line names none of the contract columns."""
+        expected = ", ".join(self.table.column_names)
+        shown = ", ".join(_show(value) for value in first_line[:8])
+        more = f", ... ({len(first_line)} values)" if len(first_line) > 8 else ""
+        return (
+            f"{self.file.name}: the first line is not a header row: it names none of the "
+            f"columns {expected} (found {shown}{more}); add the header row"
         )
 
     def _missing_columns(self, source_types: dict[str, str]) -> list[str]:
@@ -350,7 +494,9 @@ class _TableLoad:
 
     def _bad_value(self, name: str, row: int, value: object, source_type: str) -> str:
         what = WHAT[self.table.column(name).type]
-        if source_type == "VARCHAR":
+        if source_type == "VARCHAR" and _has_zone_name(value):
+            problem = f"is not {what}: {ZONE_NAME_HINT}"
+        elif source_type == "VARCHAR":
             problem = f"is not {what}"
         else:
             problem = f"({source_type}) cannot be read as {what}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from vitals.features.dates import from_day
 from vitals.features.definitions import WINDOWS, Feature
+from vitals.features.families.vocabulary import CountedItem
 
 Step = tuple[str, str]
 
@@ -131,19 +132,18 @@ def _active_days(key: str, since: str) -> str:
     )
 
 
-def event_steps(key_features: list[str], needed: set[str], first_day: int) -> list[Step]:
+def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> list[Step]:
     """Daily roll-ups of events and their windowed sums per snapshot date.
 
     Args:
-        key_features: product features whose daily event counts become ``key_<i>`` columns.
+        items: the vocabulary's counted items; each becomes a daily count column ``v<i>``.
         needed: the window columns of ``ev_win`` that feature expressions read.
         first_day: day number of the earliest snapshot date; older events than its look-back
             cannot reach any window, so the daily roll-ups skip them.
     """
     since = f"timestamp >= DATE '{from_day(first_day - MAX_LOOKBACK)}'"
     keys = "".join(
-        f", SUM(CASE WHEN feature = {_quote(k)} THEN 1 ELSE 0 END) AS key_{i}"
-        for i, k in enumerate(key_features)
+        f", SUM(CASE WHEN {item.predicate} THEN 1 ELSE 0 END) AS {item.column}" for item in items
     )
     ev_day = (
         f"SELECT account_id, {day_of('timestamp')} AS day, COUNT(*) AS events, "
@@ -161,7 +161,7 @@ def event_steps(key_features: list[str], needed: set[str], first_day: int) -> li
         "value_sum": "x.value_sum",
         "active_days": "1",
     }
-    sums.update({f"key_{i}": f"x.key_{i}" for i in range(len(key_features))})
+    sums.update({item.column: f"x.{item.column}" for item in items})
     # exact decimal sums of values go back to DOUBLE here; counts stay integers
     cols = [
         (
@@ -176,6 +176,11 @@ def event_steps(key_features: list[str], needed: set[str], first_day: int) -> li
     ]
     cols += _slope_sums("events", "x.events")
     cols.append("MAX(x.day) AS last_active_day")
+    cols += [
+        f"MAX(CASE WHEN x.{item.column} > 0 THEN x.day END) AS {item.column}_last"
+        for item in items
+        if f"{item.column}_last" in needed
+    ]
     ev_win = (
         f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM ev_day x JOIN snap_dates a "
         f"ON x.day < a.as_of_day AND x.day >= a.as_of_day - {MAX_LOOKBACK} GROUP BY 1, 2"
@@ -327,9 +332,11 @@ def label_steps(horizon: int, grace: int, data_end_day: int) -> list[Step]:
         f"CASE WHEN l.as_of_day + {horizon} + {grace} > {data_end_day} THEN NULL "
         f"WHEN l.churn_day IS NOT NULL AND l.churn_day < l.as_of_day + {horizon} THEN 1 ELSE 0 END"
     )
+    # a churn day is known once every day of the grace gap after it is inside the data (the
+    # data end day is the day after the last one), as a label needs as_of + horizon + grace <= it
     final = (
         f"SELECT l.account_id, l.as_of_day, {label_sql} AS churned_within_horizon, "
-        f"CASE WHEN l.churn_day + {grace} <= {data_end_day} THEN l.churn_day END AS churn_day "
+        f"CASE WHEN l.churn_day + {grace} < {data_end_day} THEN l.churn_day END AS churn_day "
         "FROM labels l"
     )
     return [("islands", islands), ("churns", churns), ("labels", labels), ("labelled", final)]

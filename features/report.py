@@ -57,11 +57,15 @@ class ValidationReport:
         quarantined: per table, the file of its quarantined rows (only when quarantine was asked
             for and the table had bad rows).
         kept_rows: per loaded table, the rows kept (all of them without quarantine).
+        warnings: rows that break no rule but are worth a look (e.g. ``scheduled_end``,
+            ``early_outlier``), counted with examples like violations; they never fail the
+            report and are never quarantined.
     """
 
     violations: list[Violation]
     quarantined: dict[str, Path] = field(default_factory=dict)
     kept_rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[Violation] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,7 @@ class ValidationReport:
             "violations": [v.to_dict() for v in self.violations],
             "quarantined": {table: str(path) for table, path in self.quarantined.items()},
             "kept_rows": dict(self.kept_rows),
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
     def for_table(self, table: str) -> list[Violation]:
@@ -82,17 +87,25 @@ class ValidationReport:
         return [v for v in self.violations if v.table == table]
 
     def render(self, console: Console) -> None:
-        """Print, per table and rule, the count, the message and up to five example rows."""
+        """Print, per table and rule, the count, the message and up to five example rows.
+
+        Violations are red, warnings yellow (marked ``warning:``).
+        """
         if self.ok:
             console.print("[green]The data meets the contract.[/green]")
         for table in TABLES:
             violations = self.for_table(table)
-            if not violations:
+            warnings = [w for w in self.warnings if w.table == table]
+            if not violations and not warnings:
                 continue
             console.rule(f"[bold]{table}[/bold]")
-            for violation in violations:
+            for violation, style, prefix in [(v, "red", "") for v in violations] + [
+                (w, "yellow", "warning: ") for w in warnings
+            ]:
                 console.print(
-                    f"[red]{violation.rule}[/red]  {violation.count:,} row(s)  {violation.message}"
+                    f"{prefix}[{style}]{violation.rule}[/{style}]  {violation.count:,} row(s)  "
+                    f"{violation.message}",
+                    highlight=False,
                 )
                 if violation.examples:
                     console.print(_examples_table(violation.examples))

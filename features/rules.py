@@ -10,18 +10,43 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 
 from vitals.features.casting import literal, quote
 from vitals.features.contract import PRIORITIES, SENTIMENT_RATINGS, SURVEY_RANGES, TABLES
-from vitals.features.loader import BAD, Dataset
+from vitals.features.loader import (
+    BAD,
+    OUTLIER_GAP_DAYS,
+    SCHEDULED_END,
+    DataContractError,
+    Dataset,
+    bulk_start_sql,
+)
 
 ACCOUNTS = "{accounts}"
 CYCLE_TABLE = "__vitals_cycle"
 #: Tables whose ``account_id`` must name an account.
 REFERENCING = ("subscriptions", "events", "tickets", "surveys", "sentiment")
+#: The stamps Vitals supports: from FIRST_DAY up to, not including, END_DAY. Snapshot dates
+#: are laid out with pandas (years 1677..2262) and as day numbers; older or later stamps are
+#: typos or placeholders (0001-01-01, 9999-12-31) that would crash or mislead the pipeline.
+FIRST_DAY = date(1900, 1, 1)
+END_DAY = date(2200, 1, 1)
+#: Why each required table needs rows (an empty one passes no other rule).
+NEEDED_FOR = {
+    "accounts": "Vitals needs the customer accounts to score",
+    "subscriptions": "Vitals needs subscription lines to tell who is a customer and who churned",
+    "events": "Vitals needs product events to compute health",
+}
+#: The tables whose stamps are checked for early outliers, and their stamp column.
+ACTIVITY_STAMPS = {
+    "events": "timestamp",
+    "tickets": "opened_at",
+    "surveys": "responded_at",
+    "sentiment": "recorded_at",
+}
 
 
 @dataclass(frozen=True)
@@ -173,12 +198,33 @@ def _ordered(table: str, rule: str, first: str, then: str) -> RowRule:
     )
 
 
+def _supported(table: str, column: str) -> RowRule:
+    stamp = f"CAST({quote(column)} AS TIMESTAMP)"
+    where = f"{stamp} < TIMESTAMP {literal(FIRST_DAY.isoformat())}"
+    if (table, column) != SCHEDULED_END:  # a later end is a scheduled one: still running
+        where += f" OR {stamp} >= TIMESTAMP {literal(END_DAY.isoformat())}"
+    last = date.fromordinal(END_DAY.toordinal() - 1)
+    message = (
+        f"{table}.{column} is outside the supported range {FIRST_DAY}..{last} "
+        "(a typo or a placeholder date?)"
+    )
+    return RowRule(table, "timestamp_range", column, f"({where})", message, (column,))
+
+
 def _future(table: str, column: str, now: datetime) -> RowRule:
-    where = f"CAST({quote(column)} AS TIMESTAMP) > TIMESTAMP {literal(now.isoformat(sep=' '))}"
+    stamp = f"CAST({quote(column)} AS TIMESTAMP)"
+    # a stamp outside the supported range is reported by that rule alone
+    where = (
+        f"{stamp} > TIMESTAMP {literal(now.isoformat(sep=' '))} "
+        f"AND {stamp} < TIMESTAMP {literal(END_DAY.isoformat())}"
+    )
     message = (
         f"{table}.{column} is in the future (after {now.isoformat(sep=' ', timespec='seconds')})"
     )
     return RowRule(table, "future_timestamp", column, where, message, (column,))
+
+
+_STAMPS = ("timestamp", "date")
 
 
 def _all_rules(now: datetime) -> list[RowRule]:
@@ -212,11 +258,11 @@ def _all_rules(now: datetime) -> list[RowRule]:
         _survey_score(),
         _allowed("sentiment", "rating", SENTIMENT_RATINGS),
     ]
+    stamps = [(t.name, c.name) for t in TABLES.values() for c in t.columns if c.type in _STAMPS]
+    rules += [_supported(table, column) for table, column in stamps]
+    # an end_date after the data's last day is a scheduled end: see warning_rules
     rules += [
-        _future(t.name, c.name, now)
-        for t in TABLES.values()
-        for c in t.columns
-        if c.type in ("timestamp", "date")
+        _future(table, column, now) for table, column in stamps if (table, column) != SCHEDULED_END
     ]
     return rules
 
@@ -236,3 +282,53 @@ def applicable(rule: RowRule, dataset: Dataset) -> bool:
 def row_rules(dataset: Dataset, now: datetime) -> list[RowRule]:
     """Every row rule that can run on ``dataset``; ``now`` (naive UTC) bounds the timestamps."""
     return [rule for rule in _all_rules(now) if applicable(rule, dataset)]
+
+
+def warning_rules(dataset: Dataset) -> list[RowRule]:
+    """Rules for rows that are valid but worth a look; they never fail validation.
+
+    * ``scheduled_end``: a subscription line ending after the data's last day; the pipeline
+      treats it as still running (``loader.scheduled_ends``).
+    * ``early_outlier``: an activity stamp long before the rest of its table
+      (``loader.bulk_start_sql``); default snapshot dates start after event outliers.
+    """
+    rules = []
+    table, column = SCHEDULED_END
+    try:
+        last_day = dataset.data_end.date()
+    except DataContractError:
+        last_day = None
+    if last_day is not None:
+        rule = RowRule(
+            table,
+            "scheduled_end",
+            column,
+            f"{quote(column)} > DATE {literal(last_day.isoformat())}",
+            f"{table}.{column} is after the data's last day ({last_day}): a scheduled end, "
+            "so the line is treated as still running",
+            (column,),
+        )
+        if applicable(rule, dataset):
+            rules.append(rule)
+    for table, column in ACTIVITY_STAMPS.items():
+        probe = RowRule(table, "early_outlier", column, "", "", (column,))
+        if not applicable(probe, dataset):
+            continue
+        stamp = f"CAST({quote(column)} AS TIMESTAMP)"
+        first, bulk = dataset.con.execute(
+            f"SELECT (SELECT min({stamp}) FROM {quote(table)}), ({bulk_start_sql(table, column)})"
+        ).fetchall()[0]
+        if first is None or first == bulk:
+            continue
+        message = (
+            f"{table}.{column} lies more than {OUTLIER_GAP_DAYS} days before the rest of "
+            f"{table}, which starts on {bulk:%Y-%m-%d}: a stray or placeholder date?"
+        )
+        if table == "events":
+            message += " Default snapshot dates start from the rest"
+        where = (
+            f"{stamp} < TIMESTAMP {literal(bulk.isoformat(sep=' '))} "
+            f"AND {stamp} >= TIMESTAMP {literal(FIRST_DAY.isoformat())}"  # else timestamp_range
+        )
+        rules.append(RowRule(table, "early_outlier", column, where, message, (column,)))
+    return rules

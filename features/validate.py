@@ -29,12 +29,14 @@ from vitals.features.report import MAX_EXAMPLES, ValidationReport, Violation
 from vitals.features.rules import (
     ACCOUNTS,
     CYCLE_TABLE,
+    NEEDED_FOR,
     REFERENCING,
     RowRule,
     applicable,
     reference_rule,
     register_cycles,
     row_rules,
+    warning_rules,
 )
 
 __all__ = ["ValidationReport", "Violation", "load_validated", "validate_dataset"]
@@ -53,16 +55,24 @@ def validate_dataset(
 ) -> ValidationReport:
     """Check a data directory against every rule of the data contract.
 
-    Problems with the files themselves (a missing required table or column, an unreadable file,
-    a value that cannot be read as its type) are reported as violations like the row rules,
-    and the rest is still checked. Without ``quarantine_dir`` nothing is written or dropped.
+    Problems with the files themselves (a missing or empty required table, a missing column
+    or header row, an unreadable file, a value that cannot be read as its type) are reported as
+    violations like the row rules, and the rest is still checked. Rows that are valid but
+    worth a look (a subscription line ending after the data's last day, which the pipeline
+    treats as still running; a stamp long before the rest of its table) are counted in the
+    report's ``warnings``, which never fail it. Without ``quarantine_dir`` nothing is written or
+    dropped.
 
     With ``quarantine_dir``, each table's offending rows go to ``quarantine_dir/<table>.parquet``
     (with a ``broken_rules`` list and the ``source_row`` number) and the kept rows to
-    ``quarantine_dir/clean/<table>.parquet``. Rows that name an account quarantined for another
-    rule are quarantined too (rule ``orphaned``), repeatedly until nothing changes, so the clean
-    directory passes validation unless a file-level problem (missing table or column,
-    unreadable file) stands. Stale contract table files in both folders are removed.
+    ``quarantine_dir/clean/<table>.parquet``. An account with some subscription lines quarantined
+    and others kept is quarantined too (rule ``subscription_quarantined``): its churn label is
+    derived from all its lines, and from the kept ones alone it would change silently (a live
+    line set aside would make it churn). Rows that name an account quarantined for
+    another rule are quarantined too (rule ``orphaned``), repeatedly until nothing changes, so
+    the clean directory passes validation unless a file-level problem (missing or empty table,
+    missing column, unreadable file) stands. Stale contract table files in both folders are
+    removed.
 
     Args:
         path: the data directory.
@@ -139,9 +149,17 @@ def _validate(
         for i in issues
         if i.rule != "bad_value"
     ] + checker.violations({(i.table, i.column): i.examples for i in issues})
+    kept_rows = checker.row_counts()
+    violations += [
+        Violation(name, "empty_table", f"{name} has no rows: {NEEDED_FOR[name]}", 1)
+        for name, rows in kept_rows.items()
+        if not rows and TABLES[name].required
+    ]
+    warnings = [w for rule in warning_rules(dataset) if (w := checker.warning(rule)) is not None]
     order = list(TABLES)
     violations.sort(key=lambda v: order.index(v.table))
-    report = ValidationReport(violations, kept_rows=checker.row_counts())
+    warnings.sort(key=lambda v: order.index(v.table))
+    report = ValidationReport(violations, kept_rows=kept_rows, warnings=warnings)
     if quarantine_dir is not None:
         report.quarantined, report.kept_rows = checker.write(Path(quarantine_dir))
     return report, dataset
@@ -166,6 +184,16 @@ def _utc_naive(now: datetime | None) -> datetime:
     if now.tzinfo is not None:
         return now.astimezone(UTC).replace(tzinfo=None)
     return now
+
+
+def _example_rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of an executed query as dicts, each with its file ``row`` number first."""
+    names = [d[0] for d in cursor.description]
+    examples = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        examples.append({"row": row.pop(ROW), **row})
+    return examples
 
 
 def _bad_value_rule(issue: LoadIssue) -> RowRule:
@@ -208,8 +236,22 @@ class _Checker:
             f"AND h.{ROW} = {alias}.{ROW})"
         )
 
+    def warning(self, rule: RowRule) -> Violation | None:
+        """Count the rows of a warning rule (nothing is recorded): a violation, or ``None``."""
+        where = f"FROM {quote(rule.table)} t WHERE {rule.where}"
+        count = self.con.execute(f"SELECT count(*) {where}").fetchall()[0][0]
+        if not count:
+            return None
+        examples = _example_rows(
+            self.con.execute(
+                f"SELECT t.* EXCLUDE ({BAD}) {where} ORDER BY t.{ROW} LIMIT {MAX_EXAMPLES}"
+            )
+        )
+        return Violation(rule.table, rule.rule, rule.message, count, examples, rule.column)
+
     def quarantine_orphans(self) -> None:
-        """Record rows naming accounts that are quarantined, until no new row is found."""
+        """Record accounts with only part of their subscription lines quarantined, and rows
+        naming quarantined accounts, until no new row is found."""
         if not self.dataset.has("accounts"):
             return
         self.con.execute(
@@ -218,8 +260,27 @@ class _Checker:
         )
         references = [reference_rule("accounts", "parent_id")]
         references += [reference_rule(table) for table in REFERENCING]
+        lines = (
+            RowRule(
+                "accounts",
+                "subscription_quarantined",
+                "account_id",
+                "account_id IN (SELECT s.account_id FROM subscriptions s "
+                f"WHERE {self._hit('subscriptions', 's')}) "
+                "AND account_id IN (SELECT s.account_id FROM subscriptions s "
+                f"WHERE NOT {self._hit('subscriptions', 's')})",
+                "accounts.account_id has subscription lines quarantined for another rule and "
+                "others kept: its churn label would be derived from part of its lines, so the "
+                "account is set aside too",
+                ("account_id",),
+            )
+            if self.dataset.has("subscriptions")
+            else None
+        )
         while True:
             found = 0
+            if lines is not None:
+                found += self.apply(lines, kept_only=True)
             for ref in references:
                 if not applicable(ref, self.dataset):
                     continue
@@ -255,12 +316,7 @@ class _Checker:
             f"AND col IS NOT DISTINCT FROM ? ORDER BY {ROW} LIMIT {MAX_EXAMPLES}) ORDER BY t.{ROW}",
             [table, rule, column],
         )
-        names = [d[0] for d in cursor.description]
-        examples = []
-        for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
-            examples.append({"row": row.pop(ROW), **row})
-        return examples
+        return _example_rows(cursor)
 
     def row_counts(self) -> dict[str, int]:
         """Rows per loaded table."""

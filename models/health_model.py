@@ -123,7 +123,7 @@ class HealthModel:
         self.router_ = router
         self.metadata_ = dict(metadata or {})
         self._layout = layout
-        self._reader = RecordReader(layout, router)
+        self._reader = RecordReader.for_feature_set(self.feature_set_, router)
         self._specs = [catalog[n] for n in layout.names]
         return self
 
@@ -183,9 +183,10 @@ class HealthModel:
         """Every key a record for :meth:`explain_records` must have."""
         return self._reader.required
 
-    def check_record(self, record: Mapping[str, Any]) -> list[Problem]:
-        """What stops a plain-dict account from being scored (empty when it can be)."""
-        return self._reader.problems(record)
+    def check_record(self, record: Mapping[str, Any], *, strict: bool = False) -> list[Problem]:
+        """What stops a plain-dict account from being scored (empty when it can be); ``strict``
+        (features a client sends) also refuses unknown keys and impossible numbers."""
+        return self._reader.problems(record, strict=strict)
 
     def explain_records(
         self, records: Sequence[Mapping[str, Any]], top_k: int

@@ -29,7 +29,7 @@ from typing import Any
 
 import lightgbm as lgb
 
-from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.features.catalog import FeatureSet, FeatureSpec, Vocabulary
 from vitals.models.calibration import Calibrator
 from vitals.models.profiles import ProfileModel, ProfileRule
 from vitals.models.scoring import Bands
@@ -164,7 +164,7 @@ def _feature_set(manifest: dict[str, Any], source: Path) -> FeatureSet:
     catalog = {s["name"]: FeatureSpec.from_dict(s) for s in manifest["catalog"]}
     return FeatureSet(
         tuple(catalog[name] for name in manifest["features"]),
-        tuple(metadata["key_features"]),
+        Vocabulary(features=tuple(metadata["key_features"])),
         int(manifest["horizon_days"]),
         int(metadata["grace_days"]),
         version=1,

@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vitals.config.settings import FeatureSettings
 from vitals.features.build import Snapshots, read_snapshots
 from vitals.features.pipeline import (
     PipelineError,
     SnapshotRequest,
     build_snapshots,
     load_valid_dataset,
+    vocabulary_options,
 )
 from vitals.models.profiles import ProfileRouter
 from vitals.training.errors import TrainingError
@@ -37,7 +39,13 @@ _RECENCY_CAP = 181  # vitals.features.definitions.RECENCY_CAP_DAYS: "no activity
 
 
 def build_training_snapshots(
-    data_dir: str | Path, *, horizon_days: int, grace_days: int, every: str, warmup_days: int
+    data_dir: str | Path,
+    *,
+    horizon_days: int,
+    grace_days: int,
+    every: str,
+    warmup_days: int,
+    vocabulary: FeatureSettings | None = None,
 ) -> tuple[Snapshots, date | None]:
     """Validate a data directory and build the snapshots training can use.
 
@@ -50,6 +58,8 @@ def build_training_snapshots(
         grace_days: grace gap of the churn definition.
         every: step between snapshot dates (``7d``, ``14d``, ``1mo``, ...).
         warmup_days: first snapshot this many days after the first event.
+        vocabulary: how many event types and product features to count, and key events
+            (default: the settings' defaults).
 
     Returns:
         The snapshots and the date of the first event (``None`` without events).
@@ -59,7 +69,7 @@ def build_training_snapshots(
     """
     try:
         dataset = load_valid_dataset(data_dir)
-        first = dataset.con.execute("SELECT MIN(timestamp) FROM events").fetchall()[0][0]
+        first = dataset.activity_start  # the bulk of the events: stray early ones ignored
         start = None if first is None else first.date() + timedelta(days=warmup_days)
         # a later snapshot is censored (its horizon and grace gap run past the data): unused here
         end = dataset.data_end.date() + timedelta(days=1 - horizon_days - grace_days)
@@ -70,7 +80,12 @@ def build_training_snapshots(
                 f"{grace_days}-day grace gap; lower --horizon or give more history"
             )
         request = SnapshotRequest(
-            start=start, end=end, every=every, horizon_days=horizon_days, grace_days=grace_days
+            start=start,
+            end=end,
+            every=every,
+            horizon_days=horizon_days,
+            grace_days=grace_days,
+            **vocabulary_options(vocabulary or FeatureSettings()),
         )
         snapshots = build_snapshots(dataset, request)
     except TrainingError:

@@ -20,7 +20,14 @@ Schema (``schema_version`` 1; keys are stable, new keys may be added, none renam
                        "better_auc": bool, "better_brier": bool}, ...
       },
       "profiles": {"<profile>": FACTS, ..., "pooled": FACTS},
-      "baselines": {"<baseline>": {"calibration": CALIBRATION}, ...}
+      "baselines": {"<baseline>": {"calibration": CALIBRATION}, ...},
+      "features": {                      # added by the training pipeline
+        "declared": int, "used": int,    # snapshot features, and those the boosters may use
+        "dropped": {"<feature>": "empty" | "constant"},   # no variation in the training window
+        "null_importance": {"rounds": int, "features": int,
+                            "not_above_shadow": ["<feature>", ...],  # gain <= a shuffled copy's
+                            "gain": {"<feature>": [gain, shadow_gain], ...}}
+      }
     }
 
     WINDOW  = {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD", "dates": int, "snapshots": int,

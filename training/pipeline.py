@@ -8,6 +8,7 @@ only then score the test window, once, for every model.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -27,8 +28,12 @@ from vitals.training.boosters import POOLED, FitOptions, FittedBoosters, fit_boo
 from vitals.training.data import PROFILE, categories_of, design_matrix, labels, usable_frame
 from vitals.training.evaluate import MODEL, build_report
 from vitals.training.fit import base_params, margins
+from vitals.training.null_importance import null_importance
+from vitals.training.selection import informative_features
 from vitals.training.splits import TimeSplit, split_by_time
 from vitals.training.tuning import TrialCallback
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,11 @@ def fit_and_evaluate(
         test_end=config.test_end,
         min_train_churners=config.min_train_churners,
     )
-    features = snapshots.feature_names
-    categorical = [s.name for s in snapshots.catalog if s.kind == "categorical"]
+    declared = [s.name for s in snapshots.catalog if s.kind == "categorical"]
+    features, dropped = informative_features(split.train, snapshots.feature_names, declared)
+    if dropped:
+        logger.info("%d features do not vary in the training window: %s", len(dropped), dropped)
+    categorical = [n for n in declared if n in features]
     categories = categories_of(split.train, categorical)
     params = base_params(config.lightgbm, seed=seed, num_threads=config.num_threads)
     options = FitOptions(params, config, trials, timeout_s, seed)
@@ -117,6 +125,7 @@ def fit_and_evaluate(
             "seed": seed,
             "trials": trials,
             "windows": split.to_dict(),
+            "dropped_features": dropped,
             **(metadata or {}),
         },
     )
@@ -134,6 +143,11 @@ def fit_and_evaluate(
         POOLED: boosters.pooled_calibration.calibrator.transform(pooled_margin),
     }
     pooled_facts = dict(boosters.summaries[POOLED])
+    pooled = boosters.pooled
+    train_matrix = design_matrix(split.train, features, categories)
+    shadows = null_importance(
+        train_matrix, labels(split.train), pooled.params, pooled.best_iteration, seed
+    )
     report = build_report(
         y=labels(test),
         profiles=test[PROFILE].to_numpy(),
@@ -145,6 +159,12 @@ def fit_and_evaluate(
         profile_facts={n: boosters.summaries[n] for n in router.profile_names},
         baseline_facts={**baselines.facts, POOLED: pooled_facts},
     )
+    report["features"] = {
+        "declared": len(snapshots.feature_names),
+        "used": len(features),
+        "dropped": dropped,
+        "null_importance": shadows,
+    }
     return TrainingOutcome(model, report, split, boosters, scores, probabilities)
 
 

@@ -96,7 +96,7 @@ def train(
     if trials < 0:
         raise TrainingError(f"--trials {trials}: give 0 (defaults) or more")
     tracking.connect(create=True)
-    snapshots, history_start, source = _snapshots(data_dir, features, horizon, settings)
+    snapshots, history_start, source = training_snapshots(data_dir, features, horizon, settings)
     experiment = experiment or config.experiment
     with tracking.training_run(experiment) as run_id:
         outcome = fit_and_evaluate(
@@ -165,12 +165,26 @@ def promote(
     return registry.promote(name, version, force=force)
 
 
-def _snapshots(
+def training_snapshots(
     data_dir: str | Path | None,
     features: str | Path | Snapshots | None,
     horizon: int,
     settings: Settings,
 ) -> tuple[Snapshots, date | None, str]:
+    """The snapshots ``vitals train`` fits on: given, read from a file, or built from the data.
+
+    Args:
+        data_dir: the data directory (when the snapshots are built).
+        features: snapshots, or a snapshot file to read (or to write after building).
+        horizon: label horizon.
+        settings: snapshot step, warm-up, grace gap and vocabulary.
+
+    Returns:
+        The snapshots, the first event's date when built (else ``None``), and their source.
+
+    Raises:
+        TrainingError: snapshots of another horizon, or no data to build them from.
+    """
     if isinstance(features, Snapshots):
         if features.horizon_days != horizon:
             raise TrainingError(
@@ -191,6 +205,7 @@ def _snapshots(
         grace_days=settings.grace_days,
         every=config.snapshot_every,
         warmup_days=config.warmup_days,
+        vocabulary=settings.features,
     )
     if features is not None:
         write_snapshots(snapshots, features)

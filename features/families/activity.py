@@ -8,13 +8,12 @@ from vitals.features.definitions import (
     Feature,
     ratio,
     relative_change,
-    slug,
     spec,
     windowed,
 )
 
 
-def engagement_and_usage(key_features: list[str]) -> list[Feature]:
+def engagement_and_usage() -> list[Feature]:
     """Engagement, usage and trend features from the events table."""
     feats: list[Feature] = []
     feats += windowed(
@@ -154,17 +153,6 @@ def engagement_and_usage(key_features: list[str]) -> list[Feature]:
         "COALESCE(e.value_sum_{w}, 0)",
         windows=(30,),
     )
-    for i, key in enumerate(key_features):
-        feats += windowed(
-            f"feature_{slug(key)}_per_user",
-            "usage",
-            f"Use of {key} per active user",
-            f"Events of product feature '{key}' per active user in the last {{w}} days",
-            "events/user",
-            True,
-            ratio(f"e.key_{i}_{{w}}", "u.active_users_{w}"),
-            windows=(30,),
-        )
     feats.append(
         Feature(
             spec(

@@ -1,11 +1,13 @@
 """``POST /v1/predict`` behind the router: resolve each account's features, score, build JSON.
 
-Accounts sent with ``features`` are checked against the loaded model (every bad field is a 422
-with its path, the whole request refused); accounts sent by id use their newest stored vector,
-and an id without one, or whose vector does not fit the model, gets its own 404 / 409 entry while
-the rest of the batch is scored. The response is built as plain dicts and encoded once by
-pydantic-core's JSON writer; it follows :class:`~vitals.serving.api.schemas.PredictResponse`, which
-``tests/api`` validate it against.
+Accounts sent with ``features`` are checked strictly against the loaded model (every bad field is
+a 422 with its path, the whole request refused): a missing or mistyped field, a key the model does
+not read, a number that is not finite or below its feature's minimum (a negative count or
+``tenure_days``). Accounts sent by id use their newest stored vector, checked as the model checks
+records (extra keys, e.g. from an older model, are fine), and an id without one, or whose vector
+does not fit the model, gets its own 404 / 409 entry while the rest of the batch is scored. The
+response is built as plain dicts and encoded once by pydantic-core's JSON writer; it follows
+:class:`~vitals.serving.api.schemas.PredictResponse`, which the API tests validate it against.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def predict_accounts(
     errors: list[dict[str, Any]] = []
     for i, account in enumerate(accounts):
         if account.features is not None:
-            for p in model.check_record(account.features):
+            for p in model.check_record(account.features, strict=True):
                 errors.append(
                     _error(("body", "accounts", i, "features", p.field), p.kind, p.message)
                 )

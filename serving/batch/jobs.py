@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import pandas as pd
@@ -191,7 +191,8 @@ class _Run:
                 raise ScoringError(f"the model cannot score these snapshots: {exc}") from exc
             raise
         with self.store.session() as session:
-            return summarize(session, run_id)
+            summary = summarize(session, run_id)
+        return replace(summary, unseen=plan.unseen_vocabulary(self.loaded.model, self.dataset))
 
     def _scored(self, dates: list[date], tree: pd.DataFrame) -> Iterator[Scored]:
         """(date, feature frame, scores, roll-ups) per date, in date order."""
@@ -240,7 +241,7 @@ class _Run:
             grace_days=self.features.grace_days,
             engine=self.options.engine,
             spark_master=self.options.spark_master,
-            key_features=list(self.features.key_features),
+            vocabulary=self.features.vocabulary,
         )
 
 

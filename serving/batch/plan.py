@@ -72,22 +72,40 @@ def backfill_dates(dataset: Dataset, days: int, every: str) -> list[date]:
     return dates
 
 
+def unseen_vocabulary(model: HealthModel, dataset: Dataset) -> dict[str, int]:
+    """How many event types and product features in the data the model does not count one by one.
+
+    They are ignored as their own features (a model counts what it was trained on); an item the
+    model counts that has gone quiet simply counts zero.
+    """
+    vocabulary = model.feature_set_.vocabulary
+    counts = {}
+    for column, kept in (("event_type", vocabulary.event_types), ("feature", vocabulary.features)):
+        present = dataset.con.execute(
+            f"SELECT DISTINCT {column} FROM events WHERE {column} IS NOT NULL"
+        ).fetchall()
+        counts[column] = len({r[0] for r in present} - set(kept))
+    return counts
+
+
 def check_model_fits_data(model: HealthModel, dataset: Dataset) -> None:
     """Reject a model whose declared features these data cannot produce.
 
     Raises:
         ModelDataMismatchError: naming the missing features and, when known, the missing tables.
     """
-    keys = list(model.feature_set_.key_features)
+    vocabulary = model.feature_set_.vocabulary
     present = {t for t in TABLES if dataset.has(t)}
     categorical, numeric = account_attributes(dataset)
-    producible = {f.spec.name for f in feature_set(present, keys, categorical, numeric)}
+    producible = {f.spec.name for f in feature_set(present, vocabulary, categorical, numeric)}
     producible.update(ID_COLUMNS)
     needed = [*_ALWAYS_NEEDED, *model.feature_names_]
     missing = [f for f in dict.fromkeys(needed) if f not in producible]
     if not missing:
         return
-    table_of = {f.spec.name: f.table for f in feature_set(set(TABLES), keys, categorical, numeric)}
+    table_of = {
+        f.spec.name: f.table for f in feature_set(set(TABLES), vocabulary, categorical, numeric)
+    }
     absent = sorted({t for f in missing if (t := table_of.get(f)) and t not in present})
     tables = f" (the data directory has no {', '.join(absent)} table)" if absent else ""
     shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
@@ -30,6 +30,8 @@ class RunSummary:
         reference: the stored date the movers are compared with (``None``: no earlier scores).
         fallers: largest score falls since ``reference``.
         risers: largest score rises since ``reference``.
+        unseen: event types and product features in the data that the model does not count
+            one by one (new since training), by column.
     """
 
     run_id: int
@@ -44,6 +46,7 @@ class RunSummary:
     reference: date | None
     fallers: list[ScoreChange]
     risers: list[ScoreChange]
+    unseen: dict[str, int] = field(default_factory=dict)
 
     @property
     def revenue_at_risk(self) -> float:

@@ -15,6 +15,7 @@ import pytest
 from handmade import account, event, line, write_tables
 
 from vitals.features.build import build_features, default_dates
+from vitals.features.catalog import Vocabulary
 from vitals.features.loader import load_dataset
 from vitals.features.simulate import simulate, write_dataset
 
@@ -66,5 +67,7 @@ def test_simultaneous_nps_answers_pick_the_same_latest_whatever_their_order(tmp_
         events=[event("a", "2024-05-02 10:00", "login")],
         surveys=surveys,
     )
-    frame = build_features(load_dataset(root), [date(2024, 6, 1)], key_features=[]).to_pandas()
+    frame = build_features(
+        load_dataset(root), [date(2024, 6, 1)], vocabulary=Vocabulary()
+    ).to_pandas()
     assert frame["nps_latest"].tolist() == [8.0]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vitals.features.build import build_features
+from vitals.features.catalog import Vocabulary
 from vitals.features.loader import load_dataset
 from vitals.features.simulate import simulate, write_dataset
 
@@ -27,10 +28,10 @@ def data_dir(tmp_path_factory):
 
 def test_duckdb_and_spark_agree(data_dir):
     dates = [date(2026, 1, 1), date(2026, 3, 1), date(2026, 6, 1)]
-    keys = ["reports", "api"]
-    duck = build_features(load_dataset(data_dir), dates, key_features=keys).to_pandas()
+    keys = Vocabulary(("login", "export"), ("reports", "api"), other_features=True)
+    duck = build_features(load_dataset(data_dir), dates, vocabulary=keys).to_pandas()
     spark = build_features(
-        load_dataset(data_dir), dates, key_features=keys, engine="spark"
+        load_dataset(data_dir), dates, vocabulary=keys, engine="spark"
     ).to_pandas()
     assert len(duck) > 100
     assert list(duck.columns) == list(spark.columns)

@@ -8,6 +8,7 @@ import pytest
 from handmade import account, event, line, write_tables
 
 from vitals.features.build import build_features
+from vitals.features.catalog import KeyEvent, Vocabulary
 from vitals.features.loader import load_dataset
 
 AS_OF = date(2024, 6, 1)
@@ -39,7 +40,13 @@ def usage_dir(tmp_path):
 
 
 def test_engagement_and_usage_features(usage_dir):
-    rows, result = snapshot(usage_dir, key_features=["reports"])
+    vocabulary = Vocabulary(
+        event_types=("feature_use",),
+        features=("reports",),
+        key_events=(KeyEvent("Exports", event_types=("export",), higher_is_better=True),),
+        other_event_types=True,
+    )
+    rows, result = snapshot(usage_dir, vocabulary=vocabulary)
     a = rows["a"]
     expected = {
         "active_users_7d": 1,
@@ -66,6 +73,22 @@ def test_engagement_and_usage_features(usage_dir):
         "events_change_30d": 0.5,
         "value_sum_30d": 32,
         "feature_reports_per_user_30d": 0.5,
+        # the customer's own vocabulary: reports on 05-30 and 04-15, feature_use on 05-20
+        "feature_reports_7d": 1,
+        "feature_reports_30d": 1,
+        "feature_reports_prev_30d": 1,
+        "feature_reports_90d": 2,
+        "feature_reports_per_seat_30d": 0.25,
+        "feature_reports_change_30d": 0.0,
+        "feature_reports_days_since": 2,
+        "event_feature_use_30d": 1,
+        "event_feature_use_90d": 2,
+        "event_feature_use_per_user_90d": 2 / 3,
+        "event_feature_use_change_30d": 0.0,
+        "event_other_30d": 2,  # the login and the session
+        "event_other_days_since": 1,
+        "key_exports_90d": 0,  # the export is older than 90 days
+        "key_exports_days_since": 143,
     }
     for name, value in expected.items():
         assert a[name] == pytest.approx(value), name
@@ -90,7 +113,7 @@ def test_trend_slope_of_a_steady_rise(tmp_path):
         subscriptions=[line("a", "2023-01-01")],
         events=events,
     )
-    rows, _ = snapshot(root, key_features=[])
+    rows, _ = snapshot(root, vocabulary=Vocabulary())
     t = list(range(90))
     y = [1 + (k >= 45) for k in t]
     mean_t, mean_y = sum(t) / 90, sum(y) / 90
@@ -112,7 +135,7 @@ def test_financial_features_never_read_a_future_end_date(tmp_path):
         ],
         events=[event("b", "2024-05-01")],
     )
-    b = snapshot(root, key_features=[])[0]["b"]
+    b = snapshot(root, vocabulary=Vocabulary())[0]["b"]
     expected = {
         "mrr": 1200,
         "contract_value": 14400,
@@ -185,7 +208,7 @@ def test_support_and_feedback_features(usage_dir):
         ]
     ]
     write_tables(usage_dir, tickets=tickets, surveys=surveys)
-    a = snapshot(usage_dir, key_features=[])[0]["a"]
+    a = snapshot(usage_dir, vocabulary=Vocabulary())[0]["a"]
     expected = {
         "tickets_opened_30d": 2,
         "tickets_opened_90d": 2,
@@ -227,7 +250,7 @@ def label_dir(tmp_path):
 
 def test_labels_grace_gap_reactivation_and_who_gets_a_snapshot(label_dir):
     result = build_features(
-        load_dataset(label_dir), [date(2024, 3, 1), date(2024, 6, 1)], key_features=[]
+        load_dataset(label_dir), [date(2024, 3, 1), date(2024, 6, 1)], vocabulary=Vocabulary()
     )
     frame = result.to_pandas().set_index(["account_id", "as_of"])
     march = frame.xs(date(2024, 3, 1), level="as_of")
@@ -245,7 +268,7 @@ def test_labels_grace_gap_reactivation_and_who_gets_a_snapshot(label_dir):
 
 def test_censored_labels_are_null_never_retained(label_dir):
     result = build_features(
-        load_dataset(label_dir), [date(2025, 3, 1), date(2025, 4, 1)], key_features=[]
+        load_dataset(label_dir), [date(2025, 3, 1), date(2025, 4, 1)], vocabulary=Vocabulary()
     )
     frame = result.to_pandas()
     assert result.data_end == date(2025, 7, 1)

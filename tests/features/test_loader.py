@@ -6,12 +6,14 @@ import logging
 from datetime import date, datetime
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from handmade import account, event, line, write_tables
 
 from vitals.features.contract import DUCKDB_TYPES, TABLES
-from vitals.features.loader import DataContractError, load_dataset
+from vitals.features.loader import DataContractError, load_dataset, scheduled_ends
 
 
 def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -67,8 +69,79 @@ def test_values_are_read_exactly(data):
     assert row == [(date(2024, 3, 14), None, 12)]
 
 
-def test_data_end_is_the_latest_stamp_anywhere(data):
-    assert load_dataset(data.path).data_end == datetime(2024, 3, 14)  # a subscription's end_date
+def test_data_end_is_the_latest_stamp_but_never_a_scheduled_end(data):
+    # a3's end_date (2024-03-14) lies after every other stamp: a scheduled end, not data
+    assert load_dataset(data.path).data_end == datetime(2024, 1, 6, 8)  # a sentiment record
+
+    data.append("events", "b1,2024-03-20T09:00:00,login,,,")
+    assert load_dataset(data.path).data_end == datetime(2024, 3, 20, 9)
+
+
+def test_end_dates_after_the_data_are_kept_and_counted_in_one_warning(data, caplog):
+    # annual contracts are often exported with their scheduled term end
+    data.replace("subscriptions", "a2,2023-02-01,,", "a2,2023-02-01,2024-06-30,")
+    with caplog.at_level(logging.WARNING, logger="vitals.features.loader"):
+        dataset = load_dataset(data.path)
+
+    ends = dataset.con.execute("SELECT account_id, end_date FROM subscriptions ORDER BY 1")
+    assert ends.fetchall() == [("a2", date(2024, 6, 30)), ("a3", date(2024, 3, 14)), ("b1", None)]
+    assert scheduled_ends(dataset) == (2, date(2024, 1, 6))
+    assert [r.getMessage() for r in caplog.records] == [
+        "subscriptions: 2 lines end after the data's last day (2024-01-06); "
+        "treated as still running (a scheduled end is not yet known)"
+    ]
+
+
+def test_a_csv_without_its_header_row_says_what_was_expected_and_found(data):
+    text = data.file("accounts").read_text()
+    data.file("accounts").write_text(text.split("\n", 1)[1])
+    with pytest.raises(DataContractError) as err:
+        load_dataset(data.path)
+
+    assert str(err.value) == (
+        "accounts.csv: the first line is not a header row: it names none of the columns "
+        'account_id, parent_id, name, segment, created_at (found "a1", "", "Acme Group", '
+        '"enterprise", "2023-01-01T00:00:00", "gold", "5000"); add the header row'
+    )
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2024-01-02T11:05:00 Europe/Berlin",
+        "2024-01-02 11:05:00 CET",
+        "2024-01-02T11:05:00 America/New_York",
+        "2024-01-02T11:05:00[Europe/Berlin]",
+    ],
+)
+def test_a_time_zone_name_is_refused_not_read_as_utc(data, stamp):
+    data.replace("events", "2024-01-02T10:05:00", stamp)
+    with pytest.raises(DataContractError) as err:
+        load_dataset(data.path)
+
+    assert str(err.value) == (
+        f'events.csv: column "timestamp", row 2: "{stamp}" is not an ISO-8601 timestamp: '
+        "a time zone name is not read (it is ambiguous); give the time in UTC, "
+        "or with its UTC offset such as +02:00"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stamp", "utc"),
+    [
+        ("2024-01-02T12:05:00+02:00", datetime(2024, 1, 2, 10, 5)),
+        ("2024-01-02T05:05:00-0500", datetime(2024, 1, 2, 10, 5)),
+        ("2024-01-02T10:05:00Z", datetime(2024, 1, 2, 10, 5)),
+        ("2024-01-02 10:05:00 UTC", datetime(2024, 1, 2, 10, 5)),
+        ("2024-01-02T10:05:00.250 GMT", datetime(2024, 1, 2, 10, 5, 0, 250000)),
+    ],
+)
+def test_offsets_are_converted_and_utc_suffixes_read(data, stamp, utc):
+    data.replace("events", "2024-01-02T10:05:00", stamp)
+    con = load_dataset(data.path).con
+
+    found = con.execute("SELECT timestamp FROM events WHERE event_type = 'report_run'").fetchall()
+    assert found == [(utc,)]
 
 
 def test_absent_optional_tables_are_fine_and_logged_once(data, caplog):
@@ -271,3 +344,19 @@ def test_parquet_nanosecond_timestamps_null_columns_and_extras_load(data, tmp_pa
     ).fetchall() == [(n, 0, n * (n - 1) // 2)]
     assert _types(con, "events")["value"] == "DOUBLE"
     assert _types(con, "events")["timestamp"] == "TIMESTAMP"
+
+
+def test_zone_aware_nanosecond_parquet_timestamps_are_read_in_utc(tmp_path) -> None:
+    # pandas writes tz-aware datetimes as timestamp[ns, tz=...]: DuckDB's TIMESTAMPTZ_NS
+    root = write_tables(
+        tmp_path / "tzns",
+        accounts=[account("a")],
+        subscriptions=[line("a", "2024-01-01")],
+        events=[event("a", "2024-02-01 10:00")],
+    )
+    accounts = pd.read_csv(root / "accounts.csv")
+    accounts["created_at"] = pd.to_datetime(["2024-01-01T10:00:00+02:00"], utc=True).as_unit("ns")
+    accounts.to_parquet(root / "accounts.parquet")
+    (root / "accounts.csv").unlink()
+    created = load_dataset(root).con.execute("SELECT created_at FROM accounts").fetchall()
+    assert created == [(datetime(2024, 1, 1, 8, 0),)]

@@ -78,6 +78,11 @@ BREAKS = [
     ("subscriptions", "2023-06-01,,", "2026-06-01,,", "future_timestamp", 1, "start_date"),
     ("events", "2024-01-03T08:00:00", "2024-13-01", "bad_value", 1, "timestamp"),
     ("subscriptions", "99.5", "ninety", "bad_value", 1, "mrr"),
+    ("events", "2024-01-05T09", "0001-01-05T09", "timestamp_range", 1, "timestamp"),
+    ("accounts", "2023-06-01T00:00:00", "1899-12-31T23:59:59", "timestamp_range", 1, "created"),
+    ("subscriptions", "b1,2023-06-01", "b1,1000-06-01", "timestamp_range", 1, "start_date"),
+    ("tickets", "2024-01-03T09:00:00", "3000-01-03T09:00:00", "timestamp_range", 1, "closed"),
+    ("events", "2024-01-05T09:00:00", "2024-01-05T10:00:00 Europe/Berlin", "bad_value", 1, "time"),
 ]
 
 
@@ -261,6 +266,148 @@ def test_quarantine_replaces_stale_files_and_refuses_the_data_directory(data, tm
     assert (out / "clean" / "invoices.csv").exists()
     with pytest.raises(DataContractError, match="would overwrite the data directory"):
         validate_dataset(data.path, quarantine_dir=data.path, now=NOW)
+
+
+def test_stamps_outside_the_supported_range_name_it(data):
+    data.replace("events", "2024-01-05T09:00:00", "0001-01-01T00:00:00")
+    violation = _only(validate_dataset(data.path, now=NOW))
+
+    assert violation.message == (
+        "events.timestamp is outside the supported range 1900-01-01..2199-12-31 "
+        "(a typo or a placeholder date?)"
+    )
+    assert violation.examples[0]["timestamp"] == datetime(1, 1, 1)
+
+
+def test_a_zone_name_is_a_bad_value_that_says_why(data):
+    data.replace("events", "2024-01-05T09:00:00", "2024-01-05T10:00:00 Europe/Berlin")
+    violation = _only(validate_dataset(data.path, now=NOW))
+
+    assert "a time zone name is not read" in violation.message
+    assert "+02:00" in violation.message
+
+
+def test_a_scheduled_end_after_the_data_is_a_running_line_with_one_warning(data, tmp_path):
+    # an annual contract exported with its term end: after the data, and after "now"
+    data.replace("subscriptions", "a2,2023-02-01,,", "a2,2023-02-01,2026-02-01,")
+    data.append("events", "b1,2024-03-20T09:00:00,login,,,")  # a3's 2024-03-14 end is known
+    report = validate_dataset(data.path, now=NOW)
+
+    assert report.ok and report.violations == []
+    [warning] = report.warnings
+    assert (warning.table, warning.rule, warning.column, warning.count) == (
+        "subscriptions", "scheduled_end", "end_date", 1
+    )  # fmt: skip
+    assert warning.message == (
+        "subscriptions.end_date is after the data's last day (2024-03-20): a scheduled end, "
+        "so the line is treated as still running"
+    )
+    assert warning.examples[0]["account_id"] == "a2"
+    # quarantine keeps the line: a live line set aside would make a2 churn
+    out = tmp_path / "quarantine"
+    assert validate_dataset(data.path, quarantine_dir=out, now=NOW).quarantined == {}
+    assert pq.read_table(out / "clean" / "subscriptions.parquet").num_rows == 3
+
+
+def test_a_placeholder_end_date_is_a_running_line_too(data):
+    data.replace("subscriptions", "a2,2023-02-01,,", "a2,2023-02-01,9999-12-31,")
+    report = validate_dataset(data.path, now=NOW)
+
+    assert report.ok
+    assert [(w.rule, w.count) for w in report.warnings] == [("scheduled_end", 2)]  # a2, a3
+
+
+def test_quarantining_part_of_an_accounts_lines_sets_the_account_aside(data, tmp_path):
+    # a2's renewal line breaks a rule; keeping only its first line would invent a churn
+    data.replace("subscriptions", "a2,2023-02-01,,", "a2,2023-02-01,2024-01-31,")
+    data.append("subscriptions", "a2,2024-02-01,,-5,40,core,0.1,12")
+    out = tmp_path / "quarantine"
+    report = validate_dataset(data.path, quarantine_dir=out, now=NOW)
+
+    moved = _find(report, "accounts", "subscription_quarantined")
+    assert moved.count == 1 and moved.examples[0]["account_id"] == "a2"
+    assert "churn label" in moved.message
+    lines = pq.read_table(out / "subscriptions.parquet").to_pylist()
+    assert [(r["account_id"], r["broken_rules"]) for r in lines] == [
+        ("a2", ["orphaned:account_id"]), ("a2", ["range_mrr"])
+    ]  # fmt: skip
+    kept = pq.read_table(out / "clean" / "subscriptions.parquet").column("account_id")
+    assert "a2" not in kept.to_pylist()
+    assert validate_dataset(out / "clean", now=NOW).ok
+
+
+def test_an_account_whose_only_line_is_quarantined_keeps_its_other_rows(data, tmp_path):
+    data.replace("subscriptions", "1200.0,40", "-1200.0,40")  # a2's only line
+    report = validate_dataset(data.path, quarantine_dir=tmp_path / "q", now=NOW)
+
+    assert not [v for v in report.violations if v.rule == "subscription_quarantined"]
+    assert report.kept_rows["accounts"] == 4
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("events", "events has no rows: Vitals needs product events to compute health"),
+        ("accounts", "accounts has no rows: Vitals needs the customer accounts to score"),
+        (
+            "subscriptions",
+            "subscriptions has no rows: Vitals needs subscription lines to tell who is a "
+            "customer and who churned",
+        ),
+    ],
+)
+def test_an_empty_required_table_fails_validation(data, table, message):
+    header = data.file(table).read_text().splitlines()[0]
+    data.file(table).write_text(header + "\n")
+    report = validate_dataset(data.path, now=NOW)
+
+    violation = _find(report, table, "empty_table")
+    assert violation.message == message and not report.ok
+
+
+def test_a_csv_without_its_header_row_is_one_clear_violation(data):
+    text = data.file("accounts").read_text()
+    data.file("accounts").write_text(text.split("\n", 1)[1])
+    report = validate_dataset(data.path, now=NOW)
+
+    violation = _find(report, "accounts", "missing_header")
+    assert violation.message.startswith("accounts.csv: the first line is not a header row")
+    assert "account_id, parent_id, name, segment, created_at" in violation.message
+    assert '"a1"' in violation.message
+    assert not report.for_table("accounts")[1:]  # no missing_column for every column
+
+
+def _busy_events(data, days: int = 30) -> None:
+    """Thirty more days of events in January 2024, so outliers are a small share of the table."""
+    data.append("events", *[f"b1,2024-01-{d:02d}T12:00:00,login,u7,," for d in range(1, days)])
+
+
+@pytest.mark.parametrize("stamp", ["1970-01-01T00:00:00", "1900-01-01T00:00:00", "2023-09-01"])
+def test_events_long_before_the_rest_are_a_warning_with_examples(data, stamp):
+    _busy_events(data)
+    data.append("events", f"a2,{stamp},login,u1,,")
+    report = validate_dataset(data.path, now=NOW)
+
+    assert report.ok
+    [warning] = [w for w in report.warnings if w.table == "events"]
+    assert (warning.table, warning.rule, warning.column, warning.count) == (
+        "events", "early_outlier", "timestamp", 1
+    )  # fmt: skip
+    assert "more than 90 days before the rest of events, which starts on 2024-01-01" in (
+        warning.message
+    )
+    assert warning.examples[0]["timestamp"] == datetime.fromisoformat(stamp)
+    console = Console(file=io.StringIO(), width=200)
+    report.render(console)
+    assert "warning: early_outlier  1 row(s)" in console.file.getvalue()
+    assert report.to_dict()["warnings"][1]["rule"] == "early_outlier"  # after scheduled_end
+
+
+def test_steady_history_has_no_outliers(data):
+    _busy_events(data)
+    data.append("events", *[f"a2,2023-{m:02d}-15T12:00:00,login,u1,," for m in range(1, 13)])
+
+    assert not [w for w in validate_dataset(data.path, now=NOW).warnings if w.table == "events"]
 
 
 def test_report_serialises_and_renders(data):

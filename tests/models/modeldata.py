@@ -6,7 +6,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from vitals.features.catalog import FeatureSet, FeatureSpec
+from vitals.features.catalog import FeatureSet, FeatureSpec, Vocabulary
 from vitals.models.profiles import ProfileRule
 from vitals.models.scoring import Bands
 
@@ -92,7 +92,7 @@ def train_booster(frame: pd.DataFrame, y: np.ndarray, seed: int) -> lgb.Booster:
 
 def make_feature_set(catalog: list[FeatureSpec] | None = None) -> FeatureSet:
     """The catalog (default :func:`make_catalog`) declared for a 90-day horizon."""
-    return FeatureSet(tuple(make_catalog() if catalog is None else catalog), (), 90, 30)
+    return FeatureSet(tuple(make_catalog() if catalog is None else catalog), Vocabulary(), 90, 30)
 
 
 def routing() -> list[ProfileRule]:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from vitals.features.catalog import FEATURE_SET_VERSION
 from vitals.models.health_model import HealthModel
 from vitals.models.mlflow_adapter import load_health_model, log_health_model
 
@@ -36,11 +37,8 @@ def test_saved_directory_is_text_only_with_the_pooled_booster_once(
     assert boosters["enterprise"] == boosters["default"]
     declared = manifest["feature_set"]
     assert [f["name"] for f in declared["features"]] == fitted_model.feature_names_
-    assert (declared["entity"], declared["timestamp"], declared["version"]) == (
-        "account_id",
-        "as_of",
-        1,
-    )
+    assert (declared["entity"], declared["timestamp"]) == ("account_id", "as_of")
+    assert declared["version"] == FEATURE_SET_VERSION
     assert {f["name"]: f["dtype"] for f in declared["features"]}["plan"] == "string"
     assert "unused" not in {f["name"] for f in declared["features"]}  # only what the model reads
     assert manifest["profiles"][0]["categories"] == {"plan": ["basic", "max", "pro"]}
@@ -95,7 +93,7 @@ def test_a_format_1_directory_still_loads(
     (directory / "manifest.json").write_text(json.dumps(manifest))
     loaded = HealthModel.load(directory)
     pd.testing.assert_frame_equal(loaded.predict(snapshots), fitted_model.predict(snapshots))
-    assert loaded.feature_set_.key_features == ("reports",)
+    assert loaded.feature_set_.vocabulary.features == ("reports",)
     assert (loaded.feature_set_.grace_days, loaded.feature_set_.version) == (21, 1)
     manifest["metadata"].pop("key_features")
     (directory / "manifest.json").write_text(json.dumps(manifest))

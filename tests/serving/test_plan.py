@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -17,6 +18,7 @@ from vitals.serving.batch.plan import (
     check_model_fits_data,
     data_span,
     score_date,
+    unseen_vocabulary,
 )
 
 
@@ -45,7 +47,7 @@ def test_the_features_to_compute_are_the_models_declared_set(
 ) -> None:
     model = HealthModel.load(model_dir)
     declared = model.feature_set_
-    assert declared.key_features == tuple(sample_snapshots.key_features)
+    assert declared.vocabulary == sample_snapshots.vocabulary
     assert (declared.horizon_days, declared.grace_days) == (90, 30)
     assert declared.names == model.feature_names_
     check_model_fits_data(model, dataset)
@@ -63,3 +65,17 @@ def test_a_window_without_days_is_refused(dataset) -> None:
         backfill_dates(dataset, 0, "7d")
     with pytest.raises(ValueError, match="--every"):
         backfill_dates(dataset, 30, "0d")
+
+
+def test_event_types_and_features_new_since_training_are_counted(dataset, model_dir: Path) -> None:
+    model = HealthModel.load(model_dir)
+    assert unseen_vocabulary(model, dataset) == {"event_type": 0, "feature": 0}
+    known = model.feature_set_.vocabulary
+    model.feature_set_ = replace(
+        model.feature_set_,
+        vocabulary=replace(known, event_types=known.event_types[:1], features=()),
+    )
+    assert unseen_vocabulary(model, dataset) == {
+        "event_type": len(known.event_types) - 1,
+        "feature": len(known.features),
+    }

@@ -4,25 +4,72 @@ from __future__ import annotations
 
 import logging
 import os
+import types
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
-from vitals.cli.console import console, fail, parse_date
+from vitals.cli.console import console, crash, fail, output_dir, parse_date
+from vitals.config.settings import get_settings
+
+_VERBOSE = "vitals.verbose"
+
+
+class _Commands(TyperGroup):
+    """The top-level group: an unexpected error in any command is reported in one line.
+
+    Expected failures exit through :func:`~vitals.cli.console.fail` (``typer.Exit``) or as usage
+    errors; anything else is a bug: :func:`~vitals.cli.console.crash` names the command and the
+    error, saves the traceback to a file, and prints it too under ``--verbose``.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise
+        except Exception as error:
+            verbose = bool(ctx.meta.get(_VERBOSE))
+            raise crash(_command_path(error, ctx), error, verbose) from None
+
+
+def _command_path(error: BaseException, root: Any) -> str:
+    """``vitals <command> [<sub-command>]``: the innermost command the error went through."""
+    innermost = root
+    tb: types.TracebackType | None = error.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("ctx")
+        if isinstance(candidate, type(root)):
+            innermost = candidate
+        tb = tb.tb_next
+    names = []
+    while innermost is not None and innermost is not root:
+        names.append(innermost.info_name)
+        innermost = innermost.parent
+    return " ".join(["vitals", *reversed(names)])
+
 
 app = typer.Typer(
     name="vitals",
     help="Machine-learning customer health: calibrated, explained churn scores per account.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False):
+def main(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log progress; print tracebacks of bugs")
+    ] = False,
+):
     """Vitals command line."""
+    ctx.meta[_VERBOSE] = verbose
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -45,6 +92,10 @@ def simulate(
 
     if fmt not in ("parquet", "csv"):
         raise fail(f"--format {fmt!r}: choose parquet or csv")
+    try:
+        output_dir(out, "--out")
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     tables = run_simulation(accounts=accounts, months=months, seed=seed)
     files = write_dataset(tables, out, fmt)  # type: ignore[arg-type]
     summary = Table(title=f"sample data in {out}")
@@ -68,8 +119,10 @@ def validate(
     from vitals.features.validate import validate_dataset
 
     try:
+        if quarantine is not None:
+            output_dir(quarantine, "--quarantine")
         report = validate_dataset(data_dir, quarantine_dir=quarantine)
-    except DataContractError as exc:
+    except (DataContractError, ValueError) as exc:
         raise fail(str(exc)) from None
     report.render(console)
     if not report.ok and quarantine is None:
@@ -106,6 +159,7 @@ def features(
             horizon_days=horizon,
             engine=engine,
             spark_master=spark_master,
+            **pipeline.vocabulary_options(get_settings().features),
         )
         snapshots = pipeline.snapshots_to_file(data_dir, out, request)
     except (ValueError, pipeline.PipelineError) as exc:
@@ -144,6 +198,10 @@ def demo(
     from vitals.serving.store import StoreError
     from vitals.training.errors import TrackingError, TrainingError
 
+    try:
+        output_dir(workdir, "--workdir")
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     try:
         run_demo(workdir, accounts, months, seed, console, serve=serve)
     except (PipelineError, TrainingError, TrackingError, ScoringError, StoreError) as exc:

@@ -138,6 +138,12 @@ def print_summary(summary: RunSummary) -> None:
                   f"{sum(b.contract_value for b in summary.bands):,.0f}",
                   f"{summary.revenue_at_risk:,.0f}", style="bold")  # fmt: skip
     console.print(bands)
+    new = {k: n for k, n in summary.unseen.items() if n}
+    if new:
+        named = " and ".join(
+            f"{n} {k.replace('_', ' ')}{'s' if n > 1 else ''}" for k, n in new.items()
+        )
+        console.print(f"ignored {named} that the model was not trained on (retrain to use them)")
     if summary.reference is None:
         console.print("no earlier scores stored: no movers to show")
         return

@@ -16,7 +16,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from vitals.cli.console import console, fail
+from vitals.cli.console import console, fail, output_file
 
 app = typer.Typer(pretty_exceptions_enable=False)
 T = TypeVar("T")
@@ -47,6 +47,11 @@ def train(
     """Train per-profile calibrated LightGBM models, evaluate out of time, log to MLflow."""
     from vitals.training.train import train as run_training
 
+    if features is not None:
+        try:
+            output_file(features, "--features")
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     result = _guard(
         lambda: run_training(
             data_dir,
@@ -139,6 +144,21 @@ def print_report(report: dict) -> None:
         for row in rows:
             table.add_row(row["model"], *(_cell(row[m]) for m in _COLUMNS))
         console.print(table)
+    _print_features(report.get("features"))
+
+
+def _print_features(facts: dict | None) -> None:
+    """What the boosters could use, and which features did no better than a shuffled copy."""
+    if not facts:
+        return
+    weak = facts["null_importance"]["not_above_shadow"]
+    shown = ", ".join(weak[:12]) + (f" and {len(weak) - 12} more" if len(weak) > 12 else "")
+    console.print(
+        f"features: {facts['used']:,} of {facts['declared']:,} used "
+        f"({len(facts['dropped'])} without variation in the training window); "
+        f"{len(weak)} no more important than a shuffled copy of themselves"
+        + (f": {shown}" if weak else "")
+    )
 
 
 _COLUMNS = {

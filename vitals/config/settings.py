@@ -125,6 +125,33 @@ class TrainingSettings(BaseModel):
     registered_model: str = Field(default="vitals-health", description="MLflow registry name")
 
 
+class KeyEventSettings(BaseModel):
+    """A usage metric the customer names: the event types or product features it counts."""
+
+    name: str = Field(min_length=1, description="the metric's name, used in labels")
+    event_types: list[str] = Field(default_factory=list)
+    features: list[str] = Field(default_factory=list, description="events' product features")
+    higher_is_better: bool = True
+
+    @model_validator(mode="after")
+    def _counts_something(self) -> KeyEventSettings:
+        if not self.event_types and not self.features:
+            raise ValueError(f"key event {self.name!r} names no event_types and no features")
+        return self
+
+
+class FeatureSettings(BaseModel):
+    """Which of the customer's own event types and product features are counted one by one."""
+
+    max_event_types: int = Field(
+        default=40, ge=0, description="most used event types counted each (the rest: other)"
+    )
+    max_product_features: int = Field(
+        default=40, ge=0, description="most used product features counted each (the rest: other)"
+    )
+    key_events: list[KeyEventSettings] = Field(default_factory=list)
+
+
 class MlflowSettings(BaseModel):
     """Where MLflow tracks runs and registers models (``MLFLOW_TRACKING_URI`` overrides both)."""
 
@@ -186,6 +213,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -39,7 +39,7 @@ def fill_store(url: str, data_dir: Path, model_dir: Path, model: HealthModel) ->
             dates = HealthRepository(session).dates()
         dataset = load_dataset(data_dir)
         snapshots = build_features(
-            dataset, dates, key_features=list(model.feature_set_.key_features)
+            dataset, dates, vocabulary=model.feature_set_.vocabulary
         ).to_pandas()
         for day, frame in snapshots.groupby("as_of", sort=True):
             write_latest_features(store, frame, pd.Timestamp(day).date(), "test-1")

@@ -22,7 +22,7 @@ from vitals.serving.api.schemas import PredictResponse
 def latest(sample_dir, dates: list[date], model: HealthModel) -> pd.DataFrame:
     """The snapshots of the latest scored date, as the store's vectors were built."""
     dataset = load_dataset(sample_dir)
-    frame = build_features(dataset, [dates[-1]], key_features=list(model.feature_set_.key_features))
+    frame = build_features(dataset, [dates[-1]], vocabulary=model.feature_set_.vocabulary)
     dataset.con.close()
     return frame.to_pandas()
 
@@ -255,3 +255,47 @@ def test_dependency_overrides_reach_the_predict_route(
     finally:
         client.app.dependency_overrides.clear()
     assert post(client, keys["predict"], body).json()["model_version"] == served.version
+
+
+def test_impossible_values_and_unknown_keys_are_one_422_naming_each_field(
+    client: TestClient, keys: dict[str, str], latest: pd.DataFrame, model: HealthModel
+) -> None:
+    good = features(latest.iloc[0])
+    assert model.catalog_["logins_30d"].minimum == 0.0
+    bad = {**good, "logins_30d": -5, "tenure_days": -100, "logins_30": 3, "colour": "red"}
+    body = {
+        "accounts": [{"account_id": "ok", "features": good}, {"account_id": "x", "features": bad}]
+    }
+    response = post(client, keys["predict"], body)
+
+    assert response.status_code == 422
+    found = {tuple(e["loc"]): (e["type"], e["msg"]) for e in response.json()["detail"]}
+    where = ("body", "accounts", 1, "features")
+    at_least_0 = ("greater_than_equal", "Input should be greater than or equal to 0")
+    unknown = (
+        "extra_forbidden",
+        "Extra inputs are not permitted: the model does not read this feature",
+    )
+    assert found == {
+        (*where, "logins_30d"): at_least_0,
+        (*where, "tenure_days"): at_least_0,
+        (*where, "logins_30"): unknown,
+        (*where, "colour"): unknown,
+    }
+
+
+def test_a_stored_vector_with_keys_the_model_does_not_read_still_scores(
+    client: TestClient, keys: dict[str, str], store_url: str, latest: pd.DataFrame
+) -> None:
+    from vitals.serving.store import HealthStore
+    from vitals.serving.store.features_table import write_latest_features
+
+    frame = latest.head(1).assign(account_id="older-1", retired_feature_30d=4.0)
+    store = HealthStore.open(store_url)
+    write_latest_features(store, frame, date(2020, 1, 1), "older-model", keep_days=100_000)
+    store.close()
+    response = post(client, keys["predict"], {"accounts": [{"account_id": "older-1"}]})
+
+    assert response.status_code == 200
+    entry = response.json()["results"][0]
+    assert entry["status"] == 200 and entry["source"] == "stored"

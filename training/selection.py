@@ -1,0 +1,49 @@
+"""Which snapshot features training may use: those that vary in the training window.
+
+A feature with no value, or one value, across every training row carries no information; an
+empty extra account column (an unused ``initial_plan``) is the common case. Dropping it keeps the
+model's recorded feature set to what the boosters can actually split on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def informative_features(
+    frame: pd.DataFrame, names: Sequence[str], categorical: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The features of ``names`` that take at least two values in ``frame``.
+
+    Args:
+        frame: the training rows.
+        names: candidate features, in order.
+        categorical: which of them are categorical.
+
+    Returns:
+        The kept names (in order), and each dropped name with why (``empty`` or ``constant``).
+    """
+    cats = set(categorical)
+    numeric = [n for n in names if n not in cats]
+    dropped: dict[str, str] = {}
+    if numeric and len(frame):
+        values = frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        seen = ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            low, high = (
+                np.nanmin(np.where(seen, values, np.inf), 0),
+                np.nanmax(np.where(seen, values, -np.inf), 0),
+            )
+        for name, any_seen, lo, hi in zip(numeric, seen.any(0), low, high, strict=True):
+            if not any_seen:
+                dropped[name] = "empty"
+            elif lo == hi:
+                dropped[name] = "constant"
+    for name in cats & set(names):
+        levels = frame[name].dropna().nunique() if len(frame) else 0
+        if levels < 2:
+            dropped[name] = "empty" if levels == 0 else "constant"
+    return [n for n in names if n not in dropped], dropped
