@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vitals.features import queries
+from vitals.features import event_queries, queries
 from vitals.features.atomic import atomic_target
 from vitals.features.catalog import FeatureSet, FeatureSpec, KeyEvent, Vocabulary
 from vitals.features.contract import TABLES
@@ -199,9 +199,14 @@ def build_features(
         needed = {c for f in features for c in re.findall(r"\be\.(\w+)", f.sql)}
         windows = (to_day(dates[0]), end_day, horizon_days, grace_days)
         items = counted_items(vocab)
-        for name, sql in _steps(needed, present, items, categorical + numeric, windows):
+        steps = _steps(needed, present, items, categorical + numeric, windows)
+        final = queries.snapshot_query(features, present)
+        released = _last_readers(steps, final)
+        for index, (name, sql) in enumerate(steps):
             runner.materialize(name, sql)
-        raw = runner.fetch(queries.snapshot_query(features, present))
+            for done in released.get(index, []):
+                runner.release(done)
+        raw = runner.fetch(final)
     finally:
         runner.close()
     table = _finish(raw, features)
@@ -243,7 +248,9 @@ def _steps(
 ) -> list[queries.Step]:
     """Every SQL step in order; ``windows`` = (first snapshot day, data end day, horizon, grace)."""
     first_day, end_day, horizon, grace = windows
-    steps = queries.staging_steps(extra_columns) + queries.event_steps(items, needed, first_day)
+    steps = queries.staging_steps(extra_columns) + event_queries.event_steps(
+        items, needed, first_day
+    )
     steps += queries.subscription_steps()
     if "tickets" in present:
         steps += queries.ticket_steps()
@@ -251,6 +258,23 @@ def _steps(
         steps += queries.survey_steps()
     steps.append(queries.base_step())
     return steps + queries.label_steps(horizon, grace, end_day)
+
+
+def _last_readers(steps: list[queries.Step], final: str) -> dict[int, list[str]]:
+    """Step index -> the earlier steps it is the last reader of (the final query reads the rest).
+
+    A step reads another when its SQL names it as a word; an alias that happens to share a step's
+    name only keeps that step longer, never frees it early.
+    """
+    released: dict[int, list[str]] = {}
+    for index, (name, _) in enumerate(steps):
+        named = re.compile(rf"\b{name}\b")
+        if named.search(final):
+            continue
+        readers = [i for i, (_, sql) in enumerate(steps) if i > index and named.search(sql)]
+        if readers:
+            released.setdefault(max(readers), []).append(name)
+    return released
 
 
 def _finish(raw: pa.Table, features: list[Feature]) -> pa.Table:

@@ -36,6 +36,9 @@ class Engine(Protocol):
     def fetch(self, sql: str) -> pa.Table:
         """Run ``sql`` (DuckDB dialect) and return the result as Arrow."""
 
+    def release(self, name: str) -> None:
+        """Free step ``name``: no later step or query reads it."""
+
     def close(self) -> None:
         """Drop what the engine created."""
 
@@ -66,6 +69,11 @@ class DuckDBEngine:
     def fetch(self, sql: str) -> pa.Table:
         """Run a query and return Arrow."""
         return self.con.sql(sql).to_arrow_table()
+
+    def release(self, name: str) -> None:
+        """Drop a temporary table early, so the large intermediate ones do not add up in memory."""
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self._created.remove(name)
 
     def close(self) -> None:
         """Drop the temporary tables."""
@@ -142,6 +150,10 @@ class SparkEngine:
     def fetch(self, sql: str) -> pa.Table:
         """Run a query and collect it as Arrow."""
         return self.spark.sql(self.transpile(sql)).toArrow()
+
+    def release(self, name: str) -> None:
+        """Keep the view: Spark caches lazily, so a step's data is computed, and needed, only when
+        the final query runs; :meth:`close` frees it."""
 
     def close(self) -> None:
         """Drop the views and cached data and remove the Parquet copies."""

@@ -16,9 +16,7 @@ any total of the amounts validation lets through (``vitals.features.rules.MAX_AM
 
 from __future__ import annotations
 
-from vitals.features.dates import from_day
-from vitals.features.definitions import WINDOWS, Feature
-from vitals.features.families.vocabulary import CountedItem
+from vitals.features.definitions import Feature
 
 Step = tuple[str, str]
 
@@ -26,8 +24,6 @@ MAX_LOOKBACK = 180
 DAY = "CAST(date_diff('day', DATE '1970-01-01', CAST({col} AS DATE)) AS INTEGER)"
 NO_END = 2147483647  # stands in for a null end day when ordering or taking maxima
 EXACT = "DECIMAL(38, 9)"  # sums of doubles run on this exact type (see the module docstring)
-#: ``ev_day`` columns that hold exact decimal sums of event values (the others count rows)
-EXACT_METRICS = frozenset({"session_minutes", "value_sum"})
 
 
 def day_of(column: str) -> str:
@@ -56,15 +52,6 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _window_conditions() -> dict[str, str]:
-    """Suffix -> condition on ``x.day`` for every current and previous window."""
-    conds = {}
-    for w in (*WINDOWS,):
-        conds[f"{w}d"] = f"x.day >= a.as_of_day - {w}"
-        conds[f"prev_{w}d"] = f"x.day >= a.as_of_day - {2 * w} AND x.day < a.as_of_day - {w}"
-    return conds
-
-
 def staging_steps(extra_account_columns: list[str]) -> list[Step]:
     """Typed, day-numbered copies of the contract tables the feature steps read."""
     extras = "".join(f', "{c}"' for c in extra_account_columns)
@@ -82,134 +69,6 @@ def staging_steps(extra_account_columns: list[str]) -> list[Step]:
             "year(start_date) AS sy, month(start_date) AS sm, day(start_date) AS sd "
             "FROM subscriptions",
         ),
-    ]
-
-
-def _distinct_in_windows(
-    source: str, prefix: str, suffixes: tuple[str, ...], extra: tuple[str, ...] = ()
-) -> str:
-    """Distinct keys (users, features) per (account, snapshot) and window, without grouping by key.
-
-    ``source`` has one row per (account, key, day) with ``prev_day``, the key's previous active
-    day. A key is active in a window [L, R) exactly once at its first day there, the row whose
-    day lies in [L, R) and whose ``prev_day`` is before L, so a plain conditional sum counts it.
-    """
-    conds = _window_conditions()
-    cols = []
-    for suffix in suffixes:
-        start = conds[suffix].split(" AND ")[0].replace("x.day >= ", "")
-        cols.append(
-            f"SUM(CASE WHEN {conds[suffix]} AND (x.prev_day IS NULL OR x.prev_day < {start}) "
-            f"THEN 1 ELSE 0 END) AS {prefix}_{suffix}"
-        )
-    cols += extra
-    lookback = max(
-        int(s.removeprefix("prev_").removesuffix("d")) * (2 if "prev" in s else 1) for s in suffixes
-    )
-    return (
-        f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM {source} x "
-        f"JOIN snap_dates a ON x.day < a.as_of_day AND x.day >= a.as_of_day - {lookback} "
-        "GROUP BY 1, 2"
-    )
-
-
-def _slope_sums(metric: str, expr: str) -> list[str]:
-    """Sums of y and t*y over the last 90 days (t = day index 0..89), for a least-squares slope."""
-    recent = "x.day >= a.as_of_day - 90"
-    return [
-        f"SUM(CASE WHEN {recent} THEN {expr} ELSE 0 END) AS {metric}_y_90d",
-        f"SUM(CASE WHEN {recent} THEN (x.day - (a.as_of_day - 90)) * {expr} ELSE 0 END) "
-        f"AS {metric}_ty_90d",
-    ]
-
-
-def _active_days(key: str, since: str) -> str:
-    """Distinct (account, key, day) rows with the key's previous active day."""
-    return (
-        f"SELECT account_id, day, LAG(day) OVER (PARTITION BY account_id, {key} ORDER BY day) "
-        f"AS prev_day FROM (SELECT DISTINCT account_id, {key}, {day_of('timestamp')} AS day "
-        f"FROM events WHERE {key} IS NOT NULL AND {since}) d"
-    )
-
-
-def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> list[Step]:
-    """Daily roll-ups of events and their windowed sums per snapshot date.
-
-    Args:
-        items: the vocabulary's counted items; each becomes a daily count column ``v<i>``.
-        needed: the window columns of ``ev_win`` that feature expressions read.
-        first_day: day number of the earliest snapshot date; older events than its look-back
-            cannot reach any window, so the daily roll-ups skip them.
-    """
-    since = f"timestamp >= DATE '{from_day(first_day - MAX_LOOKBACK)}'"
-    keys = "".join(
-        f", SUM(CASE WHEN {item.predicate} THEN 1 ELSE 0 END) AS {item.column}" for item in items
-    )
-    ev_day = (
-        f"SELECT account_id, {day_of('timestamp')} AS day, COUNT(*) AS events, "
-        "SUM(CASE WHEN event_type = 'login' THEN 1 ELSE 0 END) AS logins, "
-        "SUM(CASE WHEN event_type = 'session' THEN 1 ELSE 0 END) AS sessions, "
-        f"SUM(CASE WHEN event_type = 'session' THEN {exact('COALESCE(value, 1.0)')} ELSE 0 END) "
-        f"AS session_minutes, SUM({exact('COALESCE(value, 1.0)')}) AS value_sum"
-        f"{keys} FROM events WHERE {since} GROUP BY 1, 2"
-    )
-    sums = {
-        "events": "x.events",
-        "logins": "x.logins",
-        "sessions": "x.sessions",
-        "session_minutes": "x.session_minutes",
-        "value_sum": "x.value_sum",
-        "active_days": "1",
-    }
-    sums.update({item.column: f"x.{item.column}" for item in items})
-    # exact decimal sums of values go back to DOUBLE here; counts stay integers
-    cols = [
-        (
-            f"CAST(SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END) AS DOUBLE)"
-            if metric in EXACT_METRICS
-            else f"SUM(CASE WHEN {cond} THEN {expr} ELSE 0 END)"
-        )
-        + f" AS {metric}_{suffix}"
-        for metric, expr in sums.items()
-        for suffix, cond in _window_conditions().items()
-        if f"{metric}_{suffix}" in needed
-    ]
-    cols += _slope_sums("events", "x.events")
-    cols.append("MAX(x.day) AS last_active_day")
-    cols += [
-        f"MAX(CASE WHEN x.{item.column} > 0 THEN x.day END) AS {item.column}_last"
-        for item in items
-        if f"{item.column}_last" in needed
-    ]
-    ev_win = (
-        f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM ev_day x JOIN snap_dates a "
-        f"ON x.day < a.as_of_day AND x.day >= a.as_of_day - {MAX_LOOKBACK} GROUP BY 1, 2"
-    )
-    user_windows = ("7d", "prev_7d", "30d", "prev_30d", "90d")
-    # daily active users: one user_day row per active user and day
-    conds = _window_conditions()
-    dau = (
-        f"SUM(CASE WHEN {conds['30d']} THEN 1 ELSE 0 END) AS dau_sum_30d",
-        f"SUM(CASE WHEN {conds['prev_30d']} THEN 1 ELSE 0 END) AS dau_sum_prev_30d",
-        *_slope_sums("dau", "1"),
-    )
-    feature_available = (
-        "SELECT a.as_of_day, COUNT(x.feature) AS features_available FROM snap_dates a "
-        "LEFT JOIN (SELECT feature, MIN(day) AS first_day FROM (SELECT feature, "
-        f"{day_of('timestamp')} AS day FROM events WHERE feature IS NOT NULL) e GROUP BY 1) x "
-        "ON x.first_day < a.as_of_day GROUP BY 1"
-    )
-    return [
-        ("ev_day", ev_day),
-        ("ev_win", ev_win),
-        ("user_day", _active_days("user_id", since)),
-        ("users_win", _distinct_in_windows("user_day", "active_users", user_windows, dau)),
-        ("feature_day", _active_days("feature", since)),
-        (
-            "features_win",
-            _distinct_in_windows("feature_day", "features_used", ("30d", "prev_30d", "90d")),
-        ),
-        ("features_avail", feature_available),
     ]
 
 

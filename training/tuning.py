@@ -38,6 +38,7 @@ def suggest_params(trial: optuna.Trial) -> dict[str, object]:
         "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
         "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 100.0, log=True),
         "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 100.0, log=True),
+        "min_data_per_group": trial.suggest_int("min_data_per_group", 50, 1000, log=True),
         "scale_pos_weight": trial.suggest_float("scale_pos_weight", 1.0, 20.0, log=True),
     }
 

@@ -69,6 +69,12 @@ def _default_lightgbm() -> dict[str, float | int | str]:
         "bagging_freq": 1,
         "lambda_l2": 1.0,
         "cat_smooth": 10.0,
+        # categorical splits: a level joins a split side only with enough rows behind it, and at
+        # most 16 levels go to one side, so an attribute with many values (country, plan name)
+        # cannot memorise small groups
+        "min_data_per_group": 200,
+        "cat_l2": 10.0,
+        "max_cat_threshold": 16,
         "scale_pos_weight": 1.0,
     }
 
