@@ -23,6 +23,32 @@ FEATURE_SET_VERSION = 2
 _DTYPES: dict[str, str] = {"numeric": "float64", "categorical": "string"}
 
 
+USAGE = "Product usage"
+ADOPTION = "Breadth of adoption"
+SEATS = "Seats and licences"
+SUPPORT = "Support experience"
+SURVEYS = "Survey feedback"
+CONTRACT = "Contract and billing"
+PROFILE = "Account profile"
+_FAMILY_MEASURES = {
+    "support": SUPPORT,
+    "feedback": SURVEYS,
+    "financial": CONTRACT,
+    "lifecycle": PROFILE,
+    "attribute": PROFILE,
+}
+
+
+def default_measure(name: str, family: str) -> str:
+    """The measure of a built-in feature: usage, adoption, seats, support, surveys, contract or
+    the account's profile (discovered event types name their own, see the vocabulary family)."""
+    if name.startswith(("features_used", "feature_breadth")):
+        return ADOPTION
+    if name.startswith(("seats", "license_utilization", "events_per_seat")):
+        return SEATS
+    return _FAMILY_MEASURES.get(family, USAGE)
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One feature of a snapshot.
@@ -38,6 +64,9 @@ class FeatureSpec:
         previous: name of the same metric over the window before, when the pipeline has it.
         kind: ``numeric`` or ``categorical``.
         minimum: the smallest possible value (e.g. 0 for counts), ``None`` when unbounded.
+        measure: the measure a CS team knows it by ("Product usage"); reasons add up the
+            features of one measure (default: :func:`default_measure`).
+        previous_window: the window is the one before the latest (``window_days`` earlier).
     """
 
     name: str
@@ -50,6 +79,12 @@ class FeatureSpec:
     previous: str | None = None
     kind: FeatureKind = "numeric"
     minimum: float | None = None
+    measure: str = ""
+    previous_window: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.measure:  # specs written before measures existed get theirs here too
+            object.__setattr__(self, "measure", default_measure(self.name, self.family))
 
     @property
     def dtype(self) -> str:

@@ -108,6 +108,7 @@ def windowed(
                         unit,
                         window_days=w,
                         higher_is_better=better,
+                        previous_window=True,
                     ),
                     sql.format(w=f"prev_{w}d"),
                     table,

@@ -152,6 +152,26 @@ def score_rows(
     return RowScores(margin, probability, score, band, pooled, phi, baseline, slope)
 
 
+def change_contributions(
+    profiles: Mapping[str, FittedProfile], layout: FeatureLayout, now: Rows, then: Rows
+) -> np.ndarray:
+    """Each row's margin change from ``then`` to ``now`` split over the features, in log-odds.
+
+    Both rows of a pair are scored by the later row's profile (``then`` must be routed like
+    ``now``); the split is the baseline Shapley one (:meth:`TreeShap.change`), so a feature with
+    the same value at both dates gets exactly 0.
+
+    Returns:
+        Array of shape (rows, features); each row sums to the change of its margin.
+    """
+    phi = np.empty((len(now.ids), len(layout.names)))
+    for name, at in now.groups:
+        profile = profiles[name]
+        later, earlier = encoded(now, layout, profile, at), encoded(then, layout, profile, at)
+        phi[at] = profile.shap.change(later, earlier)
+    return phi
+
+
 def encoded(
     rows: Rows, layout: FeatureLayout, profile: FittedProfile, at: np.ndarray
 ) -> np.ndarray:

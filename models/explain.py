@@ -1,13 +1,15 @@
 """Explanation tables: the top reasons per account, and the shares of a score change.
 
 Both tables are long (one row per reason) and ordered per account by the size of the health
-points. Sentences are built only for the rows that are returned (see :mod:`vitals.models.reasons`
-for how log-odds become health points).
+points. A reason is a measure (:mod:`vitals.models.measures`): its points are the sum of its
+features', its sentence comes from the feature that moved most, and its ``breakdown`` lists the
+features. Sentences are built only for the rows that are returned (see
+:mod:`vitals.models.reasons` for how log-odds become health points). Values are rounded for
+reading; ``exact_*`` fields keep them as computed.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from vitals.features.catalog import FeatureSpec
+from vitals.models.measures import Measures, breakdowns, exact, fetch, readable
 from vitals.models.reasons import (
     OTHER_COMPONENT,
     PROFILE_COMPONENT,
     change_sentence,
     format_points,
+    measure_sentence,
     reason_sentence,
 )
 
@@ -89,94 +93,131 @@ class ReasonColumns:
 
     Attributes:
         rows: row position of each reason.
-        columns: ``rank, feature, label, value, previous_value, direction, health_points,
-            log_odds, sentence``, as plain lists.
+        columns: ``rank, measure, feature, label, unit, value, previous_value, exact_value,
+            exact_previous_value, direction, health_points, log_odds, sentence, breakdown``, as
+            plain lists (``feature`` and its values are the measure's lead feature's).
     """
 
     rows: np.ndarray
     columns: dict[str, list[Any]]
 
 
+def _fetch_previous(previous_at: PreviousGetter, features: np.ndarray, rows: np.ndarray):
+    previous = np.full(len(rows), None, dtype=object)
+    for j in np.unique(features):
+        at = features == j
+        before = previous_at(int(j), rows[at])
+        if before is not None:
+            previous[at] = before
+    return previous
+
+
 def reason_columns(
     points: np.ndarray,
     phi: np.ndarray,
-    top: np.ndarray,
+    k: int,
     specs: Sequence[FeatureSpec],
     value_at: ValueGetter,
     previous_at: PreviousGetter,
 ) -> ReasonColumns:
-    """The top reasons of each row; reasons worth exactly 0 points are left out.
+    """The ``k`` largest measures of each row; measures worth exactly 0 points are left out.
 
     Args:
         points: health points per row and feature.
-        phi: log-odds contributions per row and feature.
-        top: feature indices per row from :func:`top_k_indices`.
+        phi: log-odds contributions per row and feature (base value last).
+        k: measures per row.
         specs: catalog entry per feature, in feature order.
         value_at: values of a feature at some rows.
         previous_at: values of a feature a window earlier at some rows, ``None`` if unknown.
     """
-    n, k = top.shape
-    rows = np.repeat(np.arange(n), k)
-    feats = top.ravel()
-    rank = np.tile(np.arange(1, k + 1), n)
-    pts = points[rows, feats]
+    table = Measures.of(specs)
+    measure_points = table.totals(points)
+    top = top_k_indices(measure_points, k)
+    n, kept = top.shape
+    rows = np.repeat(np.arange(n), kept)
+    measures = top.ravel()
+    rank = np.tile(np.arange(1, kept + 1), n)
+    pts = measure_points[rows, measures]
     keep = pts != 0.0
-    rows, feats, rank, pts = rows[keep], feats[keep], rank[keep], pts[keep]
-    values = np.empty(len(rows), dtype=object)
-    previous = np.full(len(rows), None, dtype=object)
-    for j in np.unique(feats):
-        at = feats == j
-        values[at] = value_at(int(j), rows[at])
-        before = previous_at(int(j), rows[at])
-        if before is not None:
-            previous[at] = before
-    features, points_list = feats.tolist(), pts.tolist()
-    sentences = [
-        reason_sentence(specs[f], v, b, p)
-        for f, v, b, p in zip(features, values, previous, points_list, strict=True)
-    ]
+    rows, measures, rank, pts = rows[keep], measures[keep], rank[keep], pts[keep]
+    lead = table.leads(points, rows, measures)
+    values = fetch(value_at, lead, rows)
+    previous = _fetch_previous(previous_at, lead, rows)
+    log_odds = table.totals(phi[:, :-1])[rows, measures]
+
+    def describe(j: int, at: np.ndarray, shares: np.ndarray) -> list[dict[str, Any]]:
+        spec = specs[j]
+        now, before = value_at(j, at), previous_at(j, at)
+        before = np.full(len(at), None, dtype=object) if before is None else before
+        return [
+            _entry(spec, v, b, p, reason_sentence(spec, v, b, p))
+            for v, b, p in zip(now, before, shares.tolist(), strict=True)
+        ]
+
+    points_list, features = pts.tolist(), lead.tolist()
     return ReasonColumns(
         rows,
         {
             "rank": rank.tolist(),
+            "measure": [table.names[m] for m in measures.tolist()],
             "feature": [specs[f].name for f in features],
             "label": [specs[f].label for f in features],
-            "value": values.tolist(),
-            "previous_value": previous.tolist(),
+            "unit": [specs[f].unit for f in features],
+            "value": [readable(v) for v in values],
+            "previous_value": [readable(v) for v in previous],
+            "exact_value": [exact(v) for v in values],
+            "exact_previous_value": [exact(v) for v in previous],
             "direction": ["raises" if p > 0 else "lowers" for p in points_list],
             "health_points": points_list,
-            "log_odds": phi[rows, feats].tolist(),
-            "sentence": sentences,
+            "log_odds": log_odds.tolist(),
+            "sentence": [
+                measure_sentence(table.names[m], reason_sentence(specs[f], v, b, p))
+                for m, f, v, b, p in zip(
+                    measures.tolist(), features, values, previous, points_list, strict=True
+                )
+            ],
+            "breakdown": breakdowns(points, rows, measures, table, describe),
         },
     )
+
+
+def _entry(spec: FeatureSpec, value: Any, previous: Any, points: float, sentence: str) -> dict:
+    return {
+        "feature": spec.name,
+        "label": spec.label,
+        "unit": spec.unit,
+        "value": readable(value),
+        "previous_value": readable(previous),
+        "health_points": points,
+        "sentence": sentence,
+    }
 
 
 def reasons_table(ids: np.ndarray, reasons: ReasonColumns) -> pd.DataFrame:
     """The reasons as a long table: ``account_id`` then the columns of :class:`ReasonColumns`."""
     typed = {
-        k: np.array(v, dtype=_NUMERIC_COLUMNS.get(k, object)) for k, v in reasons.columns.items()
+        k: np.array(v, dtype=_NUMERIC_COLUMNS.get(k, object)) if k != "breakdown" else _objects(v)
+        for k, v in reasons.columns.items()
     }
     return pd.DataFrame({"account_id": ids[reasons.rows], **typed})
 
 
+def _objects(items: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``items`` (lists stay whole elements)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def reason_records(n_rows: int, reasons: ReasonColumns) -> list[list[dict[str, Any]]]:
-    """The reasons as a list of dicts per row (JSON-ready: non-finite values become ``None``)."""
+    """The reasons as a list of dicts per row (JSON-ready)."""
     out: list[list[dict[str, Any]]] = [[] for _ in range(n_rows)]
     names = list(reasons.columns)
     for row, values in zip(
         reasons.rows.tolist(), zip(*reasons.columns.values(), strict=True), strict=True
     ):
-        record = dict(zip(names, values, strict=True))
-        record["value"] = _json_value(record["value"])
-        record["previous_value"] = _json_value(record["previous_value"])
-        out[row].append(record)
+        out[row].append(dict(zip(names, values, strict=True)))
     return out
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def change_table(
@@ -190,7 +231,7 @@ def change_table(
     profile_now: np.ndarray,
     top_k: int | None,
 ) -> pd.DataFrame:
-    """Per-account shares of a score change as a long table that sums to the change.
+    """Per-account shares of a score change, by measure, as a long table that sums to the change.
 
     Args:
         ids: account id per row.
@@ -201,44 +242,64 @@ def change_table(
         profile_points: points of the ``profile`` component per row (0 where unchanged).
         profile_then: profile per row at the earlier date.
         profile_now: profile per row at the later date.
-        top_k: keep this many features per account and sum the rest into one
-            ``other_features`` row (``None`` keeps every feature that moved the score).
+        top_k: keep this many measures per account and sum the rest into one
+            ``other_measures`` row (``None`` keeps every measure that moved the score).
 
     Returns:
-        Columns ``account_id, rank, component, label, value_then, value_now, health_points,
-        sentence``; per account the health points add up to the score change.
+        Columns ``account_id, rank, component, measure, feature, label, unit, value_then,
+        value_now, exact_value_then, exact_value_now, health_points, sentence, breakdown``;
+        ``component`` is the measure, ``profile`` or ``other_measures``; per account the health
+        points add up to the score change.
     """
-    _n, p = points.shape
-    order = np.argsort(-np.abs(points), axis=1, kind="stable")
-    ordered = np.take_along_axis(points, order, axis=1)
+    table = Measures.of(specs)
+    measure_points = table.totals(points)
+    m = measure_points.shape[1]
+    order = np.argsort(-np.abs(measure_points), axis=1, kind="stable")
+    ordered = np.take_along_axis(measure_points, order, axis=1)
     moved = ordered != 0.0
-    keep = moved if top_k is None else moved & (np.arange(p)[None, :] < top_k)
+    keep = moved if top_k is None else moved & (np.arange(m)[None, :] < top_k)
     rest = np.where(moved & ~keep, ordered, 0.0)
     rows, cols = np.nonzero(keep)
-    feats = order[rows, cols]
+    measures = order[rows, cols]
     pts = ordered[rows, cols]
-    then_values = np.empty(len(rows), dtype=object)
-    now_values = np.empty(len(rows), dtype=object)
-    for j in np.unique(feats):
-        at = feats == j
-        then_values[at] = then_at(int(j), rows[at])
-        now_values[at] = now_at(int(j), rows[at])
+    lead = table.leads(points, rows, measures)
+    then_values, now_values = fetch(then_at, lead, rows), fetch(now_at, lead, rows)
+
+    def describe(j: int, at: np.ndarray, shares: np.ndarray) -> list[dict[str, Any]]:
+        spec = specs[j]
+        return [
+            {**_entry(spec, b, None, p, change_sentence(spec, a, b, p)), "value_then": readable(a)}
+            for a, b, p in zip(then_at(j, at), now_at(j, at), shares.tolist(), strict=True)
+        ]
+
+    features = lead.tolist()
     parts = [
         pd.DataFrame(
             {
                 "row": rows,
                 "last": False,
-                "component": np.array([specs[f].name for f in feats], dtype=object),
-                "label": np.array([specs[f].label for f in feats], dtype=object),
-                "value_then": then_values,
-                "value_now": now_values,
+                "component": [table.names[k] for k in measures.tolist()],
+                "measure": [table.names[k] for k in measures.tolist()],
+                "feature": [specs[f].name for f in features],
+                "label": [specs[f].label for f in features],
+                "unit": [specs[f].unit for f in features],
+                "value_then": [readable(v) for v in then_values],
+                "value_now": [readable(v) for v in now_values],
+                "exact_value_then": [exact(v) for v in then_values],
+                "exact_value_now": [exact(v) for v in now_values],
                 "health_points": pts,
                 "sentence": [
-                    change_sentence(specs[f], a, b, q)
-                    for f, a, b, q in zip(
-                        feats.tolist(), then_values, now_values, pts.tolist(), strict=True
+                    measure_sentence(table.names[k], change_sentence(specs[f], a, b, q))
+                    for k, f, a, b, q in zip(
+                        measures.tolist(),
+                        features,
+                        then_values,
+                        now_values,
+                        pts.tolist(),
+                        strict=True,
                     )
                 ],
+                "breakdown": _objects(breakdowns(points, rows, measures, table, describe)),
             }
         )
     ]
@@ -253,6 +314,8 @@ def change_table(
                     "label": "Health profile",
                     "value_then": profile_then[changed],
                     "value_now": profile_now[changed],
+                    "exact_value_then": profile_then[changed],
+                    "exact_value_now": profile_now[changed],
                     "health_points": profile_points[changed],
                     "sentence": [
                         f"Health profile changed from {a} to {b} ({format_points(q)})"
@@ -276,24 +339,25 @@ def change_table(
                     "row": others,
                     "last": True,
                     "component": OTHER_COMPONENT,
-                    "label": "Other features",
-                    "value_then": None,
-                    "value_now": None,
+                    "label": "Other measures",
                     "health_points": total,
                     "sentence": [
-                        f"{m} other features together ({format_points(q)})"
-                        for m, q in zip(n_rest[others].tolist(), total.tolist(), strict=True)
+                        f"{c} other measures together ({format_points(q)})"
+                        for c, q in zip(n_rest[others].tolist(), total.tolist(), strict=True)
                     ],
                 }
             )
         )
-    table = pd.concat(parts, ignore_index=True)
-    table = table.iloc[
-        np.lexsort((-table["health_points"].abs().to_numpy(), table["last"], table["row"]))
+    table_ = pd.concat(parts, ignore_index=True)
+    table_ = table_.iloc[
+        np.lexsort((-table_["health_points"].abs().to_numpy(), table_["last"], table_["row"]))
     ]
-    row = table["row"].to_numpy()
+    row = table_["row"].to_numpy()
     starts = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
     rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)])) + 1
-    table.insert(0, "account_id", ids[row])
-    table.insert(1, "rank", rank)
-    return table.drop(columns=["row", "last"]).reset_index(drop=True)
+    table_.insert(0, "account_id", ids[row])
+    table_.insert(1, "rank", rank)
+    out = table_.drop(columns=["row", "last"]).reset_index(drop=True)
+    for column in ("measure", "feature", "unit", "breakdown"):  # None, not NaN, where absent
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out

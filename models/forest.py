@@ -38,6 +38,9 @@ class Forest:
     gauss_w: np.ndarray  # float64 (G+1, G): their weights, summing to 1
     base_value: float
     max_nodes: int
+    weighed: bool  # every node has training data (path-dependent TreeSHAP weighs by it)
+    change_weight_a: np.ndarray  # float64 (D+1, D+1): a leaf's Shapley weight for a feature in A
+    change_weight_b: np.ndarray  # float64 (D+1, D+1): the same for a feature in B (negated)
 
     def kernel_arguments(self) -> tuple:
         """The arrays in the order the numba kernels take them (after ``X, out, first, last``)."""
@@ -48,9 +51,18 @@ class Forest:
             self.gauss_t, self.gauss_w, self.max_nodes,
         )  # fmt: skip
 
+    def change_arguments(self) -> tuple:
+        """The arrays the baseline Shapley kernels take (after ``X, Z, out, first, last``)."""
+        return (
+            self.parent, self.is_left, self.feature, self.threshold, self.missing,
+            self.default_left, self.categorical, self.cat_start, self.cat_words, self.cat_bits,
+            self.value, self.previous, self.tree_start, self.change_weight_a,
+            self.change_weight_b, self.max_nodes,
+        )  # fmt: skip
 
-def flatten(trees: list[dict]) -> Forest | None:
-    """Flatten ``dump_model()`` trees; ``None`` when a node has no training data to weigh by.
+
+def flatten(trees: list[dict]) -> Forest:
+    """Flatten ``dump_model()`` trees (``weighed`` is false when a node has no training data).
 
     Raises:
         ValueError: for linear trees, which TreeSHAP does not cover.
@@ -74,7 +86,7 @@ def flatten(trees: list[dict]) -> Forest | None:
     }
     bits: list[int] = []
     counts: list[float] = []
-    tree_start, tree_points, base_value = [0], [], 0.0
+    tree_start, tree_points, base_value, weighed = [0], [], 0.0, True
     for tree in trees:
         root = tree["tree_structure"]
         if "split_index" not in root:
@@ -85,15 +97,14 @@ def flatten(trees: list[dict]) -> Forest | None:
             node, parent, is_left, seen = stack.pop()
             index = len(cols["parent"])
             count = float(node["internal_count"] if "split_index" in node else node["leaf_count"])
-            if count <= 0:
-                return None
+            weighed = weighed and count > 0
             counts.append(count)
             cols["parent"].append(parent)
             cols["is_left"].append(is_left)
             if parent >= 0:
                 feature = cols["feature"][parent]
                 prev = seen.get(feature, -1)
-                ratio = count / counts[parent]
+                ratio = count / counts[parent] if counts[parent] > 0 else 0.0
                 cols["previous"].append(prev)
                 cols["zero_fraction"].append(
                     ratio * (cols["zero_fraction"][prev] if prev >= 0 else 1.0)
@@ -121,11 +132,27 @@ def flatten(trees: list[dict]) -> Forest | None:
                 ):
                     cols[key].append(default)
                 cols["value"].append(float(node["leaf_value"]))
-                if "split_index" in root:
+                if "split_index" in root and weighed:
                     base_value += float(node["leaf_value"]) * count / float(root["internal_count"])
         tree_start.append(len(cols["parent"]))
         tree_points.append(max(1, math.ceil(longest / 2)))
-    return _build_forest(cols, bits, tree_start, tree_points, base_value)
+    return _build_forest(cols, bits, tree_start, tree_points, base_value, weighed)
+
+
+def _change_weights(depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shapley weights of a leaf whose path needs ``a`` features from the new row and ``b`` from
+    the reference: ``(a-1)! b! / (a+b)!`` for each of the ``a``, ``-a! (b-1)! / (a+b)!`` for each
+    of the ``b`` (exact integer ratios, rounded once)."""
+    weight_a = np.zeros((depth + 1, depth + 1))
+    weight_b = np.zeros((depth + 1, depth + 1))
+    fact = [math.factorial(k) for k in range(2 * depth + 1)]
+    for a in range(depth + 1):
+        for b in range(depth + 1 - a):
+            if a:
+                weight_a[a, b] = fact[a - 1] * fact[b] / fact[a + b]
+            if b:
+                weight_b[a, b] = -(fact[a] * fact[b - 1] / fact[a + b])
+    return weight_a, weight_b
 
 
 def _append_split(cols: dict[str, list], bits: list[int], node: dict) -> None:
@@ -156,6 +183,7 @@ def _build_forest(
     tree_start: list[int],
     tree_points: list[int],
     base_value: float,
+    weighed: bool,
 ) -> Forest:
     n_points = max(tree_points) if tree_points else 1
     gauss_t = np.zeros((n_points + 1, n_points))
@@ -165,6 +193,8 @@ def _build_forest(
         gauss_t[g, :g] = (x + 1.0) / 2.0
         gauss_w[g, :g] = w / 2.0
     starts = np.asarray(tree_start, dtype=np.int32)
+    # a path has at most 2 * tree_points distinct features (tree_points = ceil(longest / 2))
+    weight_a, weight_b = _change_weights(2 * n_points)
     return Forest(
         parent=np.asarray(cols["parent"], dtype=np.int32),
         is_left=np.asarray(cols["is_left"], dtype=np.bool_),
@@ -185,4 +215,7 @@ def _build_forest(
         gauss_w=gauss_w,
         base_value=base_value,
         max_nodes=int(np.diff(starts).max()) if len(starts) > 1 else 1,
+        weighed=weighed,
+        change_weight_a=weight_a,
+        change_weight_b=weight_b,
     )

@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 
 from vitals.features.catalog import FeatureSet
 from vitals.models import frames
-from vitals.models.core import Rows, RowScores, score_rows
+from vitals.models.core import Rows, RowScores, change_contributions, score_rows
 from vitals.models.explain import (
     ChangeExplanation,
     Explanation,
@@ -32,13 +32,13 @@ from vitals.models.explain import (
     reason_columns,
     reason_records,
     reasons_table,
-    top_k_indices,
 )
 from vitals.models.persistence import SavedModel, read_model, write_model
 from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit_profile
 from vitals.models.reasons import split_score_change
 from vitals.models.records import Problem, RecordReader, RecordScore
 from vitals.models.rollup import RollUp, Weighting, roll_up
+from vitals.models.rollup_change import ParentChange, parent_change
 from vitals.models.treeshap import TreeShap
 
 
@@ -246,8 +246,8 @@ class HealthModel:
         earlier = self._rows(frame_then)
         then = earlier.take(frames.align_accounts(earlier.ids, now.ids))
         counter = then.take(np.arange(len(then.ids)), profiles=now.profiles)
-        scored_now = self._score(now, contributions=True)
-        scored_counter = self._score(counter, contributions=True)
+        scored_now = self._score(now, contributions=False)
+        scored_counter = self._score(counter, contributions=False)
         scored_then = self._score(then, contributions=False)
         margin_now, margin_counter = scored_now.margin, scored_counter.margin
         slope = np.empty(len(now.ids))
@@ -255,11 +255,8 @@ class HealthModel:
             profile = self.profiles_[name]
             slope[rows] = profile.slope((margin_counter[rows] + margin_now[rows]) / 2.0)
         s_now, s_then, s_counter = scored_now.score, scored_then.score, scored_counter.score
-        points = split_score_change(
-            scored_now.phi[:, :-1] - scored_counter.phi[:, :-1],  # type: ignore[index]
-            s_now - s_counter,
-            slope,
-        )
+        delta_phi = change_contributions(self.profiles_, self._layout, now, counter)
+        points = split_score_change(delta_phi, s_now - s_counter, slope)
         table = change_table(
             now.ids,
             points,
@@ -306,6 +303,25 @@ class HealthModel:
             reasons=reasons,
             top_children=top_children,
             top_reasons=top_reasons,
+        )
+
+    def parent_change(
+        self,
+        tree: pd.DataFrame,
+        scores_then: pd.DataFrame,
+        scores_now: pd.DataFrame,
+        parent_id: str,
+        weighting: Weighting = "count",
+    ) -> ParentChange:
+        """A parent's health change split into its children's moves, with this model's band
+        weights (see :func:`vitals.models.rollup_change.parent_change`)."""
+        return parent_change(
+            tree,
+            scores_then,
+            scores_now,
+            parent_id,
+            weighting=weighting,
+            band_weights=self.band_weights,
         )
 
     def save(self, directory: str | Path) -> Path:
@@ -386,7 +402,7 @@ class HealthModel:
         return reason_columns(
             points,
             scores.phi,  # type: ignore[arg-type]
-            top_k_indices(points, top_k),
+            top_k,
             self._specs,
             self._value_getter(rows),
             self._previous_getter(rows),

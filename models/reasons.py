@@ -35,7 +35,7 @@ from vitals.features.catalog import FeatureSpec
 
 FLAT_MARGIN = 1e-9  # log-odds: below this a margin change counts as none
 PROFILE_COMPONENT = "profile"
-OTHER_COMPONENT = "other_features"
+OTHER_COMPONENT = "other_measures"
 
 
 def split_score_change(
@@ -80,6 +80,8 @@ def format_value(value: object, unit: str) -> str:
         return f"{x:.0%}"
     if unit == "currency":
         return f"{x:,.0f}"
+    if unit == "relative change":  # (now - before) / (now + before), in [-1, 1]
+        return f"{x:+.2f}"
     text = f"{x:,.0f}" if x == round(x) else f"{x:.2f}" if abs(x) < 10 else f"{x:,.1f}"
     if unit in ("", "ratio", "count", "score", "index"):
         return text
@@ -98,9 +100,10 @@ def reason_sentence(spec: FeatureSpec, value: object, previous: object, points: 
         points: its contribution in health points.
 
     Returns:
-        E.g. ``Active users per seat fell from 0.62 to 0.31 over 30 days (-9 health points)``.
+        E.g. ``Active users per seat fell from 0.62 to 0.31 over the last 30 days (-9 health
+        points)``.
     """
-    window = f" over {spec.window_days} days" if spec.window_days else ""
+    window = _window(spec)
     tail = f"({format_points(points)})"
     if _known(previous) and _known(value):
         verb = _movement(previous, value)
@@ -111,12 +114,27 @@ def reason_sentence(spec: FeatureSpec, value: object, previous: object, points: 
             f"{format_value(value, spec.unit)}{window} {tail}"
         )
     if not _known(value):
-        when = f" in the last {spec.window_days} days" if spec.window_days else ""
-        return f"{spec.label}: no data{when} {tail}"
+        return f"{spec.label}: no data{window} {tail}"
     if spec.window_days and not isinstance(value, str):
-        shown = format_value(value, spec.unit)
-        return f"{spec.label} was {shown} over the last {spec.window_days} days {tail}"
+        return f"{spec.label} was {format_value(value, spec.unit)}{window} {tail}"
     return f"{spec.label} is {format_value(value, spec.unit)} {tail}"
+
+
+def measure_sentence(measure: str, sentence: str) -> str:
+    """A measure's sentence from its lead feature's (``Product usage: Active users fell ...``),
+    without repeating a measure the sentence already starts with."""
+    if sentence.lower().startswith(measure.lower()):
+        return sentence
+    return f"{measure}: {sentence}"
+
+
+def _window(spec: FeatureSpec) -> str:
+    """The look-back window in words: the latest one, or the one before it."""
+    if not spec.window_days:
+        return ""
+    if spec.previous_window:
+        return f" in the {spec.window_days} days before the last {spec.window_days}"
+    return f" over the last {spec.window_days} days"
 
 
 def change_sentence(spec: FeatureSpec, then: object, now: object, points: float) -> str:

@@ -14,8 +14,8 @@ when weighting by contract value) and the health of its band ``h_m = 100 * band_
 * each *direct* child (a subtree, or the parent's own usage) costs the parent
   ``sum over its members of w_m x (100 - h_m) / W`` health points; these losses add up to
   ``100 - health``, and the largest are the children that pull the parent down most;
-* a feature's reason points at the parent = ``sum over members of w_m / W x its points`` in
-  that member's reasons (a member without that feature among its reasons adds 0).
+* a measure's reason points at the parent = ``sum over members of w_m / W x its points`` in
+  that member's reasons (a member without that measure among its reasons adds 0).
 
 Because members are counted at every level, shares of a grandparent equal the weighted mix of its
 children's shares, so the numbers are consistent up the tree. Leaves without a score (e.g. already
@@ -47,7 +47,7 @@ class RollUp:
             share_average, share_poor, health, contract_value, revenue_at_risk``.
         pulling_down: per parent its direct children that cost it the most health:
             ``parent_id, rank, child_id, child_health, health_points_lost``.
-        reasons: per parent its top reasons: ``parent_id, rank, feature, label, health_points``.
+        reasons: per parent its top reasons: ``parent_id, rank, measure, label, health_points``.
     """
 
     parents: pd.DataFrame
@@ -73,8 +73,8 @@ def roll_up(
             ``contract_value`` (needed for ``weighting="contract_value"`` and revenue at risk).
         weighting: ``count`` or ``contract_value``.
         band_weights: health of each band, 0..1 (default good 1, average 0.5, poor 0).
-        reasons: optional long table ``account_id, feature, health_points`` (and ``label``), e.g.
-            ``HealthModel.explain(...).reasons``.
+        reasons: optional long table ``account_id, measure, health_points``, e.g.
+            ``HealthModel.explain(...).reasons`` (or ``feature`` and ``label`` in its place).
         top_children: children listed per parent in ``pulling_down``.
         top_reasons: reasons listed per parent.
 
@@ -88,12 +88,12 @@ def roll_up(
     if weighting not in ("count", "contract_value"):
         raise ValueError(f"weighting must be 'count' or 'contract_value', got {weighting!r}")
     weights = dict(band_weights or DEFAULT_BAND_WEIGHTS)
-    ids, parent = _parents(tree)
+    ids, parent = parent_positions(tree)
     depth = _depths(ids, parent)
-    pos, band, w, h, risk, value = _members(ids, scores, weighting, weights)
+    pos, band, w, h, risk, value = members(ids, scores, weighting, weights)
     is_parent = np.zeros(len(ids), dtype=bool)
     is_parent[parent[parent >= 0]] = True
-    anc, member, child = _pairs(parent, pos, is_parent)
+    anc, member, child = member_positions(parent, pos, is_parent)
 
     total = np.bincount(anc, weights=w[member], minlength=len(ids))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -131,7 +131,7 @@ def roll_up(
     )
 
 
-def _parents(tree: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def parent_positions(tree: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Account ids and the position of each account's parent (-1 at a root)."""
     for column in ("account_id", "parent_id"):
         if column not in tree.columns:
@@ -174,7 +174,7 @@ def _depths(ids: np.ndarray, parent: np.ndarray) -> np.ndarray:
     return depth
 
 
-def _members(
+def members(
     ids: np.ndarray, scores: pd.DataFrame, weighting: Weighting, weights: Mapping[str, float]
 ) -> tuple[np.ndarray, ...]:
     """Tree position, band, weight, band health, churn probability and contract value per score."""
@@ -214,7 +214,7 @@ def _members(
     return pos, band, w, h, risk, value
 
 
-def _pairs(
+def member_positions(
     parent: np.ndarray, pos: np.ndarray, is_parent: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ancestor, member row, direct child of the ancestor on the way) for every member."""
@@ -264,30 +264,29 @@ def _reasons(
     reasons: pd.DataFrame | None,
     top: int,
 ) -> pd.DataFrame:
-    columns = ["parent_id", "rank", "feature", "label", "health_points"]
+    columns = ["parent_id", "rank", "measure", "label", "health_points"]
     if reasons is None or reasons.empty:
         return pd.DataFrame(columns=columns)
-    if missing := [
-        c for c in ("account_id", "feature", "health_points") if c not in reasons.columns
-    ]:
+    key = "measure" if "measure" in reasons.columns else "feature"
+    if missing := [c for c in ("account_id", key, "health_points") if c not in reasons.columns]:
         raise InputError(f"reasons are missing column(s) {missing}")
     row_of = pd.Index(scores["account_id"].to_numpy(dtype=object, na_value=None))
     member = row_of.get_indexer(reasons["account_id"].to_numpy(dtype=object, na_value=None))
     if (member < 0).any():
         unknown = reasons["account_id"].iloc[np.flatnonzero(member < 0)[0]]
         raise InputError(f"reasons name account {unknown!r}, which has no score")
-    labels = reasons["label"] if "label" in reasons.columns else reasons["feature"]
+    labels = reasons["label"] if key == "feature" and "label" in reasons.columns else reasons[key]
     long = pd.DataFrame(
         {
             "member": member,
-            "feature": reasons["feature"].to_numpy(dtype=object),
+            "measure": reasons[key].to_numpy(dtype=object),
             "label": labels.to_numpy(dtype=object),
             "points": reasons["health_points"].to_numpy(dtype=np.float64),
         }
     ).merge(pairs[["anc", "member", "share"]], on="member")
     long["points"] *= long["share"]
     agg = (
-        long.groupby(["anc", "feature"], sort=False)
+        long.groupby(["anc", "measure"], sort=False)
         .agg(label=("label", "first"), points=("points", "sum"))
         .reset_index()
     )
@@ -299,7 +298,7 @@ def _reasons(
         {
             "parent_id": ids[agg["anc"].to_numpy()],
             "rank": agg["rank"].to_numpy(),
-            "feature": agg["feature"].to_numpy(),
+            "measure": agg["measure"].to_numpy(),
             "label": agg["label"].to_numpy(),
             "health_points": agg["points"].to_numpy(),
         }

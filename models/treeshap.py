@@ -32,6 +32,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
+from vitals.models.baseline_shap_kernels import change_parallel, change_rows
 from vitals.models.forest import flatten
 from vitals.models.treeshap_kernels import shap_parallel, shap_rows
 
@@ -95,7 +96,7 @@ class TreeShap:
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected a matrix with {self.n_features} columns, got {X.shape}")
-        if self._forest is None:
+        if not self._forest.weighed:
             phi = np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
             return np.asarray(self.booster.predict(X, raw_score=True), dtype=np.float64), phi
         f = self._forest
@@ -108,3 +109,37 @@ class TreeShap:
         else:
             shap_parallel(X, out, margins, _CHUNK, *args)
         return margins, out
+
+    def change(self, X: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """Baseline Shapley values of ``f(X) - f(reference)``, row by row, in log-odds.
+
+        The game in which each feature keeps its reference value or takes its value in ``X``
+        (interventional TreeSHAP with the reference row as the only background row; see
+        :mod:`vitals.models.baseline_shap_kernels`). A feature with the same value in both rows
+        gets exactly 0, and each row sums to the change of the raw margin.
+
+        Args:
+            X: the later rows, as for :meth:`contributions`.
+            reference: the earlier rows, same shape, row for row.
+
+        Returns:
+            Array of shape (rows, features).
+
+        Raises:
+            ValueError: matrices of another width than the booster's features or of unequal
+                shapes.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        Z = np.ascontiguousarray(reference, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features or X.shape != Z.shape:
+            raise ValueError(
+                f"expected two matrices of equal shape with {self.n_features} columns, "
+                f"got {X.shape} and {Z.shape}"
+            )
+        out = np.zeros((X.shape[0], self.n_features))
+        args = self._forest.change_arguments()
+        if X.shape[0] <= _CHUNK:
+            change_rows(X, Z, out, 0, X.shape[0], *args)
+        else:
+            change_parallel(X, Z, out, _CHUNK, *args)
+        return out

@@ -10,9 +10,9 @@ day it was seen). Feature names start with ``event_<slug>``, ``feature_<slug>`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from vitals.features.catalog import Vocabulary
+from vitals.features.catalog import ADOPTION, Vocabulary
 from vitals.features.definitions import (
     RECENCY_CAP_DAYS,
     WINDOWS,
@@ -122,7 +122,12 @@ def vocabulary_features(
     the ``reserved`` names."""
     feats: list[Feature] = []
     for item in counted_items(vocabulary, reserved):
-        feats += _item_features(item)
+        # each event type and key event is a measure of its own; product features add up to
+        # the breadth of adoption
+        measure = ADOPTION if item.prefix.startswith("feature_") else item.label
+        feats += [
+            Feature(replace(f.spec, measure=measure), f.sql, f.table) for f in _item_features(item)
+        ]
     return feats
 
 
@@ -154,6 +159,7 @@ def _item_features(item: CountedItem) -> list[Feature]:
                     w,
                     better,
                     f"COALESCE({c}_prev_{w}d, 0)",
+                    previous_window=True,
                 )
             )
         feats.append(
@@ -219,6 +225,7 @@ def _feature(
     sql: str,
     *,
     previous: str | None = None,
+    previous_window: bool = False,
 ) -> Feature:
     return Feature(
         spec(
@@ -230,6 +237,7 @@ def _feature(
             window_days=window,
             higher_is_better=better,
             previous=previous,
+            previous_window=previous_window,
         ),
         sql,
     )

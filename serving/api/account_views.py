@@ -32,18 +32,10 @@ from vitals.serving.store.features_table import StoredFeatures, read_latest_feat
 
 
 def stored_reasons(items: list[dict[str, Any]]) -> list[Reason]:
-    """Reasons as the batch stored them (JSON), in the API's shape."""
+    """Reasons as the batch stored them (JSON), in the API's shape (older runs stored features
+    without measures, values or breakdowns: those fields stay empty)."""
     return [
-        Reason(
-            rank=r["rank"],
-            feature=r["feature"],
-            label=r.get("label") or r["feature"],
-            value=r.get("value"),
-            previous_value=r.get("previous_value"),
-            direction="raises" if r["health_points"] > 0 else "lowers",
-            health_points=r["health_points"],
-            sentence=r.get("sentence"),
-        )
+        Reason.model_validate({**r, "direction": "raises" if r["health_points"] > 0 else "lowers"})
         for r in items
     ]
 
@@ -84,7 +76,7 @@ def account_detail(
         account_id: the account.
         since_days: measure the change from the account's newest score at least this old.
         history_days: how far back the history goes from the latest score.
-        top_k: change reasons listed (the rest are summed into ``other_features``).
+        top_k: change reasons listed (the rest are summed into ``other_measures``).
     """
     repo = HealthRepository(session)
     latest = repo.latest([account_id])
@@ -114,7 +106,7 @@ def account_detail(
     if then is None:
         change.note = f"no score of this account at least {since_days} days before {now.as_of}"
     else:
-        change = _explained(session, served, account_id, then.as_of, change, top_k)
+        change = explained_change(session, served, account_id, then.as_of, change, top_k)
     return AccountDetail(
         account=summary(now),
         history=[
@@ -132,7 +124,7 @@ def account_detail(
     )
 
 
-def _explained(
+def explained_change(
     session: Session,
     served: ServingModel,
     account_id: str,
@@ -162,19 +154,20 @@ def _explained(
             "features_now_as_of": now.as_of,
             "explained_change": float(facts["score_change"]),
             "reasons": [
-                ChangeReason(
-                    rank=int(r["rank"]),
-                    component=str(r["component"]),
-                    label=str(r["label"]),
-                    value_then=_plain(r["value_then"]),
-                    value_now=_plain(r["value_now"]),
-                    health_points=float(r["health_points"]),
-                    sentence=str(r["sentence"]),
+                ChangeReason.model_validate(
+                    {
+                        **r,
+                        **{k: _plain(r[k]) for k in _VALUES},
+                        "breakdown": r["breakdown"] or [],
+                    }
                 )
                 for r in explained.contributions.to_dict("records")
             ],
         }
     )
+
+
+_VALUES = ("value_then", "value_now", "exact_value_then", "exact_value_now")
 
 
 def _frame(vector: StoredFeatures) -> pd.DataFrame:

@@ -39,18 +39,18 @@ def account_hierarchy(
     as_of = HealthRepository(session).latest_date()
     if as_of is None:
         return None
-    edges = read_subtree(session, account_id) or _scored_subtree(session, account_id, as_of)
+    edges = read_subtree(session, account_id) or scored_subtree(session, account_id, as_of)
     ids = [a for a, _ in edges]
     scores = {
         r.account_id: r
-        for chunk in _chunks(ids)
+        for chunk in chunks(ids)
         for r in session.scalars(
             select(HealthScore).where(HealthScore.as_of == as_of, HealthScore.account_id.in_(chunk))
         )
     }
     rollups = {
         r.parent_id: r
-        for chunk in _chunks(ids)
+        for chunk in chunks(ids)
         for r in HealthRepository(session).rollups(as_of, weighting, parent_ids=chunk)
     }
     if account_id not in scores and account_id not in rollups:
@@ -77,7 +77,7 @@ def account_hierarchy(
     return HierarchyResponse(account_id=account_id, as_of=as_of, weighting=weighting, nodes=nodes)
 
 
-def _scored_subtree(session: Session, account_id: str, as_of: date) -> list[tuple[str, str | None]]:
+def scored_subtree(session: Session, account_id: str, as_of: date) -> list[tuple[str, str | None]]:
     """The subtree by the parent links of one date's scores (no stored tree)."""
     own = session.scalars(
         select(HealthScore.parent_id).where(
@@ -113,6 +113,6 @@ def _rollup(row: ParentHealth) -> RollUpView:
     )
 
 
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+def chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]

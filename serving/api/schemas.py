@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictStr
 
 Band = Literal["good", "average", "poor"]
 Weighting = Literal["count", "contract_value"]
@@ -61,20 +61,48 @@ class PredictRequest(BaseModel):
     accounts: list[AccountInput] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class Reason(BaseModel):
-    """One reason for a score, in health points relative to the profile's baseline score."""
+class ReasonPart(BaseModel):
+    """One feature under a reason's measure, in the same health points."""
 
-    rank: int = Field(ge=1, examples=[1])
     feature: str = Field(examples=["active_users_30d"])
     label: str = Field(examples=["Active users"])
-    value: float | str | None = Field(examples=[38.0])
-    previous_value: float | str | None = Field(default=None, examples=[52.0])
+    unit: str | None = Field(default=None, examples=["users"])
+    value: float | str | None = Field(default=None, description="rounded for reading")
+    previous_value: float | str | None = Field(
+        default=None, description="the window before (current reasons) or unused"
+    )
+    value_then: float | str | None = Field(default=None, description="change reasons only")
+    health_points: float
+    sentence: str
+
+
+class Reason(BaseModel):
+    """One reason for a score: a measure, in health points relative to the baseline score.
+
+    Its points are the sum of the features in ``breakdown``; ``feature`` is the one that moved
+    most, and the sentence is built from it.
+    """
+
+    rank: int = Field(ge=1, examples=[1])
+    measure: str | None = Field(default=None, examples=["Product usage"])
+    feature: str = Field(examples=["active_users_30d"])
+    label: str = Field(examples=["Active users"])
+    unit: str | None = Field(default=None, examples=["users"])
+    value: float | str | None = Field(examples=[38.0], description="rounded for reading")
+    previous_value: float | str | None = Field(
+        default=None, examples=[52.0], description="rounded for reading"
+    )
+    exact_value: float | str | None = Field(default=None, description="as computed")
+    exact_previous_value: float | str | None = Field(default=None, description="as computed")
     direction: Literal["raises", "lowers"] = Field(examples=["lowers"])
     health_points: float = Field(examples=[-6.2])
     log_odds: float | None = Field(default=None, examples=[0.31])
     sentence: str | None = Field(
-        default=None, examples=["Active users fell from 52 to 38 over 30 days (-6 health points)"]
-    )
+        default=None,
+        examples=["Product usage: Active users fell from 52 to 38 over the last 30 days (-6 "
+                  "health points)"],
+    )  # fmt: skip
+    breakdown: list[ReasonPart] = Field(default_factory=list)
 
 
 class PredictResult(BaseModel):
@@ -119,15 +147,20 @@ class PredictResponse(BaseModel):
                             "reasons": [
                                 {
                                     "rank": 1,
+                                    "measure": "Product usage",
                                     "feature": "active_users_30d",
                                     "label": "Active users",
+                                    "unit": "users",
                                     "value": 38.0,
                                     "previous_value": 52.0,
+                                    "exact_value": 38.0,
+                                    "exact_previous_value": 52.0,
                                     "direction": "lowers",
                                     "health_points": -6.2,
                                     "log_odds": 0.31,
-                                    "sentence": "Active users fell from 52 to 38 over 30 days "
-                                    "(-6 health points)",
+                                    "sentence": "Product usage: Active users fell from 52 to 38 "
+                                    "over the last 30 days (-6 health points)",
+                                    "breakdown": [],
                                 }
                             ],
                         },
@@ -190,15 +223,22 @@ class HistoryPoint(BaseModel):
 
 
 class ChangeReason(BaseModel):
-    """One share of a score change; the shares add up to the change."""
+    """One share of a score change (a measure, the profile, or the other measures together);
+    the shares add up to the change, and a feature that did not move has no share."""
 
     rank: int
-    component: str = Field(description="a feature, 'profile' or 'other_features'")
+    component: str = Field(description="a measure, 'profile' or 'other_measures'")
+    measure: str | None = None
+    feature: str | None = Field(default=None, description="the measure's feature that moved most")
     label: str
-    value_then: float | str | None
-    value_now: float | str | None
+    unit: str | None = None
+    value_then: float | str | None = Field(description="rounded for reading")
+    value_now: float | str | None = Field(description="rounded for reading")
+    exact_value_then: float | str | None = None
+    exact_value_now: float | str | None = None
     health_points: float
     sentence: str
+    breakdown: list[ReasonPart] = Field(default_factory=list)
 
 
 class ScoreChange(BaseModel):
@@ -225,12 +265,45 @@ class ScoreChange(BaseModel):
     note: str | None = None
 
 
-class AccountDetail(BaseModel):
-    """Latest health, stored history and the change since ``since``."""
+class ChildEffect(BaseModel):
+    """What one direct child did to its parent's health, in the parent's health points."""
 
-    account: AccountSummary
+    child_id: str
+    band_moved: float = Field(description="its accounts' bands moved")
+    weight_moved: float = Field(description="its accounts' share of the parent's weight moved")
+    joined: float = Field(description="accounts scored now but not then")
+    left: float = Field(description="accounts scored then but not now")
+    health_points: float = Field(description="the sum of the four")
+    reasons: list[ChangeReason] = Field(
+        default_factory=list,
+        description="for the children that moved most, their own score change explained",
+    )
+
+
+class ParentChange(BaseModel):
+    """A parent's health change since the reference date, split into its children's effects.
+
+    The children's ``health_points`` add up to ``health_change``.
+    """
+
+    weighting: Weighting
+    reference_date: date | None
+    as_of: date
+    health_then: float | None
+    health_now: float | None
+    health_change: float | None
+    children: list[ChildEffect]
+
+
+class AccountDetail(BaseModel):
+    """Latest health, stored history and the change since ``since``; for a parent, also its
+    health change split into its children's moves (``account`` and ``change`` are null for a
+    parent without a score of its own)."""
+
+    account: AccountSummary | None
     history: list[HistoryPoint]
-    change: ScoreChange
+    change: ScoreChange | None
+    parent_change: ParentChange | None = None
 
 
 class Driver(BaseModel):
@@ -243,10 +316,10 @@ class Driver(BaseModel):
 
 
 class ParentReason(BaseModel):
-    """A feature reason at a parent (its members' reasons, weighted)."""
+    """A measure's reason at a parent (its members' reasons, weighted)."""
 
     rank: int
-    feature: str
+    measure: str = Field(validation_alias=AliasChoices("measure", "feature"))
     label: str
     health_points: float
 
@@ -343,6 +416,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "missing, unknown or revoked API key",
         403: "the API key lacks the scope this endpoint needs",
         404: "no such account",
+        409: "the stored data cannot answer this (e.g. a contract value missing for a weighting)",
         413: "request body too large",
         503: "no model loaded, or the health store cannot be reached",
     }

@@ -60,8 +60,11 @@ _ROLLUP_NUMBERS = (
     "revenue_at_risk",
 )  # fmt: skip
 _PULLING_KEYS = ("rank", "child_id", "child_health", "health_points_lost")
-_PARENT_REASON_KEYS = ("rank", "feature", "label", "health_points")
-_REASON_KEYS = ("rank", "feature", "label", "value", "previous_value", "health_points", "sentence")
+_PARENT_REASON_KEYS = ("rank", "measure", "label", "health_points")
+_REASON_KEYS = (
+    *("rank", "measure", "feature", "label", "unit", "value", "previous_value", "exact_value"),
+    *("exact_previous_value", "health_points", "sentence", "breakdown"),
+)
 
 
 def score_accounts(
@@ -212,10 +215,10 @@ def _json_by_parent(ids: np.ndarray, long: pd.DataFrame, keys: tuple[str, ...]) 
 
 
 def _reasons_long(scored: pd.DataFrame) -> pd.DataFrame:
-    """Reasons JSON back as a long table ``account_id, feature, label, health_points``."""
+    """Reasons JSON back as a long table ``account_id, measure, health_points``."""
     rows = [
-        (account, r["feature"], r["label"], r["health_points"])
+        (account, r["measure"], r["health_points"])
         for account, text in zip(scored["account_id"], scored["reasons"], strict=True)
         for r in json.loads(text)
     ]
-    return pd.DataFrame(rows, columns=["account_id", "feature", "label", "health_points"])
+    return pd.DataFrame(rows, columns=["account_id", "measure", "health_points"])

@@ -98,13 +98,22 @@ def test_top_reasons_are_ordered_and_worded_from_the_catalog(
         (reasons["feature"] == "active_users_per_seat") & reasons["value"].notna()
     ].iloc[0]
     row = snapshots.set_index("account_id").loc[seats["account_id"]]
-    assert seats["value"] == row["active_users_per_seat"]
-    assert seats["previous_value"] == row["active_users_per_seat_prev"]
+    assert seats["exact_value"] == row["active_users_per_seat"]
+    assert seats["exact_previous_value"] == row["active_users_per_seat_prev"]
+    # rounded for reading: three significant digits below 1
+    assert seats["value"] == pytest.approx(row["active_users_per_seat"], rel=5e-3)
+    assert len(repr(seats["value"]).lstrip("0.")) <= 3
     verb = "rose" if row["active_users_per_seat"] > row["active_users_per_seat_prev"] else "fell"
     assert seats["sentence"].startswith(
-        f"Active users per seat {verb} from {row['active_users_per_seat_prev']:.2f} to "
-        f"{row['active_users_per_seat']:.2f} over 30 days ("
+        f"{seats['measure']}: Active users per seat {verb} from "
+        f"{row['active_users_per_seat_prev']:.2f} to {row['active_users_per_seat']:.2f} over the "
+        "last 30 days ("
     )
+    for reason in reasons.itertuples():  # a measure's points are the sum of its breakdown
+        assert sum(e["health_points"] for e in reason.breakdown) == pytest.approx(
+            reason.health_points, abs=1e-9
+        )
+        assert reason.breakdown[0]["feature"] == reason.feature
     assert seats["sentence"].endswith("health points)") or seats["sentence"].endswith(
         "health point)"
     )
@@ -215,6 +224,8 @@ def test_explain_handles_empty_and_tiny_frames(
     empty = fitted_model.explain(snapshots.iloc[:0], top_k=top_k)
     assert empty.scores.empty and empty.reasons.empty
     one = fitted_model.explain(snapshots.iloc[:1], top_k=top_k)
-    moved = int((fitted_model.contributions(snapshots.iloc[:1]).iloc[0, :-1] != 0).sum())
+    phi = fitted_model.contributions(snapshots.iloc[:1]).iloc[0, :-1]
+    measure_of = {name: fitted_model.catalog_[name].measure for name in phi.index}
+    moved = int((phi.groupby(measure_of).sum() != 0).sum())  # reasons are measures
     assert moved > 0 and len(one.reasons) == min(top_k, moved)
     assert one.reasons["rank"].tolist() == list(range(1, len(one.reasons) + 1))

@@ -103,12 +103,12 @@ def test_children_pulling_down_add_up_to_the_gap() -> None:
 
 def test_reasons_are_weighted_like_the_shares() -> None:
     result = roll_up(TREE, SCORES, reasons=REASONS)
-    mid = result.reasons[result.reasons["parent_id"] == "mid"].set_index("feature")
+    mid = result.reasons[result.reasons["parent_id"] == "mid"].set_index("measure")
     assert mid.loc["logins", "health_points"] == pytest.approx((4.0 - 10.0) / 5)
     assert mid.loc["tickets", "health_points"] == pytest.approx((-6.0 - 2.0) / 5)
     assert list(mid.index) == ["tickets", "logins"]  # larger first
     by_value = roll_up(TREE, SCORES, weighting="contract_value", reasons=REASONS).reasons
-    root = by_value[by_value["parent_id"] == "root"].set_index("feature")
+    root = by_value[by_value["parent_id"] == "root"].set_index("measure")
     assert root.loc["logins", "health_points"] == pytest.approx(
         (4 * 200 - 10 * 100 + 3 * 400) / 1100
     )

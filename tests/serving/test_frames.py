@@ -60,8 +60,12 @@ def test_scores_carry_probability_value_at_risk_and_ranked_reasons(
         assert [r["feature"] for r in reasons] == mine["feature"].tolist()
     first = json.loads(scored["reasons"].iloc[0])[0]
     assert set(first) == {
-        "rank", "feature", "label", "value", "previous_value", "health_points", "sentence"
+        "rank", "measure", "feature", "label", "unit", "value", "previous_value", "exact_value",
+        "exact_previous_value", "health_points", "sentence", "breakdown",
     }  # fmt: skip
+    assert sum(e["health_points"] for e in first["breakdown"]) == pytest.approx(
+        first["health_points"], abs=1e-9
+    )
 
 
 def test_roll_ups_match_a_hand_count_of_each_parents_subtree(

@@ -3,6 +3,7 @@ folder, with no ``MLFLOW_*`` or ``VITALS_*`` variable set, then the API over rea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,11 @@ def test_the_api_answers_from_the_stored_health(
     tree = server.get(f"/v1/accounts/{parent}/hierarchy").json()
     assert tree["account_id"] == parent
     assert tree["nodes"][0]["rollup"]["n_accounts"] >= 1 and len(tree["nodes"]) >= 2
+
+    printed = run_vitals(folder, "account", parent, "--since", "30", "--json")
+    from_cli = json.loads(printed)
+    from_api = server.get(f"/v1/accounts/{parent}", params={"since": "30d"}).json()
+    assert from_cli["parent_change"] == from_api["parent_change"]
+    children = from_cli["parent_change"]["children"]
+    total = sum(c["health_points"] for c in children)
+    assert total == pytest.approx(from_cli["parent_change"]["health_change"] or 0.0, abs=1e-9)

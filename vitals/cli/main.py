@@ -210,11 +210,12 @@ def demo(
 
 def _register_stage_commands() -> None:
     """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
-    from vitals.cli import scoring, serving, training
+    from vitals.cli import accounts, scoring, serving, training
 
     app.add_typer(training.app)
     app.add_typer(scoring.app)
     app.add_typer(serving.app)
+    app.add_typer(accounts.app)
 
 
 _register_stage_commands()

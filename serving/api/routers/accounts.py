@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 
+from vitals.models.frames import InputError
 from vitals.serving.api.account_views import account_detail, summary
 from vitals.serving.api.deps import ModelDep, ReadKey, StoreDep
 from vitals.serving.api.hierarchy import account_hierarchy
+from vitals.serving.api.parent_views import parent_change_view
 from vitals.serving.api.schemas import (
     AccountDetail,
     AccountId,
@@ -112,7 +114,9 @@ def list_accounts(
     )
 
 
-@router.get("/{account_id}", response_model=AccountDetail, responses=problems(401, 403, 404, 503))
+@router.get(
+    "/{account_id}", response_model=AccountDetail, responses=problems(401, 403, 404, 409, 503)
+)
 def get_account(
     _: ReadKey,
     account_id: AccountPath,
@@ -121,20 +125,42 @@ def get_account(
     since: Since = "30d",
     history_days: Annotated[int, Query(ge=1, le=3650)] = 365,
     reasons: Annotated[int, Query(ge=1, le=50, description="change reasons listed")] = 5,
+    weighting: Annotated[
+        Weighting, Query(description="how a parent's change weighs its accounts")
+    ] = "count",
 ) -> AccountDetail:
-    """Latest health with reasons, the stored history, and why the score changed since then."""
+    """Latest health with reasons, the stored history, and why the score changed since then.
+
+    For a parent, ``parent_change`` splits its health change into its direct children's moves
+    (band moved, weight moved, joined, left), which add up to the change; the children that
+    moved it most carry their own reasons for change.
+    """
+    since_days = int(since[:-1])
     with store.session() as session:
         detail = account_detail(
             session,
             served,
             account_id,
-            since_days=int(since[:-1]),
+            since_days=since_days,
             history_days=history_days,
             top_k=reasons,
         )
-    if detail is None:
+        try:
+            parent = parent_change_view(
+                session,
+                served,
+                account_id,
+                since_days=since_days,
+                weighting=weighting,
+                top_k=reasons,
+            )
+        except InputError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if detail is None and parent is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no scores for account {account_id!r}")
-    return detail
+    if detail is None:
+        return AccountDetail(account=None, history=[], change=None, parent_change=parent)
+    return detail.model_copy(update={"parent_change": parent})
 
 
 @router.get(

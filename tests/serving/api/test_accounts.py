@@ -156,7 +156,50 @@ def test_account_detail_explains_the_change_exactly(
     assert total == pytest.approx(change["explained_change"], abs=1e-9)
     # the store was scored by the served model: its change is the stored one
     assert change["explained_change"] == pytest.approx(change["score_change"], abs=1e-9)
-    assert len([r for r in change["reasons"] if r["component"] != "other_features"]) <= 4
+    assert len([r for r in change["reasons"] if r["component"] != "other_measures"]) <= 4
+    for reason in change["reasons"]:  # only what moved explains a move
+        if reason["component"] in ("profile", "other_measures"):
+            continue
+        assert sum(p["health_points"] for p in reason["breakdown"]) == pytest.approx(
+            reason["health_points"], abs=1e-9
+        )
+        for part in reason["breakdown"]:
+            if part["feature"] != "other":
+                assert part["value_then"] != part["value"], part
+
+
+@pytest.mark.parametrize("weighting", ["count", "contract_value"])
+def test_a_parents_change_is_the_sum_of_its_childrens_moves(
+    client: TestClient,
+    keys: dict[str, str],
+    stored: pd.DataFrame,
+    dates: list[date],
+    weighting: str,
+) -> None:
+    latest = stored[stored["as_of"] == dates[-1]]
+    parent = latest["parent_id"].dropna().value_counts().index[0]
+    response = client.get(
+        f"/v1/accounts/{parent}",
+        headers=auth(keys["read"]),
+        params={"since": "60d", "weighting": weighting},
+    )
+    assert response.status_code == 200, response.text
+    change = response.json()["parent_change"]
+    assert change["weighting"] == weighting
+    total = sum(c["health_points"] for c in change["children"])
+    assert total == pytest.approx(change["health_change"], abs=1e-9)
+    for child in change["children"]:
+        parts = child["band_moved"] + child["weight_moved"] + child["joined"] + child["left"]
+        assert parts == pytest.approx(child["health_points"], abs=1e-12)
+    rolled = client.get(
+        f"/v1/accounts/{parent}/hierarchy",
+        headers=auth(keys["read"]),
+        params={"weighting": weighting},
+    ).json()["nodes"][0]["rollup"]
+    assert change["health_now"] == pytest.approx(rolled["health"], abs=1e-9)
+    moved = [c for c in change["children"] if c["reasons"]]
+    for child in moved:
+        assert all(r["sentence"] for r in child["reasons"])
 
 
 def test_account_detail_errors(client: TestClient, keys: dict[str, str]) -> None:
