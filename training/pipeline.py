@@ -23,6 +23,7 @@ from vitals.models.health_model import HealthModel
 from vitals.models.profiles import ProfileRouter
 from vitals.training import plots
 from vitals.training.assemble import profile_rules, unfitted_model
+from vitals.training.attribute_check import check_attributes
 from vitals.training.baselines import score_baselines
 from vitals.training.boosters import POOLED, FitOptions, FittedBoosters, fit_boosters
 from vitals.training.data import PROFILE, categories_of, design_matrix, labels, usable_frame
@@ -115,6 +116,13 @@ def fit_and_evaluate(
     categorical = [n for n in declared if n in features]
     categories = categories_of(split.train, categorical)
     params = base_params(config.lightgbm, seed=seed, num_threads=config.num_threads)
+    checked = check_attributes(split, features, categories, params, config)
+    if checked.dropped:
+        logger.info("attributes no better on the validation window: %s", checked.dropped)
+        dropped.update({n: "no better on the validation window" for n in checked.dropped})
+        features = checked.features
+        categorical = [n for n in categorical if n in features]
+        categories = {n: v for n, v in categories.items() if n in features}
     options = FitOptions(params, config, trials, timeout_s, seed)
     boosters = fit_boosters(
         split, features, categories, router, settings.profiles, options, on_trial
@@ -163,6 +171,7 @@ def fit_and_evaluate(
         "declared": len(snapshots.feature_names),
         "used": len(features),
         "dropped": dropped,
+        "attribute_check": checked.report,
         "null_importance": shadows,
     }
     return TrainingOutcome(model, report, split, boosters, scores, probabilities)

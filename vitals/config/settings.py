@@ -120,6 +120,11 @@ class TrainingSettings(BaseModel):
     lightgbm: dict[str, float | int | str] = Field(
         default_factory=_default_lightgbm, description="LightGBM parameters used without tuning"
     )
+    check_attributes: bool = Field(
+        default=True,
+        description="leave out categorical account attributes whose removal does not lower the "
+        "validation AUC (they would memorise)",
+    )
     num_boost_round: int = Field(default=2000, gt=0)
     early_stopping_rounds: int = Field(default=100, gt=0)
     num_threads: int = Field(default=1, gt=0, description="LightGBM threads (fixed: determinism)")
