@@ -17,13 +17,13 @@ import duckdb
 from vitals.features.casting import literal, quote
 from vitals.features.contract import PRIORITIES, SENTIMENT_RATINGS, SURVEY_RANGES, TABLES
 from vitals.features.loader import (
-    BAD,
     OUTLIER_GAP_DAYS,
     SCHEDULED_END,
     DataContractError,
     Dataset,
     bulk_start_sql,
 )
+from vitals.features.table_load import BAD
 
 ACCOUNTS = "{accounts}"
 CYCLE_TABLE = "__vitals_cycle"

@@ -16,12 +16,9 @@ import duckdb
 from vitals.features.casting import literal, quote
 from vitals.features.contract import TABLES
 from vitals.features.loader import (
-    BAD,
     FORMATS,
-    ROW,
     DataContractError,
     Dataset,
-    LoadIssue,
     load_for_validation,
     quiet_connection,
 )
@@ -38,6 +35,7 @@ from vitals.features.rules import (
     row_rules,
     warning_rules,
 )
+from vitals.features.table_load import BAD, ROW, LoadIssue
 
 __all__ = ["ValidationReport", "Violation", "load_validated", "validate_dataset"]
 

@@ -10,13 +10,14 @@ the margin and the contributions), calibrator and bands. ``HealthModel.predict``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import lightgbm as lgb
 import numpy as np
 
+from vitals.features.catalog import FeatureSpec
 from vitals.models.frames import FeatureLayout, encode
 from vitals.models.profiles import FittedProfile
 from vitals.models.reasons import split_score_change
@@ -69,6 +70,22 @@ class Rows:
             {k: v[positions] for k, v in self.raw.items()},
             previous,
         )
+
+    def value_getter(self, layout: FeatureLayout) -> Callable[[int, np.ndarray], np.ndarray]:
+        """``(feature index, row positions) -> values``, as the reason tables read them."""
+        return lambda j, at: self.values(layout, j, at)
+
+    def previous_getter(
+        self, layout: FeatureLayout, specs: Sequence[FeatureSpec]
+    ) -> Callable[[int, np.ndarray], np.ndarray | None]:
+        """``(feature index, row positions) -> values a window earlier`` (``None`` when the
+        feature has no previous-window column); ``specs`` are in feature order."""
+
+        def previous_at(j: int, at: np.ndarray) -> np.ndarray | None:
+            column = specs[j].previous
+            return None if column is None else self.previous(column, at)
+
+        return previous_at
 
     def values(self, layout: FeatureLayout, j: int, at: np.ndarray) -> np.ndarray:
         """Values of feature ``j`` at rows ``at`` (raw strings for categorical features)."""

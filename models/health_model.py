@@ -25,9 +25,7 @@ from vitals.models.core import Rows, RowScores, change_contributions, score_rows
 from vitals.models.explain import (
     ChangeExplanation,
     Explanation,
-    PreviousGetter,
     ReasonColumns,
-    ValueGetter,
     change_table,
     reason_columns,
     reason_records,
@@ -38,7 +36,6 @@ from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit
 from vitals.models.reasons import split_score_change
 from vitals.models.records import Problem, RecordReader, RecordScore
 from vitals.models.rollup import RollUp, Weighting, roll_up
-from vitals.models.rollup_change import ParentChange, parent_change
 from vitals.models.treeshap import TreeShap
 
 
@@ -261,8 +258,8 @@ class HealthModel:
             now.ids,
             points,
             self._specs,
-            self._value_getter(then),
-            self._value_getter(now),
+            then.value_getter(self._layout),
+            now.value_getter(self._layout),
             s_counter - s_then,
             then.profiles,
             now.profiles,
@@ -303,25 +300,6 @@ class HealthModel:
             reasons=reasons,
             top_children=top_children,
             top_reasons=top_reasons,
-        )
-
-    def parent_change(
-        self,
-        tree: pd.DataFrame,
-        scores_then: pd.DataFrame,
-        scores_now: pd.DataFrame,
-        parent_id: str,
-        weighting: Weighting = "count",
-    ) -> ParentChange:
-        """A parent's health change split into its children's moves, with this model's band
-        weights (see :func:`vitals.models.rollup_change.parent_change`)."""
-        return parent_change(
-            tree,
-            scores_then,
-            scores_now,
-            parent_id,
-            weighting=weighting,
-            band_weights=self.band_weights,
         )
 
     def save(self, directory: str | Path) -> Path:
@@ -404,19 +382,6 @@ class HealthModel:
             scores.phi,  # type: ignore[arg-type]
             top_k,
             self._specs,
-            self._value_getter(rows),
-            self._previous_getter(rows),
+            rows.value_getter(self._layout),
+            rows.previous_getter(self._layout, self._specs),
         )
-
-    def _value_getter(self, rows: Rows) -> ValueGetter:
-        def value_at(j: int, at: np.ndarray) -> np.ndarray:
-            return rows.values(self._layout, j, at)
-
-        return value_at
-
-    def _previous_getter(self, rows: Rows) -> PreviousGetter:
-        def previous_at(j: int, at: np.ndarray) -> np.ndarray | None:
-            column = self.catalog_[self.feature_names_[j]].previous
-            return None if column is None else rows.previous(column, at)
-
-        return previous_at

@@ -17,14 +17,14 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vitals.serving.api.schemas import (
+from vitals.serving.api.hierarchy_schemas import (
     Driver,
     HierarchyNode,
     HierarchyResponse,
     ParentReason,
     RollUpView,
-    Weighting,
 )
+from vitals.serving.api.schemas import Weighting
 from vitals.serving.store import HealthRepository, HealthScore, ParentHealth
 from vitals.serving.store.features_table import read_subtree
 

@@ -1,10 +1,10 @@
 """A parent's health change since N days ago, split into its direct children's moves.
 
-The split is the model's (:meth:`~vitals.models.health_model.HealthModel.parent_change`): on the
-stored scores of the subtree at the latest scored date and at the newest scored date at least N
-days before it, each child's effect is its accounts' band moves, weight moves, joins and leaves,
-and the effects add up exactly to the parent's change. The children that moved the parent most
-also carry their own score change explained, as ``GET /v1/accounts/{id}`` explains it.
+The split is :func:`vitals.models.rollup_change.parent_change`, with the model's band weights. It
+reads the stored scores of the subtree at the latest scored date and at the newest scored date at
+least N days before it. Each child's effect is its accounts' band moves, weight moves, joins and
+leaves, and the effects add up exactly to the parent's change. The children that moved the parent
+most also carry their own score change explained, as ``GET /v1/accounts/{id}`` explains it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vitals.models.rollup_change import parent_change
 from vitals.serving.api.account_views import explained_change
 from vitals.serving.api.hierarchy import chunks, scored_subtree
 from vitals.serving.api.holder import ServingModel
@@ -58,7 +59,9 @@ def parent_change_view(
     )
     now = _scores(session, ids, as_of)
     then = _scores(session, ids, reference) if reference else now.iloc[:0]
-    split = served.model.parent_change(tree, then, now, parent_id, weighting)
+    split = parent_change(
+        tree, then, now, parent_id, weighting=weighting, band_weights=served.model.band_weights
+    )
     scored_then = set(then["account_id"])
     scored_now = {r.account_id: r for r in now.itertuples()}
     children = []

@@ -12,12 +12,12 @@ from vitals.models.frames import InputError
 from vitals.serving.api.account_views import account_detail, summary
 from vitals.serving.api.deps import ModelDep, ReadKey, StoreDep
 from vitals.serving.api.hierarchy import account_hierarchy
+from vitals.serving.api.hierarchy_schemas import HierarchyResponse
 from vitals.serving.api.parent_views import parent_change_view
 from vitals.serving.api.schemas import (
     AccountDetail,
     AccountId,
     Band,
-    HierarchyResponse,
     SortKey,
     Weighting,
     WorklistPage,
