@@ -18,10 +18,12 @@ import lightgbm as lgb
 import numpy as np
 
 from vitals.features.catalog import FeatureSpec
+from vitals.models.calendar import CalendarColumns
 from vitals.models.frames import FeatureLayout, encode
 from vitals.models.profiles import FittedProfile
 from vitals.models.reasons import split_score_change
-from vitals.models.scoring import assign_bands, health_score
+from vitals.models.scoring import assign_bands
+from vitals.models.survival import HORIZONS, risk_curve, risk_within
 
 _SMALL_BATCH = 64  # rows up to which LightGBM predicts in the calling thread
 
@@ -100,8 +102,8 @@ class RowScores:
     """Scores of :class:`Rows`, one entry per row.
 
     Attributes:
-        margin: raw booster margin (log-odds).
-        probability: calibrated churn probability within the horizon.
+        margin: raw margin (log-odds) of the health booster.
+        probability: its calibrated, calendar-free churn probability within the horizon.
         score: health score 0-100.
         band: good / average / poor.
         pooled: whether the profile uses the pooled booster.
@@ -118,6 +120,7 @@ class RowScores:
     phi: np.ndarray | None = None
     baseline_score: np.ndarray | None = None
     slope: np.ndarray | None = None
+    risk: Risk | None = None
 
     def points(self) -> np.ndarray:
         """Health points per feature: the contributions' share of ``score - baseline_score``.
@@ -130,26 +133,45 @@ class RowScores:
         return split_score_change(self.phi[:, :-1], self.score - self.baseline_score, self.slope)
 
 
+@dataclass(frozen=True)
+class Risk:
+    """Risk that says when, per row.
+
+    Attributes:
+        churn_probability: calibrated risk within the model's horizon.
+        curve: risk within each of :data:`~vitals.models.survival.HORIZONS` (NaN for a model
+            saved before the curve).
+        renewal: risk of being gone by the next renewal (NaN without a renewal date).
+    """
+
+    churn_probability: np.ndarray
+    curve: np.ndarray
+    renewal: np.ndarray
+
+
 def score_rows(
     profiles: Mapping[str, FittedProfile],
     layout: FeatureLayout,
     rows: Rows,
     *,
     contributions: bool,
+    horizon: int | None = None,
 ) -> RowScores:
-    """Score every row with its profile's booster, calibrator and bands.
+    """Score every row with its profile's boosters, calibrators and bands.
 
     Args:
         profiles: the model's fitted profiles.
         layout: the model's features.
         rows: the accounts.
         contributions: also compute TreeSHAP contributions, baseline scores and slopes.
+        horizon: the model's horizon, to compute the risk curve too (``None``: health only).
 
     Returns:
         The :class:`RowScores`.
     """
     n = len(rows.ids)
-    margin, probability, band = np.empty(n), np.empty(n), np.empty(n, dtype=object)
+    margin, probability, score = np.empty(n), np.empty(n), np.empty(n)
+    band = np.empty(n, dtype=object)
     pooled = np.empty(n, dtype=bool)
     phi = np.empty((n, len(layout.names) + 1)) if contributions else None
     baseline, slope = (np.empty(n), np.empty(n)) if contributions else (None, None)
@@ -163,10 +185,45 @@ def score_rows(
         else:
             margin[at] = _margin(profile.piece.booster, X)
         probability[at] = profile.piece.calibrator.transform(margin[at])
-        band[at] = assign_bands(health_score(probability[at]), profile.bands)
+        score[at] = profile.score(margin[at])
+        band[at] = assign_bands(score[at], profile.bands)
         pooled[at] = profile.piece.pooled
-    score = health_score(probability)
-    return RowScores(margin, probability, score, band, pooled, phi, baseline, slope)
+    risk = None if horizon is None else score_risk(profiles, layout, rows, probability, horizon)
+    return RowScores(margin, probability, score, band, pooled, phi, baseline, slope, risk)
+
+
+def score_risk(
+    profiles: Mapping[str, FittedProfile],
+    layout: FeatureLayout,
+    rows: Rows,
+    health_probability: np.ndarray,
+    horizon: int,
+) -> Risk:
+    """The risk curve of every row (see :mod:`vitals.models.survival`).
+
+    A profile without a risk piece (a model saved before the curve) keeps its one booster's
+    probability as the horizon's risk, with no curve.
+    """
+    n = len(rows.ids)
+    churn = np.array(health_probability, dtype=np.float64)
+    curve = np.full((n, len(HORIZONS)), np.nan)
+    calendar = CalendarColumns.of(layout.names)
+    for name, at in rows.groups:
+        profile = profiles[name]
+        piece = profile.piece.risk
+        if piece is None:
+            continue
+        X = encoded(rows, layout, profile, at)
+        churn[at] = piece.calibrator.transform(_margin(piece.booster, X))
+        steps = piece.steps()
+        moved = np.vstack([calendar.advance(X, k * piece.step_days) for k in range(steps)])
+        step_risk = piece.step_calibrator.transform(_margin(piece.step_booster, moved))
+        curve[at] = risk_curve(churn[at], step_risk.reshape(steps, len(at)).T, piece, horizon)
+    renewal = np.full(n, np.nan)
+    if calendar.renewal is not None:
+        # a line ending on its renewal day is a churn on that day, so the day itself counts
+        renewal = risk_within(curve, rows.X[:, calendar.renewal] + 1.0)
+    return Risk(churn, curve, renewal)
 
 
 def change_contributions(

@@ -1,11 +1,12 @@
 """The HealthModel: what training produces and serving loads.
 
-Per health profile it holds a LightGBM booster, a calibrator and band thresholds (see
-:class:`~vitals.models.profiles.ProfileModel`), plus the declared feature set it reads. It
-predicts the calibrated churn probability, health score and band of each account, explains them
-in health points (:mod:`vitals.models.reasons`), and rolls scores up an account hierarchy
-(:mod:`vitals.models.rollup`). Nothing is trained here: ``fit`` assembles pieces the training stage
-fitted.
+Per health profile it holds a calendar-free health booster, the risk curve's boosters, their
+calibrators and band thresholds (see :class:`~vitals.models.profiles.ProfileModel` and
+:mod:`vitals.models.survival`), plus the declared feature set it reads. It predicts each account's
+health score and band (whether), its risk of churning within 30, 90, 180 and 365 days and by its
+next renewal (when), explains health in health points (:mod:`vitals.models.reasons`), and rolls
+scores up an account hierarchy (:mod:`vitals.models.rollup`). Nothing is trained here: ``fit``
+assembles pieces the training stage fitted.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit
 from vitals.models.reasons import split_score_change
 from vitals.models.records import Problem, RecordReader, RecordScore
 from vitals.models.rollup import RollUp, Weighting, roll_up
+from vitals.models.survival import HORIZONS, health_exponent
 from vitals.models.treeshap import TreeShap
+
+RISK_COLUMNS = tuple(f"risk_{days}d" for days in HORIZONS)
 
 
 class HealthModel:
@@ -48,6 +52,10 @@ class HealthModel:
         routing: the health profiles' rules, in priority order.
         default_profile: profile of accounts no routing rule matches.
         band_weights: health of a band when rolling up (default good 1, average 0.5, poor 0).
+        health_span_days: health is the chance of staying this long at the account's calendar-free
+            churn rate (training sets :data:`~vitals.models.survival.HEALTH_SPAN_DAYS`; ``None``:
+            health is ``100 * (1 - p)`` of the horizon's risk, as models saved before the survival
+            curve had it).
 
     Attributes:
         profiles_: fitted pieces by profile name.
@@ -64,11 +72,13 @@ class HealthModel:
         routing: Sequence[ProfileRule] = (),
         default_profile: str = "default",
         band_weights: Mapping[str, float] | None = None,
+        health_span_days: int | None = None,
     ) -> None:
         self.feature_set = feature_set
         self.routing = routing
         self.default_profile = default_profile
         self.band_weights = band_weights
+        self.health_span_days = health_span_days
 
     def fit(
         self, profiles: Sequence[ProfileModel], metadata: Mapping[str, object] | None = None
@@ -107,9 +117,11 @@ class HealthModel:
         first = explainers[id(profiles[0].booster)][1]
         layout = frames.FeatureLayout(tuple(first.feature_names), tuple(first.categorical_features))
         rule_bands = {r.name: r.bands for r in self.routing}
+        span = self.health_span_days
+        exponent = 1.0 if span is None else health_exponent(self.feature_set.horizon_days, span)
         fitted = {
             p.name: fit_profile(
-                p, *explainers[id(p.booster)], layout, catalog, rule_bands.get(p.name)
+                p, *explainers[id(p.booster)], layout, catalog, rule_bands.get(p.name), exponent
             )
             for p in profiles
         }
@@ -132,13 +144,14 @@ class HealthModel:
 
         Returns:
             Columns ``account_id, [as_of], profile, pooled, churn_probability, health_score,
-            band``, indexed like ``frame``.
+            band, risk_30d, risk_90d, risk_180d, risk_365d, renewal_risk``, indexed like
+            ``frame``; ``churn_probability`` is the risk within the model's horizon.
 
         Raises:
             InputError: bad input (the message names the column and account).
         """
         rows = self._rows(frame)
-        return self._table(frame, rows, self._score(rows, contributions=False))
+        return self._table(frame, rows, self._score(rows, contributions=False, risk=True))
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """TreeSHAP contributions in log-odds per feature plus ``base_value``, like ``frame``.
@@ -162,7 +175,7 @@ class HealthModel:
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         rows = self._rows(frame)
-        scores = self._score(rows, contributions=True)
+        scores = self._score(rows, contributions=True, risk=True)
         reasons = reasons_table(rows.ids, self._reasons(rows, scores, top_k))
         table = self._table(frame, rows, scores, baseline_score=scores.baseline_score)
         return Explanation(table, reasons)
@@ -202,21 +215,23 @@ class HealthModel:
         if not records:
             return []
         rows = self._reader.rows(records, [""] * len(records))
-        scores = self._score(rows, contributions=True)
+        scores = self._score(rows, contributions=True, risk=True)
         if top_k > 0:
             reasons = reason_records(len(records), self._reasons(rows, scores, top_k))
         else:
             reasons = [[] for _ in records]
-        baseline = scores.baseline_score
-        assert baseline is not None  # computed with the contributions
+        baseline, risk = scores.baseline_score, scores.risk
+        assert baseline is not None and risk is not None  # asked for above
         return [
             RecordScore(
                 str(rows.profiles[i]),
-                float(scores.probability[i]),
+                float(risk.churn_probability[i]),
                 float(scores.score[i]),
                 str(scores.band[i]),
                 float(baseline[i]),
                 reasons[i],
+                {days: _number(risk.curve[i, j]) for j, days in enumerate(HORIZONS)},
+                _number(risk.renewal[i]),
             )
             for i in range(len(records))
         ]
@@ -317,6 +332,7 @@ class HealthModel:
             routing=list(self.routing),
             default_profile=self.default_profile,
             band_weights=None if self.band_weights is None else dict(self.band_weights),
+            health_span_days=self.health_span_days,
             metadata=self.metadata_,
             pieces=[p.piece for p in self.profiles_.values()],
         )
@@ -330,7 +346,13 @@ class HealthModel:
             ValueError: not a Vitals model directory, or a newer format version.
         """
         saved = read_model(directory)
-        model = cls(saved.feature_set, saved.routing, saved.default_profile, saved.band_weights)
+        model = cls(
+            saved.feature_set,
+            saved.routing,
+            saved.default_profile,
+            saved.band_weights,
+            saved.health_span_days,
+        )
         model.fit(saved.pieces, metadata=saved.metadata)
         if model.feature_names_ != saved.feature_set.names:
             raise ValueError(f"{directory}: booster features differ from the saved feature set")
@@ -356,8 +378,11 @@ class HealthModel:
             previous,
         )
 
-    def _score(self, rows: Rows, *, contributions: bool) -> RowScores:
-        return score_rows(self.profiles_, self._layout, rows, contributions=contributions)
+    def _score(self, rows: Rows, *, contributions: bool, risk: bool = False) -> RowScores:
+        horizon = self.feature_set_.horizon_days if risk else None
+        return score_rows(
+            self.profiles_, self._layout, rows, contributions=contributions, horizon=horizon
+        )
 
     def _table(
         self, frame: pd.DataFrame, rows: Rows, scores: RowScores, **extra: np.ndarray | None
@@ -365,12 +390,16 @@ class HealthModel:
         columns: dict[str, object] = {"account_id": rows.ids}
         if frames.AS_OF in frame.columns:
             columns[frames.AS_OF] = frame[frames.AS_OF].to_numpy()
+        risk = scores.risk
+        assert risk is not None  # tables are scored with the risk curve
         columns.update(
             profile=rows.profiles,
             pooled=scores.pooled,
-            churn_probability=scores.probability,
+            churn_probability=risk.churn_probability,
             health_score=scores.score,
             band=scores.band,
+            **dict(zip(RISK_COLUMNS, risk.curve.T, strict=True)),
+            renewal_risk=risk.renewal,
             **extra,
         )
         return pd.DataFrame(columns, index=frame.index)
@@ -385,3 +414,7 @@ class HealthModel:
             rows.value_getter(self._layout),
             rows.previous_getter(self._layout, self._specs),
         )
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

@@ -10,17 +10,22 @@ exact feature set the model reads (:class:`~vitals.features.catalog.FeatureSet`:
 timestamp columns, typed features, key product features, horizon and grace gap, version), the
 profile rules, the default profile, the band weights, training's metadata (training window, model
 version, ...) and per profile: its booster file, whether it is pooled, its base rate, band
-thresholds, calibrator (as data) and the training categories of categorical features. A booster
-shared by several profiles (the pooled one) is written once. LightGBM writes thresholds and leaf
-values with full precision, so a loaded model predicts exactly as the saved one.
+thresholds, calibrator (as data), the training categories of categorical features, and its risk
+piece: the horizon and step boosters' files, their calibrators, the step length and the curve's
+recalibrators per horizon. A booster shared by several profiles (the pooled one) is written once.
+LightGBM writes thresholds and leaf values with full precision, so a loaded model predicts exactly
+as the saved one.
 
-Format 1 (before the feature set was declared) is still read: its catalog, and the key features,
-horizon and grace gap training kept in the metadata, become the feature set.
+Older formats are still read. Format 2 (before the survival curve) has no risk pieces and no
+health span: its one booster per profile gives both health and risk, as it did. Format 1 (before
+the feature set was declared) also has its catalog, and the key features, horizon and grace gap
+training kept in the metadata, become the feature set.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -33,9 +38,10 @@ from vitals.features.catalog import FeatureSet, FeatureSpec, Vocabulary
 from vitals.models.calibration import Calibrator
 from vitals.models.profiles import ProfileModel, ProfileRule
 from vitals.models.scoring import Bands
+from vitals.models.survival import RiskPiece
 
 FORMAT = "vitals-health-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 
@@ -50,6 +56,7 @@ class SavedModel:
         band_weights: band weights of the roll-up (``None``: the defaults).
         metadata: training's JSON-able facts.
         pieces: one fitted piece per profile.
+        health_span_days: the health score's span (``None`` before the survival curve).
     """
 
     feature_set: FeatureSet
@@ -58,6 +65,7 @@ class SavedModel:
     band_weights: dict[str, float] | None
     metadata: dict[str, Any]
     pieces: list[ProfileModel]
+    health_span_days: int | None = None
 
 
 def write_model(directory: str | Path, saved: SavedModel) -> Path:
@@ -75,11 +83,14 @@ def write_model(directory: str | Path, saved: SavedModel) -> Path:
         raise FileExistsError(f"{target} already holds a saved model")
     (target / "boosters").mkdir(parents=True, exist_ok=True)
     files: dict[int, str] = {}
-    for piece in saved.pieces:
-        if id(piece.booster) not in files:
+
+    def file_of(booster: lgb.Booster) -> str:
+        if id(booster) not in files:
             name = f"boosters/{len(files):02d}.txt"
-            piece.booster.save_model(str(target / name))
-            files[id(piece.booster)] = name
+            booster.save_model(str(target / name))
+            files[id(booster)] = name
+        return files[id(booster)]
+
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -89,16 +100,18 @@ def write_model(directory: str | Path, saved: SavedModel) -> Path:
         "routing": [rule.to_dict() for rule in saved.routing],
         "default_profile": saved.default_profile,
         "band_weights": saved.band_weights,
+        "health_span_days": saved.health_span_days,
         "metadata": saved.metadata,
         "profiles": [
             {
                 "name": p.name,
-                "booster": files[id(p.booster)],
+                "booster": file_of(p.booster),
                 "pooled": p.pooled,
                 "base_rate": p.base_rate,
                 "bands": None if p.bands is None else p.bands.to_dict(),
                 "calibrator": p.calibrator.to_dict(),
                 "categories": {k: list(v) for k, v in (p.categories or {}).items()},
+                "risk": None if p.risk is None else _risk_to_dict(p.risk, file_of),
             }
             for p in saved.pieces
         ],
@@ -112,7 +125,7 @@ def write_model(directory: str | Path, saved: SavedModel) -> Path:
 
 
 def read_model(directory: str | Path) -> SavedModel:
-    """Read the parts written by :func:`write_model` (format 1 or 2).
+    """Read the parts written by :func:`write_model` (format 1, 2 or 3).
 
     Raises:
         ValueError: not a Vitals model directory, or a newer format version.
@@ -127,19 +140,25 @@ def read_model(directory: str | Path) -> SavedModel:
             f"{FORMAT_VERSION}"
         )
     boosters: dict[str, lgb.Booster] = {}
+
+    def booster_of(name: str) -> lgb.Booster:
+        if name not in boosters:
+            boosters[name] = lgb.Booster(model_file=str(source / name))
+        return boosters[name]
+
     pieces = []
     for p in manifest["profiles"]:
-        if p["booster"] not in boosters:
-            boosters[p["booster"]] = lgb.Booster(model_file=str(source / p["booster"]))
+        risk = p.get("risk")
         pieces.append(
             ProfileModel(
                 name=p["name"],
-                booster=boosters[p["booster"]],
+                booster=booster_of(p["booster"]),
                 calibrator=Calibrator.from_dict(p["calibrator"]),
                 base_rate=p["base_rate"],
                 pooled=p["pooled"],
                 bands=None if p["bands"] is None else Bands(**p["bands"]),
                 categories=p["categories"] or None,
+                risk=None if risk is None else _risk_from_dict(risk, booster_of),
             )
         )
     return SavedModel(
@@ -149,6 +168,29 @@ def read_model(directory: str | Path) -> SavedModel:
         band_weights=manifest["band_weights"],
         metadata=manifest["metadata"],
         pieces=pieces,
+        health_span_days=manifest.get("health_span_days"),
+    )
+
+
+def _risk_to_dict(risk: RiskPiece, file_of: Callable[[lgb.Booster], str]) -> dict[str, Any]:
+    return {
+        "booster": file_of(risk.booster),
+        "calibrator": risk.calibrator.to_dict(),
+        "step_booster": file_of(risk.step_booster),
+        "step_calibrator": risk.step_calibrator.to_dict(),
+        "step_days": risk.step_days,
+        "recalibrators": {str(d): c.to_dict() for d, c in risk.recalibrators.items()},
+    }
+
+
+def _risk_from_dict(data: dict[str, Any], booster_of: Callable[[str], lgb.Booster]) -> RiskPiece:
+    return RiskPiece(
+        booster=booster_of(data["booster"]),
+        calibrator=Calibrator.from_dict(data["calibrator"]),
+        step_booster=booster_of(data["step_booster"]),
+        step_calibrator=Calibrator.from_dict(data["step_calibrator"]),
+        step_days=int(data["step_days"]),
+        recalibrators={int(d): Calibrator.from_dict(c) for d, c in data["recalibrators"].items()},
     )
 
 

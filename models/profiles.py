@@ -19,6 +19,7 @@ from vitals.features.catalog import FeatureSpec
 from vitals.models.calibration import Calibrator
 from vitals.models.frames import FeatureLayout
 from vitals.models.scoring import Bands, default_bands, health_score
+from vitals.models.survival import RiskPiece
 from vitals.models.treeshap import TreeShap
 
 _SLOPE_STEP = 1e-6  # log-odds step of the central difference for S'(M)
@@ -68,7 +69,8 @@ class ProfileModel:
 
     Attributes:
         name: profile name (a name from the settings' profiles, or the default profile).
-        booster: binary LightGBM booster (its own, or the pooled one shared by fallback profiles).
+        booster: the health booster: binary LightGBM, P(churn within the horizon) from everything
+            but the calendar features (its own, or the pooled one shared by fallback profiles).
         calibrator: fitted :class:`~vitals.models.calibration.Calibrator` from margin to
             probability.
         base_rate: share of churners in the profile's training window, in (0, 1).
@@ -77,6 +79,8 @@ class ProfileModel:
             defaults from ``base_rate`` (see :mod:`vitals.models.scoring`).
         categories: training levels per categorical feature; ``None`` reads them from the
             booster (``booster.pandas_categorical``, set when it was trained on a DataFrame).
+        risk: the risk curve's boosters (``None`` in models saved before the curve: their one
+            booster gave both health and risk).
     """
 
     name: str
@@ -86,6 +90,7 @@ class ProfileModel:
     pooled: bool = False
     bands: Bands | None = None
     categories: Mapping[str, Sequence[str]] | None = None
+    risk: RiskPiece | None = None
 
 
 @dataclass(frozen=True)
@@ -96,11 +101,13 @@ class FittedProfile:
         piece: the piece, with ``bands`` and ``categories`` filled in.
         shap: the TreeSHAP explainer of its booster (shared by profiles sharing the booster).
         codes: per categorical feature, the code of each training level.
+        exponent: the health score's exponent (see :func:`~vitals.models.scoring.health_score`).
     """
 
     piece: ProfileModel
     shap: TreeShap
     codes: dict[str, dict[str, int]]
+    exponent: float = 1.0
 
     @property
     def bands(self) -> Bands:
@@ -110,7 +117,7 @@ class FittedProfile:
 
     def score(self, margin: np.ndarray) -> np.ndarray:
         """Health score at raw margins."""
-        return health_score(self.piece.calibrator.transform(margin))
+        return health_score(self.piece.calibrator.transform(margin), self.exponent)
 
     def slope(self, margin: np.ndarray) -> np.ndarray:
         """Derivative of the health score in the margin (central difference)."""
@@ -125,6 +132,7 @@ def fit_profile(
     layout: FeatureLayout,
     catalog: Mapping[str, FeatureSpec],
     rule_bands: Bands | None,
+    exponent: float = 1.0,
 ) -> FittedProfile:
     """Check a piece and fill in its bands (piece, else its rule, else base-rate defaults).
 
@@ -135,6 +143,7 @@ def fit_profile(
         layout: the model's features.
         catalog: catalog entry by feature name.
         rule_bands: the profile rule's thresholds, if any.
+        exponent: the health score's exponent.
 
     Returns:
         The fitted profile.
@@ -145,11 +154,15 @@ def fit_profile(
     """
     _check_piece(piece.name, shap, layout, catalog)
     piece.calibrator.transform(np.zeros(1))
-    bands = piece.bands or rule_bands or default_bands(piece.base_rate)
+    if piece.risk is not None:
+        for kind, other in (("risk", piece.risk.booster), ("step", piece.risk.step_booster)):
+            if tuple(other.feature_name()) != layout.names:
+                raise ValueError(f"profile {piece.name!r}: {kind} booster features differ")
+    bands = piece.bands or rule_bands or default_bands(piece.base_rate, exponent)
     categories = _categories(piece, booster, layout)
     codes = {n: {v: i for i, v in enumerate(levels)} for n, levels in categories.items()}
     resolved = replace(piece, booster=booster, bands=bands, categories=categories)
-    return FittedProfile(resolved, shap, codes)
+    return FittedProfile(resolved, shap, codes, exponent)
 
 
 class ProfileRouter:

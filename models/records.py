@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -65,6 +65,9 @@ class RecordScore:
             ``health_score - baseline_score`` over all features).
         reasons: the top reasons, largest first, as dicts with ``rank, feature, label, value,
             previous_value, direction, health_points, log_odds, sentence``.
+        risk: risk of churning within each horizon in days (``None`` values for a model saved
+            before the survival curve).
+        renewal_risk: risk of being gone by the next renewal (``None`` without a renewal date).
     """
 
     profile: str
@@ -73,6 +76,8 @@ class RecordScore:
     band: str
     baseline_score: float
     reasons: list[dict[str, Any]]
+    risk: dict[int, float | None] = field(default_factory=dict)
+    renewal_risk: float | None = None
 
 
 class RecordReader:

@@ -10,7 +10,9 @@ when weighting by contract value) and the health of its band ``h_m = 100 * band_
 
 * ``share_<band>`` = weight of the members in that band / ``W``;
 * ``health`` = ``sum over bands of share x band weight x 100`` = weighted mean of ``h_m``;
-* ``revenue_at_risk`` = ``sum of churn_probability x contract_value`` over the members;
+* ``revenue_at_risk`` = ``sum of churn_probability x contract_value`` over the members, and
+  ``renewal_revenue_at_risk`` the same with each member's risk by its next renewal (members
+  without one add 0; NaN when no score has a ``renewal_risk`` column);
 * each *direct* child (a subtree, or the parent's own usage) costs the parent
   ``sum over its members of w_m x (100 - h_m) / W`` health points; these losses add up to
   ``100 - health``, and the largest are the children that pull the parent down most;
@@ -44,7 +46,8 @@ class RollUp:
 
     Attributes:
         parents: per parent ``account_id, depth, own_usage, n_accounts, weight, share_good,
-            share_average, share_poor, health, contract_value, revenue_at_risk``.
+            share_average, share_poor, health, contract_value, revenue_at_risk,
+            renewal_revenue_at_risk``.
         pulling_down: per parent its direct children that cost it the most health:
             ``parent_id, rank, child_id, child_health, health_points_lost``.
         reasons: per parent its top reasons: ``parent_id, rank, measure, label, health_points``.
@@ -120,6 +123,9 @@ def roll_up(
             "revenue_at_risk": np.bincount(anc, weights=(risk * value)[member], minlength=len(ids))[
                 parents_idx
             ],
+            "renewal_revenue_at_risk": _renewal_revenue(scores, value, anc, member, len(ids))[
+                parents_idx
+            ],
         }
     )
     pairs = pd.DataFrame({"anc": anc, "member": member, "child": child})
@@ -129,6 +135,17 @@ def roll_up(
         pulling_down=_pulling_down(pairs, ids, w, h, top_children),
         reasons=_reasons(pairs, ids, scores, reasons, top_reasons),
     )
+
+
+def _renewal_revenue(
+    scores: pd.DataFrame, value: np.ndarray, anc: np.ndarray, member: np.ndarray, n: int
+) -> np.ndarray:
+    """Sum of renewal risk x contract value over each account's members."""
+    if "renewal_risk" not in scores.columns:
+        return np.full(n, np.nan)
+    renewal = scores["renewal_risk"].to_numpy(dtype=np.float64, na_value=np.nan)
+    at_risk = np.nan_to_num(renewal * value, nan=0.0)
+    return np.bincount(anc, weights=at_risk[member], minlength=n)
 
 
 def parent_positions(tree: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from vitals.features.catalog import FeatureSet
 from vitals.models.health_model import HealthModel
 from vitals.models.profiles import ProfileRule
 from vitals.models.scoring import Bands
+from vitals.models.survival import HEALTH_SPAN_DAYS
 
 
 def profile_rules(profiles: Sequence[ProfileConfig]) -> list[ProfileRule]:
@@ -31,4 +32,5 @@ def unfitted_model(feature_set: FeatureSet, settings: Settings) -> HealthModel:
         profile_rules(settings.profiles),
         settings.default_profile,
         settings.band_weights,
+        HEALTH_SPAN_DAYS,
     )

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from vitals.config.settings import Settings
 from vitals.features.build import Snapshots
 from vitals.models.health_model import HealthModel
-from vitals.models.profiles import ProfileRouter
+from vitals.models.profiles import ProfileModel, ProfileRouter
 from vitals.training import plots
 from vitals.training.assemble import profile_rules, unfitted_model
 from vitals.training.attribute_check import check_attributes
@@ -32,6 +32,8 @@ from vitals.training.fit import base_params, margins
 from vitals.training.null_importance import null_importance
 from vitals.training.selection import informative_features
 from vitals.training.splits import TimeSplit, split_by_time
+from vitals.training.survival import FollowUp, fit_survival
+from vitals.training.survival_report import survival_report
 from vitals.training.tuning import TrialCallback
 
 logger = logging.getLogger(__name__)
@@ -127,16 +129,30 @@ def fit_and_evaluate(
     boosters = fit_boosters(
         split, features, categories, router, settings.profiles, options, on_trial
     )
-    model = unfitted_model(snapshots.feature_set, settings).fit(
-        boosters.pieces,
-        metadata={
-            "seed": seed,
-            "trials": trials,
-            "windows": split.to_dict(),
-            "dropped_features": dropped,
-            **(metadata or {}),
-        },
+    facts = {
+        "seed": seed,
+        "trials": trials,
+        "windows": split.to_dict(),
+        "dropped_features": dropped,
+        **(metadata or {}),
+    }
+
+    def assemble(pieces: list[ProfileModel]) -> HealthModel:
+        return unfitted_model(snapshots.feature_set, settings).fit(pieces, metadata=facts)
+
+    follow_up = FollowUp(snapshots.data_end, snapshots.grace_days, snapshots.horizon_days)
+    survival = fit_survival(
+        split,
+        boosters,
+        features,
+        categories,
+        router,
+        settings.profiles,
+        options,
+        follow_up,
+        assemble,
     )
+    model = assemble(survival.pieces)
 
     test = split.test
     scores = model.predict(test)
@@ -167,6 +183,12 @@ def fit_and_evaluate(
         profile_facts={n: boosters.summaries[n] for n in router.profile_names},
         baseline_facts={**baselines.facts, POOLED: pooled_facts},
     )
+    for name in router.profile_names:
+        report["profiles"][name]["survival"] = survival.facts[name]  # type: ignore[index]
+    report["survival"] = {
+        **survival_report(model, split, follow_up),
+        "pooled": survival.facts[POOLED],
+    }
     report["features"] = {
         "declared": len(snapshots.feature_names),
         "used": len(features),

@@ -18,11 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vitals.models.frames import ACCOUNT_ID
+from vitals.models.survival import HORIZONS
 from vitals.serving.api.holder import ServingModel
 from vitals.serving.api.schemas import (
     AccountDetail,
     AccountSummary,
     ChangeReason,
+    CurvePoint,
     HistoryPoint,
     Reason,
     ScoreChange,
@@ -56,7 +58,20 @@ def summary(row: HealthScore, change: float | None = None) -> AccountSummary:
         revenue_at_risk=row.revenue_at_risk,
         score_change=change,
         reasons=stored_reasons(row.reasons),
+        curve=curve(row),
+        renewal_risk=row.renewal_risk,
+        renewal_revenue_at_risk=row.renewal_revenue_at_risk,
     )
+
+
+def curve(row: HealthScore) -> list[CurvePoint]:
+    """The stored risk curve of a score (empty when its model had none)."""
+    points = []
+    for days in HORIZONS:
+        risk = getattr(row, f"risk_{days}d")
+        if risk is not None:
+            points.append(CurvePoint(days=days, risk=risk, survival=1.0 - risk))
+    return points
 
 
 def account_detail(

@@ -108,6 +108,7 @@ def _rollup(row: ParentHealth) -> RollUpView:
         health=row.health,
         contract_value=row.contract_value,
         revenue_at_risk=row.revenue_at_risk,
+        renewal_revenue_at_risk=row.renewal_revenue_at_risk,
         pulling_down=[Driver(**d) for d in row.pulling_down],
         reasons=[ParentReason(**r) for r in row.reasons],
     )

@@ -38,6 +38,9 @@ class RollUpView(BaseModel):
     health: float | None
     contract_value: float | None
     revenue_at_risk: float | None
+    renewal_revenue_at_risk: float | None = Field(
+        default=None, description="sum of each account's risk by its next renewal x its value"
+    )
     pulling_down: list[Driver]
     reasons: list[ParentReason]
 

@@ -107,6 +107,12 @@ def predict_accounts(
             band=scored.band,
             baseline_score=scored.baseline_score,
             reasons=scored.reasons,
+            curve=[
+                {"days": days, "risk": risk, "survival": 1.0 - risk}
+                for days, risk in scored.risk.items()
+                if risk is not None
+            ],
+            renewal_risk=scored.renewal_risk,
             error=None,
         )
     body = {"model_version": served.version, "results": results}

@@ -9,7 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 Band = Literal["good", "average", "poor"]
 Weighting = Literal["count", "contract_value"]
-SortKey = Literal["health_score", "revenue_at_risk", "churn_probability", "score_change"]
+SortKey = Literal[
+    "health_score",
+    "revenue_at_risk",
+    "churn_probability",
+    "score_change",
+    "risk_30d",
+    "risk_90d",
+    "risk_180d",
+    "risk_365d",
+    "renewal_revenue_at_risk",
+]
 AccountId = Annotated[str, Field(min_length=1, max_length=128, examples=["A000123"])]
 FeatureValue = Annotated[float, Field(allow_inf_nan=False, strict=True)] | StrictStr | None
 MAX_BATCH = 10_000
@@ -105,6 +115,14 @@ class Reason(BaseModel):
     breakdown: list[ReasonPart] = Field(default_factory=list)
 
 
+class CurvePoint(BaseModel):
+    """The account's risk of churning within ``days`` days (and so its survival to then)."""
+
+    days: int
+    risk: float = Field(ge=0, le=1)
+    survival: float = Field(ge=0, le=1)
+
+
 class PredictResult(BaseModel):
     """The score of one account, or why it has none (``status`` 404 or 409)."""
 
@@ -121,6 +139,12 @@ class PredictResult(BaseModel):
     band: Band | None = None
     baseline_score: float | None = None
     reasons: list[Reason] = Field(default_factory=list)
+    curve: list[CurvePoint] = Field(
+        default_factory=list, description="risk within 30, 90, 180 and 365 days"
+    )
+    renewal_risk: float | None = Field(
+        default=None, description="risk of being gone by the next renewal"
+    )
     error: str | None = None
 
 
@@ -181,7 +205,12 @@ class PredictResponse(BaseModel):
 
 
 class AccountSummary(BaseModel):
-    """An account's latest stored health."""
+    """An account's latest stored health (whether) and risk (when).
+
+    ``health_score`` does not move with the calendar; ``churn_probability`` is the risk within
+    the model's horizon, and ``curve`` the risk within 30, 90, 180 and 365 days (empty for scores
+    of a model saved before the curve).
+    """
 
     account_id: str
     parent_id: str | None
@@ -198,6 +227,13 @@ class AccountSummary(BaseModel):
         default=None, description="health points gained since the reference date (worklist)"
     )
     reasons: list[Reason]
+    curve: list[CurvePoint] = Field(default_factory=list)
+    renewal_risk: float | None = Field(
+        default=None, description="risk of being gone by the next renewal"
+    )
+    renewal_revenue_at_risk: float | None = Field(
+        default=None, description="renewal_risk x contract value"
+    )
 
 
 class WorklistPage(BaseModel):

@@ -3,7 +3,8 @@
 A page is ordered by the sort key, then ``account_id``; its cursor is the last row's key and id
 (base64 JSON), so the next page starts strictly after it whatever was inserted meanwhile. The
 cursor also pins the date (and the reference date of score changes), so paging through a list
-is stable while a new scoring run publishes. Missing revenue at risk sorts and filters as 0.
+is stable while a new scoring run publishes. Missing revenue at risk sorts and filters as 0, and
+so do a missing risk curve and renewal revenue at risk (scores of a model saved before the curve).
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ from vitals.serving.api.schemas import SortKey
 from vitals.serving.store import HealthRepository, HealthScore
 
 Order = Literal["asc", "desc"]
+_MISSING_AS_ZERO = ("risk_30d", "risk_90d", "risk_180d", "risk_365d", "renewal_revenue_at_risk")
 NATURAL_ORDER: dict[str, Order] = {
     "health_score": "asc",  # least healthy first
     "revenue_at_risk": "desc",
     "churn_probability": "desc",
     "score_change": "asc",  # biggest fall first
+    "risk_30d": "desc",
+    "risk_90d": "desc",
+    "risk_180d": "desc",
+    "risk_365d": "desc",
+    "renewal_revenue_at_risk": "desc",
 }
 
 
@@ -136,6 +143,8 @@ def _sort_key(sort: SortKey, change: Any) -> Any:
         return change
     if sort == "revenue_at_risk":
         return _risk()
+    if sort in _MISSING_AS_ZERO:
+        return func.coalesce(getattr(HealthScore, sort), 0.0)
     return getattr(HealthScore, sort)
 
 
@@ -143,8 +152,8 @@ def _key_value(sort: SortKey, row: HealthScore, change: float | None) -> float:
     if sort == "score_change":
         assert change is not None  # rows without a change are filtered out for this sort
         return change
-    if sort == "revenue_at_risk":
-        return row.revenue_at_risk or 0.0
+    if sort == "revenue_at_risk" or sort in _MISSING_AS_ZERO:
+        return getattr(row, sort) or 0.0
     return float(getattr(row, sort))
 
 

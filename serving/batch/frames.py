@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vitals.models.health_model import HealthModel
+from vitals.models.health_model import RISK_COLUMNS, HealthModel
 from vitals.models.rollup import Weighting
 
 WEIGHTINGS: tuple[Weighting, ...] = ("count", "contract_value")
@@ -36,6 +36,9 @@ SCORE_SCHEMA: dict[str, str] = {
     "contract_value": "double",
     "revenue_at_risk": "double",
     "reasons": "string",
+    **{column: "double" for column in RISK_COLUMNS},
+    "renewal_risk": "double",
+    "renewal_revenue_at_risk": "double",
 }
 ROLLUP_SCHEMA: dict[str, str] = {
     "parent_id": "string",
@@ -54,10 +57,11 @@ ROLLUP_SCHEMA: dict[str, str] = {
     "revenue_at_risk": "double",
     "pulling_down": "string",
     "reasons": "string",
+    "renewal_revenue_at_risk": "double",
 }
 _ROLLUP_NUMBERS = (
     "weight", "share_good", "share_average", "share_poor", "health", "contract_value",
-    "revenue_at_risk",
+    "revenue_at_risk", "renewal_revenue_at_risk",
 )  # fmt: skip
 _PULLING_KEYS = ("rank", "child_id", "child_health", "health_points_lost")
 _PARENT_REASON_KEYS = ("rank", "measure", "label", "health_points")
@@ -92,6 +96,7 @@ def score_accounts(
     scores = explained.scores
     value = frame["contract_value"].to_numpy(dtype=np.float64, na_value=np.nan)
     probability = scores["churn_probability"].to_numpy(dtype=np.float64)
+    renewal = scores["renewal_risk"].to_numpy(dtype=np.float64)
     return pd.DataFrame(
         {
             "account_id": frame["account_id"].astype(object).to_numpy(),
@@ -108,6 +113,9 @@ def score_accounts(
             "contract_value": value,
             "revenue_at_risk": probability * value,
             "reasons": _grouped_json(position, explained.reasons, "account_id", _REASON_KEYS),
+            **{c: scores[c].to_numpy(dtype=np.float64) for c in RISK_COLUMNS},
+            "renewal_risk": renewal,
+            "renewal_revenue_at_risk": renewal * value,
         }
     )
 
@@ -135,7 +143,9 @@ def roll_up_scores(model: HealthModel, tree: pd.DataFrame, scored: pd.DataFrame)
     dates = pd.unique(scored["as_of"])
     if len(dates) != 1:
         raise ValueError(f"roll-ups are per date, got {len(dates)} dates")
-    scores = scored[["account_id", "churn_probability", "band", "contract_value"]].copy()
+    scores = scored[
+        ["account_id", "churn_probability", "renewal_risk", "band", "contract_value"]
+    ].copy()
     scores["contract_value"] = scores["contract_value"].fillna(0.0)
     reasons = _reasons_long(scored)
     parts = []

@@ -3,7 +3,8 @@
 Live tables, read by the API:
 
 * ``health_scores``: one scored snapshot per (account, as_of, model version), with its band,
-  profile, contract value, revenue at risk and top reasons (JSON);
+  profile, contract value, revenue at risk, top reasons (JSON), and its risk curve (risk within
+  30, 90, 180 and 365 days, risk by the next renewal and the revenue it puts at risk);
 * ``parent_health``: one roll-up per (parent, as_of, model version, weighting), with the shares
   per band, revenue at risk, the children pulling it down and its reasons (JSON);
 * ``scoring_runs``: what each ``score`` / ``backfill`` run did, and whether it completed.
@@ -78,6 +79,12 @@ class _ScoreColumns:
     contract_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     revenue_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    risk_30d: Mapped[float | None] = mapped_column(Float, nullable=True)
+    risk_90d: Mapped[float | None] = mapped_column(Float, nullable=True)
+    risk_180d: Mapped[float | None] = mapped_column(Float, nullable=True)
+    risk_365d: Mapped[float | None] = mapped_column(Float, nullable=True)
+    renewal_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
+    renewal_revenue_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class HealthScore(_ScoreColumns, Base):
@@ -126,6 +133,7 @@ class _RollUpColumns:
     revenue_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
     pulling_down: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    renewal_revenue_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ParentHealth(_RollUpColumns, Base):

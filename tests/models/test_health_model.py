@@ -21,8 +21,15 @@ def test_predict_columns_ranges_and_routing(
         "churn_probability",
         "health_score",
         "band",
+        "risk_30d",
+        "risk_90d",
+        "risk_180d",
+        "risk_365d",
+        "renewal_risk",
     ]
     assert out.index.equals(frame.index)
+    # a model without risk pieces (as saved before the survival curve) has no curve
+    assert out.filter(like="risk_").isna().all().all()
     assert out["churn_probability"].between(0, 1).all()
     np.testing.assert_allclose(out["health_score"], 100 * (1 - out["churn_probability"]))
     expected = np.select(

@@ -43,11 +43,14 @@ def test_scores_carry_probability_value_at_risk_and_ranked_reasons(
     assert isinstance(scored["as_of"].iloc[0], date)
     p = scored["churn_probability"].to_numpy()
     assert ((p >= 0) & (p <= 1)).all()
-    np.testing.assert_allclose(scored["health_score"], 100 * (1 - p))
-    np.testing.assert_allclose(
-        scored["revenue_at_risk"], p * last_date["contract_value"].to_numpy(), equal_nan=True
-    )
+    value = last_date["contract_value"].to_numpy()
+    np.testing.assert_allclose(scored["revenue_at_risk"], p * value, equal_nan=True)
     expected = health_model.predict(last_date)
+    for column in ("health_score", "churn_probability", "risk_30d", "risk_365d", "renewal_risk"):
+        np.testing.assert_allclose(scored[column], expected[column], equal_nan=True)
+    np.testing.assert_allclose(
+        scored["renewal_revenue_at_risk"], scored["renewal_risk"] * value, equal_nan=True
+    )
     np.testing.assert_array_equal(scored["band"], expected["band"].to_numpy())
     explained = health_model.explain(last_date, top_k=3).reasons
     for account, text in zip(scored["account_id"], scored["reasons"], strict=True):

@@ -39,6 +39,8 @@ def score_rows(as_of: date, health: dict[str, float], version: str = "v1") -> li
             "band": "good" if score >= 80 else "poor" if score < 50 else "average",
             "baseline_score": 75.0, "contract_value": 1000.0, "revenue_at_risk": p * 1000.0,
             "reasons": RawJSON(f'[{{"rank":1,"feature":"logins_30d","health_points":{score-75}}}]'),
+            "risk_30d": p / 3, "risk_90d": p, "risk_180d": min(1.0, 2 * p),
+            "risk_365d": min(1.0, 4 * p), "renewal_risk": p, "renewal_revenue_at_risk": p * 1000.0,
         })  # fmt: skip
     return rows
 
@@ -49,6 +51,7 @@ def rollup_rows(as_of: date, health: float, version: str = "v1") -> list[dict]:
         "depth": 0, "own_usage": False, "n_accounts": 3, "weight": 3.0, "share_good": 1 / 3,
         "share_average": 1 / 3, "share_poor": 1 / 3, "health": health, "contract_value": 3000.0,
         "revenue_at_risk": 900.0, "pulling_down": [{"rank": 1, "child_id": "a2"}], "reasons": [],
+        "renewal_revenue_at_risk": 900.0,
     } for w in ("count", "contract_value")]  # fmt: skip
 
 

@@ -34,14 +34,14 @@ def test_every_routable_profile_has_a_piece(outcome: TrainingOutcome, settings: 
     assert not profiles["smb"].piece.pooled  # low thresholds in the test settings
     pooled = [p for p in profiles.values() if p.piece.pooled]
     assert pooled, "the small profiles fall back to the pooled booster"
-    trees = {p.piece.booster.model_to_string() for p in pooled}
+    trees = {p.piece.risk.booster.model_to_string() for p in pooled if p.piece.risk}
     assert trees == {outcome.boosters.pooled.booster.model_to_string()}
     for piece in (p.piece for p in profiles.values()):
         assert 0.0 < piece.base_rate < 1.0
 
 
 def test_own_booster_continues_from_the_pooled_one(outcome: TrainingOutcome) -> None:
-    own = outcome.model.profiles_["smb"].piece.booster
+    own = outcome.model.profiles_["smb"].piece.risk.booster
     assert own.num_trees() > outcome.boosters.pooled.booster.num_trees()
     assert outcome.report["profiles"]["smb"]["init"] == "pooled"
 
@@ -105,8 +105,11 @@ def test_scratch_profile_boosters_do_not_start_from_the_pooled_one(
     scratch = fit_and_evaluate(
         snapshots, with_training(settings, profile_init="scratch"), history_start=first_event
     )
-    smb = scratch.model.profiles_["smb"].piece.booster
-    assert smb.num_trees() == scratch.report["profiles"]["smb"]["trees"]
+    smb = scratch.model.profiles_["smb"].piece
+    assert smb.risk is not None
+    assert smb.risk.booster.num_trees() == scratch.report["profiles"]["smb"]["trees"]
+    health = scratch.report["profiles"]["smb"]["survival"]["health_booster"]
+    assert smb.booster.num_trees() == health["trees"]
     assert fitted_state(scratch)["default"] == fitted_state(outcome)["default"]
 
 

@@ -77,11 +77,18 @@ def test_one_row_at_a_time_equals_the_whole_batch(model: HealthModel, frame: pd.
 def test_reasons_sum_to_the_score_above_the_baseline_over_all_features(
     model: HealthModel, frame: pd.DataFrame
 ) -> None:
-    for scored in model.explain_records(as_dicts(frame.head(5)), len(model.feature_names_)):
+    predicted = model.predict(frame.head(5))
+    records = model.explain_records(as_dicts(frame.head(5)), len(model.feature_names_))
+    for scored, (_, row) in zip(records, predicted.iterrows(), strict=True):
         total = sum(r["health_points"] for r in scored.reasons)
         assert total == pytest.approx(scored.health_score - scored.baseline_score, abs=1e-6)
-        assert 0.0 <= scored.churn_probability <= 1.0
-        assert scored.health_score == pytest.approx(100 * (1 - scored.churn_probability))
+        assert scored.churn_probability == pytest.approx(row["churn_probability"], abs=1e-12)
+        assert scored.health_score == pytest.approx(row["health_score"], abs=1e-9)
+        for got, expected in (
+            (scored.risk[90], row["risk_90d"]),
+            (scored.renewal_risk, row["renewal_risk"]),
+        ):
+            assert got == (None if np.isnan(expected) else pytest.approx(expected, abs=1e-12))
 
 
 def test_problems_name_missing_and_mistyped_fields(model: HealthModel, frame: pd.DataFrame) -> None:

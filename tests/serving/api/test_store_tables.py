@@ -1,4 +1,4 @@
-"""Migration 0002 and the tables the API reads: feature vectors with history, the account tree."""
+"""Migrations 0002 and 0003, and the tables the API reads: feature vectors, the account tree."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def frame(values: dict[str, float], day: date) -> pd.DataFrame:
 
 
 def test_migrations_build_exactly_the_declared_schema(store: HealthStore) -> None:
-    assert current_revision(store.engine) == head_revision() == "0002"
+    assert current_revision(store.engine) == head_revision() == "0003"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
@@ -107,3 +107,43 @@ def test_many_accounts_read_like_a_few(store: HealthStore) -> None:
         one_by_one = {a: read_latest_features(session, [a])[a] for a in many}
     assert together == one_by_one and len(together) == 12
     assert set(early) == {"a00", "a01", "a02"} and early["a01"].as_of == D1
+
+
+def test_a_store_from_before_the_curve_upgrades_and_its_scores_still_read(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import text
+
+    from vitals.serving.api.account_views import summary
+    from vitals.serving.store import HealthRepository, create_store_engine, upgrade
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    engine = create_store_engine(url)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO scoring_runs (id, kind, status, model_uri, model_version, engine, "
+                "first_as_of, last_as_of, n_dates, n_scores, started_at) VALUES (1, 'score', "
+                "'complete', 'm', 'v1', 'duckdb', '2026-01-01', '2026-01-01', 1, 1, "
+                "'2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO health_scores (account_id, as_of, model_version, run_id, profile, "
+                "pooled, churn_probability, health_score, band, reasons) VALUES ('a1', "
+                "'2026-01-01', 'v1', 1, 'smb', 0, 0.2, 80.0, 'good', '[]')"
+            )
+        )
+    engine.dispose()
+    store = HealthStore.open(url)  # migrates to the head
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.session() as session:
+            row = HealthRepository(session).latest(["a1"])[0]
+            view = summary(row)
+        assert (view.health_score, view.churn_probability) == (80.0, 0.2)
+        assert view.curve == [] and view.renewal_risk is None
+    finally:
+        store.close()
