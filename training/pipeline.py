@@ -210,6 +210,9 @@ def figures(outcome: TrainingOutcome, seed: int = 0) -> dict[str, Figure]:
         "plots/lift.png": plots.lift_figure(y, outcome.probabilities),
         "plots/score_bands.png": plots.band_figure(outcome.test_scores, y, profiles),
     }
+    survival = outcome.report.get("survival", {})
+    if isinstance(survival, dict) and survival.get("available"):
+        drawn["plots/survival.png"] = plots.survival_figure(survival["mean_curve"])
     for name in profiles:
         rows = test[test[PROFILE] == name]
         if rows.empty:

@@ -56,6 +56,18 @@ def reliability_figure(
     return fig
 
 
+def survival_figure(mean_curve: Mapping[str, Sequence[float]]) -> Figure:
+    """Mean predicted survival of the test rows against the test window's Kaplan-Meier curve."""
+    fig = Figure(figsize=(5.5, 4.5))
+    ax = fig.subplots()
+    days = mean_curve["days"]
+    ax.plot(days, mean_curve["predicted_survival"], label="Vitals, mean predicted")
+    ax.step(days, mean_curve["kaplan_meier_test"], where="post", label="observed (Kaplan-Meier)")
+    ax.set(xlabel="days after as_of", ylabel="still a customer", title="Survival, test window")
+    ax.legend(loc="lower left")
+    return fig
+
+
 def lift_figure(y: np.ndarray, probabilities: Mapping[str, np.ndarray]) -> Figure:
     """Cumulative gains (churners found vs accounts contacted) and lift per risk decile."""
     fig = Figure(figsize=(11, 4.5))

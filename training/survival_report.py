@@ -8,6 +8,8 @@ On the test window, next to the fixed-horizon classifier (the curve's anchor) an
 * the integrated Brier score (scikit-survival, IPCW) from day 1 to the longest follow-up the test
   window has (at most 365), for the curve and for a Kaplan-Meier curve per profile fitted on the
   training window;
+* the mean predicted survival curve of the test rows beside the test window's own Kaplan-Meier
+  curve (what was observed), on the same days;
 * D-calibration (Haider et al., 2020): each row's predicted survival at its observed time
   should be uniform on [0, 1] (a censored row spreads evenly below its value); the ten bins'
   shares and the chi-square test's p-value. scikit-survival has no D-calibration, and the
@@ -76,6 +78,11 @@ def survival_report(model: HealthModel, split: TimeSplit, follow_up: FollowUp) -
             "days": [1, int(longest)],
             "vitals": _ibs(train_y, test_y, survival, grid),
             "kaplan_meier": _ibs(train_y, test_y, km, grid),
+        },
+        "mean_curve": {
+            "days": grid.tolist(),
+            "predicted_survival": survival.mean(axis=0).round(6).tolist(),
+            "kaplan_meier_test": _km_on(test_y, grid).round(6).tolist(),
         },
         "d_calibration": d_calibration(1.0 - risk_within(curve, test_y["time"]), test_y["event"]),
         "anchor_horizon_days": follow_up.horizon_days,

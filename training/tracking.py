@@ -137,7 +137,24 @@ def log_report_metrics(report: Mapping[str, object]) -> None:
             for key, value in metrics.items():
                 if value is not None:
                     values[f"{model}.{profile}.{key}"] = float(value)
+    values.update(_survival_metrics(report.get("survival")))
     mlflow.log_metrics(values)
+
+
+def _survival_metrics(survival: object) -> dict[str, float]:
+    """``survival.<horizon>.<metric>``, the integrated Brier scores and D-calibration's p."""
+    if not isinstance(survival, Mapping) or not survival.get("available"):
+        return {}
+    values = {}
+    for horizon, facts in survival["horizons"].items():
+        for key in ("auc", "ece", "time_dependent_auc"):
+            if facts.get(key) is not None:
+                values[f"survival.{horizon}.{key}"] = float(facts[key])
+    for key, value in survival["integrated_brier"].items():
+        if key != "days" and value is not None:
+            values[f"survival.integrated_brier.{key}"] = float(value)
+    values["survival.d_calibration_p"] = float(survival["d_calibration"]["p_value"])
+    return values
 
 
 def log_artifacts(documents: Mapping[str, object], figures: Mapping[str, Figure]) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 from vitals.models.calendar import CALENDAR_FEATURES
 from vitals.models.health_model import HealthModel
 from vitals.models.survival import HORIZONS
-from vitals.training.pipeline import TrainingOutcome
+from vitals.training.pipeline import TrainingOutcome, figures
 from vitals.training.survival_report import d_calibration
 
 
@@ -67,6 +67,10 @@ def test_the_report_scores_each_horizon_it_can_and_says_why_not_for_the_others(
     assert all("reason" in h for h in unreachable)
     ibs = survival["integrated_brier"]
     assert 0 < ibs["vitals"] < 1 and 0 < ibs["kaplan_meier"] < 1
+    curve = survival["mean_curve"]
+    assert len(curve["days"]) == len(curve["predicted_survival"]) == len(curve["kaplan_meier_test"])
+    assert np.all(np.diff(curve["predicted_survival"]) <= 1e-12)
+    assert "plots/survival.png" in figures(outcome)
 
 
 def test_a_saved_model_keeps_its_curve(outcome: TrainingOutcome, tmp_path) -> None:
