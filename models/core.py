@@ -18,12 +18,10 @@ import lightgbm as lgb
 import numpy as np
 
 from vitals.features.catalog import FeatureSpec
-from vitals.models.calendar import CalendarColumns
 from vitals.models.frames import FeatureLayout, encode
 from vitals.models.profiles import FittedProfile
-from vitals.models.reasons import split_score_change
+from vitals.models.reasons import FLAT_MARGIN, split_score_change
 from vitals.models.scoring import assign_bands
-from vitals.models.survival import HORIZONS, risk_curve, risk_within
 
 _SMALL_BATCH = 64  # rows up to which LightGBM predicts in the calling thread
 
@@ -41,6 +39,9 @@ class Rows:
         X: float matrix in booster order; categorical columns NaN (encoded per profile).
         raw: raw values of each categorical feature (object arrays, ``None`` where missing).
         previous: previous-window values of a feature's ``previous`` column, where known.
+        stages: the profiles each row passes through over the health span, with the share of the
+            span in each (:meth:`~vitals.models.profiles.ProfileRouter.stages`); the first
+            stage's profiles are ``profiles``. Empty means today's profile for the whole span.
     """
 
     ids: np.ndarray
@@ -48,29 +49,38 @@ class Rows:
     X: np.ndarray
     raw: dict[str, np.ndarray]
     previous: PreviousLookup
+    stages: Sequence[tuple[np.ndarray, np.ndarray]] = ()
+
+    @cached_property
+    def timeline(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The stages, today's profile throughout when none were given."""
+        return list(self.stages) or [(self.profiles, np.ones(len(self.ids)))]
 
     @cached_property
     def groups(self) -> list[tuple[str, np.ndarray]]:
         """Row positions per profile."""
-        if len(self.ids) and (self.profiles == self.profiles[0]).all():
-            return [(str(self.profiles[0]), np.arange(len(self.ids)))]
-        names, inverse = np.unique(self.profiles.astype(str), return_inverse=True)
-        return [(str(n), np.flatnonzero(inverse == i)) for i, n in enumerate(names)]
+        return profile_groups(self.profiles)
 
-    def take(self, positions: np.ndarray, profiles: np.ndarray | None = None) -> Rows:
+    def take(self, positions: np.ndarray, routed_like: Rows | None = None) -> Rows:
         """These rows reordered (``previous`` keeps reading the original positions), optionally
-        routed to other ``profiles``."""
+        routed like ``routed_like`` (its profiles and stages, row for row)."""
         original = positions
 
         def previous(column: str, at: np.ndarray) -> np.ndarray | None:
             return self.previous(column, original[at])
 
+        if routed_like is None:
+            profiles = self.profiles[positions]
+            stages = [(p[positions], share[positions]) for p, share in self.stages]
+        else:
+            profiles, stages = routed_like.profiles, list(routed_like.stages)
         return Rows(
             self.ids[positions],
-            self.profiles[positions] if profiles is None else profiles,
+            profiles,
             self.X[positions],
             {k: v[positions] for k, v in self.raw.items()},
             previous,
+            stages,
         )
 
     def value_getter(self, layout: FeatureLayout) -> Callable[[int, np.ndarray], np.ndarray]:
@@ -101,15 +111,21 @@ class Rows:
 class RowScores:
     """Scores of :class:`Rows`, one entry per row.
 
+    Health is ``100 * exp(L)`` with ``L = sum over stages of share x log_survival`` of the stage
+    profile's health booster (:meth:`~vitals.models.profiles.FittedProfile.log_survival`).
+
     Attributes:
-        margin: raw margin (log-odds) of the health booster.
+        margin: raw margin (log-odds) of today's profile's health booster.
         probability: its calibrated, calendar-free churn probability within the horizon.
         score: health score 0-100.
-        band: good / average / poor.
-        pooled: whether the profile uses the pooled booster.
-        phi: TreeSHAP contributions with the base value last (only when asked for).
-        baseline_score: the profile's score at the base value (only with ``phi``).
-        slope: derivative of the score in the margin at the base value (only with ``phi``).
+        band: good / average / poor (today's profile's bands).
+        pooled: whether today's profile uses the pooled booster.
+        phi: today's profile's TreeSHAP contributions with the base value last (only when asked
+            for).
+        baseline_score: the score with every stage's booster at its base value (only with
+            ``phi``).
+        span_phi: each feature's share of ``L - L(baseline)``, summed over the stages (only with
+            ``phi``).
     """
 
     margin: np.ndarray
@@ -119,8 +135,7 @@ class RowScores:
     pooled: np.ndarray
     phi: np.ndarray | None = None
     baseline_score: np.ndarray | None = None
-    slope: np.ndarray | None = None
-    risk: Risk | None = None
+    span_phi: np.ndarray | None = None
 
     def points(self) -> np.ndarray:
         """Health points per feature: the contributions' share of ``score - baseline_score``.
@@ -128,25 +143,11 @@ class RowScores:
         Raises:
             ValueError: scores computed without contributions.
         """
-        if self.phi is None or self.baseline_score is None or self.slope is None:
+        if self.span_phi is None or self.baseline_score is None:
             raise ValueError("scores were computed without contributions")
-        return split_score_change(self.phi[:, :-1], self.score - self.baseline_score, self.slope)
-
-
-@dataclass(frozen=True)
-class Risk:
-    """Risk that says when, per row.
-
-    Attributes:
-        churn_probability: calibrated risk within the model's horizon.
-        curve: risk within each of :data:`~vitals.models.survival.HORIZONS` (NaN for a model
-            saved before the curve).
-        renewal: risk of being gone by the next renewal (NaN without a renewal date).
-    """
-
-    churn_probability: np.ndarray
-    curve: np.ndarray
-    renewal: np.ndarray
+        # dS/dL = S: the local slope where L barely moves
+        gap = self.score - self.baseline_score
+        return split_score_change(self.span_phi, gap, self.baseline_score)
 
 
 def score_rows(
@@ -155,95 +156,99 @@ def score_rows(
     rows: Rows,
     *,
     contributions: bool,
-    horizon: int | None = None,
 ) -> RowScores:
-    """Score every row with its profile's boosters, calibrators and bands.
+    """Score every row's health over its stages, with bands from today's profile.
 
     Args:
         profiles: the model's fitted profiles.
         layout: the model's features.
         rows: the accounts.
-        contributions: also compute TreeSHAP contributions, baseline scores and slopes.
-        horizon: the model's horizon, to compute the risk curve too (``None``: health only).
+        contributions: also compute TreeSHAP contributions, baseline scores and their shares.
 
     Returns:
         The :class:`RowScores`.
     """
-    n = len(rows.ids)
-    margin, probability, score = np.empty(n), np.empty(n), np.empty(n)
-    band = np.empty(n, dtype=object)
+    n, width = len(rows.ids), len(layout.names)
+    margin, phi = np.empty(n), np.empty((n, width + 1)) if contributions else None
+    log_survival, base_log_survival = np.zeros(n), np.zeros(n)
+    span_phi = np.zeros((n, width)) if contributions else None
+    for k, (stage_profiles, share) in enumerate(rows.timeline):
+        for name, at in profile_groups(stage_profiles, share > 0):
+            profile = profiles[name]
+            X = encoded(rows, layout, profile, at)
+            weight = share[at]
+            if not contributions:
+                m = margins(profile.piece.booster, X)
+                log_survival[at] += weight * profile.log_survival(m)
+                if k == 0:
+                    margin[at] = m
+                continue
+            m, stage_phi = profile.shap.explain(X)
+            base = stage_phi[:, -1]
+            now, then = profile.log_survival(m), profile.log_survival(base)
+            log_survival[at] += weight * now
+            base_log_survival[at] += weight * then
+            moved = m - base
+            flat = np.abs(moved) < FLAT_MARGIN
+            ratio = np.where(
+                flat, profile.log_survival_slope(base), (now - then) / np.where(flat, 1.0, moved)
+            )
+            span_phi[at] += (weight * ratio)[:, None] * stage_phi[:, :-1]  # type: ignore[index]
+            if k == 0:
+                margin[at], phi[at] = m, stage_phi  # type: ignore[index]
+    score = 100.0 * np.exp(log_survival)
+    probability, band = np.empty(n), np.empty(n, dtype=object)
     pooled = np.empty(n, dtype=bool)
-    phi = np.empty((n, len(layout.names) + 1)) if contributions else None
-    baseline, slope = (np.empty(n), np.empty(n)) if contributions else (None, None)
     for name, at in rows.groups:
         profile = profiles[name]
-        X = encoded(rows, layout, profile, at)
-        if phi is not None and baseline is not None and slope is not None:
-            margin[at], phi[at] = profile.shap.explain(X)
-            baseline[at] = profile.score(phi[at, -1])
-            slope[at] = profile.slope(phi[at, -1])
-        else:
-            margin[at] = _margin(profile.piece.booster, X)
         probability[at] = profile.piece.calibrator.transform(margin[at])
-        score[at] = profile.score(margin[at])
         band[at] = assign_bands(score[at], profile.bands)
         pooled[at] = profile.piece.pooled
-    risk = None if horizon is None else score_risk(profiles, layout, rows, probability, horizon)
-    return RowScores(margin, probability, score, band, pooled, phi, baseline, slope, risk)
+    baseline = 100.0 * np.exp(base_log_survival) if contributions else None
+    return RowScores(margin, probability, score, band, pooled, phi, baseline, span_phi)
 
 
-def score_risk(
-    profiles: Mapping[str, FittedProfile],
-    layout: FeatureLayout,
-    rows: Rows,
-    health_probability: np.ndarray,
-    horizon: int,
-) -> Risk:
-    """The risk curve of every row (see :mod:`vitals.models.survival`).
-
-    A profile without a risk piece (a model saved before the curve) keeps its one booster's
-    probability as the horizon's risk, with no curve.
-    """
-    n = len(rows.ids)
-    churn = np.array(health_probability, dtype=np.float64)
-    curve = np.full((n, len(HORIZONS)), np.nan)
-    calendar = CalendarColumns.of(layout.names)
-    for name, at in rows.groups:
-        profile = profiles[name]
-        piece = profile.piece.risk
-        if piece is None:
-            continue
-        X = encoded(rows, layout, profile, at)
-        churn[at] = piece.calibrator.transform(_margin(piece.booster, X))
-        steps = piece.steps()
-        moved = np.vstack([calendar.advance(X, k * piece.step_days) for k in range(steps)])
-        step_risk = piece.step_calibrator.transform(_margin(piece.step_booster, moved))
-        curve[at] = risk_curve(churn[at], step_risk.reshape(steps, len(at)).T, piece, horizon)
-    renewal = np.full(n, np.nan)
-    if calendar.renewal is not None:
-        # a line ending on its renewal day is a churn on that day, so the day itself counts
-        renewal = risk_within(curve, rows.X[:, calendar.renewal] + 1.0)
-    return Risk(churn, curve, renewal)
+def profile_groups(
+    profiles: np.ndarray, keep: np.ndarray | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """Row positions per profile name (only rows where ``keep`` holds, when given)."""
+    rows = np.arange(len(profiles)) if keep is None else np.flatnonzero(keep)
+    chosen = profiles[rows]
+    if len(rows) and (chosen == chosen[0]).all():
+        return [(str(chosen[0]), rows)]
+    names, inverse = np.unique(chosen.astype(str), return_inverse=True)
+    return [(str(n), rows[inverse == i]) for i, n in enumerate(names)]
 
 
-def change_contributions(
+def span_change(
     profiles: Mapping[str, FittedProfile], layout: FeatureLayout, now: Rows, then: Rows
 ) -> np.ndarray:
-    """Each row's margin change from ``then`` to ``now`` split over the features, in log-odds.
+    """Each row's change of ``L`` (log of health / 100) from ``then`` to ``now`` per feature.
 
-    Both rows of a pair are scored by the later row's profile (``then`` must be routed like
-    ``now``); the split is the baseline Shapley one (:meth:`TreeShap.change`), so a feature with
-    the same value at both dates gets exactly 0.
+    Both rows of a pair are scored over the later row's stages (``then`` must be routed like
+    ``now``). Per stage, the booster's margin change is split by baseline Shapley
+    (:meth:`TreeShap.change`, so a feature with the same value at both dates gets exactly 0) and
+    carried into ``L`` along the straight margin path.
 
     Returns:
-        Array of shape (rows, features); each row sums to the change of its margin.
+        Array of shape (rows, features); each row sums to the change of ``L`` (up to the local
+        slope where a margin barely moves).
     """
-    phi = np.empty((len(now.ids), len(layout.names)))
-    for name, at in now.groups:
-        profile = profiles[name]
-        later, earlier = encoded(now, layout, profile, at), encoded(then, layout, profile, at)
-        phi[at] = profile.shap.change(later, earlier)
-    return phi
+    out = np.zeros((len(now.ids), len(layout.names)))
+    for stage_profiles, share in now.timeline:
+        for name, at in profile_groups(stage_profiles, share > 0):
+            profile = profiles[name]
+            later, earlier = encoded(now, layout, profile, at), encoded(then, layout, profile, at)
+            booster = profile.piece.booster
+            m_now, m_then = margins(booster, later), margins(booster, earlier)
+            moved = m_now - m_then
+            flat = np.abs(moved) < FLAT_MARGIN
+            gained = profile.log_survival(m_now) - profile.log_survival(m_then)
+            middle = profile.log_survival_slope((m_now + m_then) / 2.0)
+            ratio = np.where(flat, middle, gained / np.where(flat, 1.0, moved))
+            change = profile.shap.change(later, earlier)
+            out[at] += (share[at] * ratio)[:, None] * change
+    return out
 
 
 def encoded(
@@ -255,7 +260,8 @@ def encoded(
     return encode(rows.X, rows.raw, layout, profile.codes, at)
 
 
-def _margin(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+def margins(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+    """Raw margins of a booster matrix."""
     # a thread team costs more than it saves on a few rows, and waits for a free core when busy
     threads = {"num_threads": 1} if len(X) <= _SMALL_BATCH else {}
     return booster.predict(X, raw_score=True, **threads)

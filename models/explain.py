@@ -239,7 +239,8 @@ def change_table(
         specs: catalog entry per feature, in feature order.
         then_at: feature values at the earlier date.
         now_at: feature values at the later date.
-        profile_points: points of the ``profile`` component per row (0 where unchanged).
+        profile_points: points of the ``profile`` component per row (0 where unchanged): a
+            change of profile, or of the time left in a tenure-bound one.
         profile_then: profile per row at the earlier date.
         profile_now: profile per row at the later date.
         top_k: keep this many measures per account and sum the rest into one
@@ -303,7 +304,8 @@ def change_table(
             }
         )
     ]
-    changed = np.flatnonzero(profile_then != profile_now)
+    # a profile left, or a shorter stay ahead in a tenure-bound one (e.g. onboarding)
+    changed = np.flatnonzero((profile_then != profile_now) | (profile_points != 0.0))
     if changed.size:
         parts.append(
             pd.DataFrame(
@@ -319,6 +321,8 @@ def change_table(
                     "health_points": profile_points[changed],
                     "sentence": [
                         f"Health profile changed from {a} to {b} ({format_points(q)})"
+                        if a != b
+                        else f"Less time left in the {a} profile ({format_points(q)})"
                         for a, b, q in zip(
                             profile_then[changed],
                             profile_now[changed],

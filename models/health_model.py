@@ -22,20 +22,20 @@ from sklearn.exceptions import NotFittedError
 
 from vitals.features.catalog import FeatureSet
 from vitals.models import frames
-from vitals.models.core import Rows, RowScores, change_contributions, score_rows
+from vitals.models.change import explain_change
+from vitals.models.core import Rows, RowScores, score_rows
 from vitals.models.explain import (
     ChangeExplanation,
     Explanation,
     ReasonColumns,
-    change_table,
     reason_columns,
     reason_records,
     reasons_table,
 )
 from vitals.models.persistence import SavedModel, read_model, write_model
 from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit_profile
-from vitals.models.reasons import split_score_change
 from vitals.models.records import Problem, RecordReader, RecordScore
+from vitals.models.risk_scoring import Risk, score_risk
 from vitals.models.rollup import RollUp, Weighting, roll_up
 from vitals.models.survival import HORIZONS, health_exponent
 from vitals.models.treeshap import TreeShap
@@ -132,7 +132,9 @@ class HealthModel:
         self.router_ = router
         self.metadata_ = dict(metadata or {})
         self._layout = layout
-        self._reader = RecordReader.for_feature_set(self.feature_set_, router)
+        self._reader = RecordReader.for_feature_set(
+            self.feature_set_, router, self.health_span_days
+        )
         self._specs = [catalog[n] for n in layout.names]
         return self
 
@@ -151,7 +153,7 @@ class HealthModel:
             InputError: bad input (the message names the column and account).
         """
         rows = self._rows(frame)
-        return self._table(frame, rows, self._score(rows, contributions=False, risk=True))
+        return self._table(frame, rows, self._score(rows, contributions=False))
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """TreeSHAP contributions in log-odds per feature plus ``base_value``, like ``frame``.
@@ -175,7 +177,7 @@ class HealthModel:
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         rows = self._rows(frame)
-        scores = self._score(rows, contributions=True, risk=True)
+        scores = self._score(rows, contributions=True)
         reasons = reasons_table(rows.ids, self._reasons(rows, scores, top_k))
         table = self._table(frame, rows, scores, baseline_score=scores.baseline_score)
         return Explanation(table, reasons)
@@ -215,13 +217,14 @@ class HealthModel:
         if not records:
             return []
         rows = self._reader.rows(records, [""] * len(records))
-        scores = self._score(rows, contributions=True, risk=True)
+        scores = self._score(rows, contributions=True)
+        risk = self._risk(rows, scores)
         if top_k > 0:
             reasons = reason_records(len(records), self._reasons(rows, scores, top_k))
         else:
             reasons = [[] for _ in records]
-        baseline, risk = scores.baseline_score, scores.risk
-        assert baseline is not None and risk is not None  # asked for above
+        baseline = scores.baseline_score
+        assert baseline is not None  # computed with the contributions
         return [
             RecordScore(
                 str(rows.profiles[i]),
@@ -254,45 +257,8 @@ class HealthModel:
         """
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
-        now = self._rows(frame_now)
-        earlier = self._rows(frame_then)
-        then = earlier.take(frames.align_accounts(earlier.ids, now.ids))
-        counter = then.take(np.arange(len(then.ids)), profiles=now.profiles)
-        scored_now = self._score(now, contributions=False)
-        scored_counter = self._score(counter, contributions=False)
-        scored_then = self._score(then, contributions=False)
-        margin_now, margin_counter = scored_now.margin, scored_counter.margin
-        slope = np.empty(len(now.ids))
-        for name, rows in now.groups:
-            profile = self.profiles_[name]
-            slope[rows] = profile.slope((margin_counter[rows] + margin_now[rows]) / 2.0)
-        s_now, s_then, s_counter = scored_now.score, scored_then.score, scored_counter.score
-        delta_phi = change_contributions(self.profiles_, self._layout, now, counter)
-        points = split_score_change(delta_phi, s_now - s_counter, slope)
-        table = change_table(
-            now.ids,
-            points,
-            self._specs,
-            then.value_getter(self._layout),
-            now.value_getter(self._layout),
-            s_counter - s_then,
-            then.profiles,
-            now.profiles,
-            top_k,
-        )
-        summary = pd.DataFrame(
-            {
-                "account_id": now.ids,
-                "profile_then": then.profiles,
-                "profile_now": now.profiles,
-                "score_then": s_then,
-                "score_now": s_now,
-                "score_change": s_now - s_then,
-                "band_then": scored_then.band,
-                "band_now": scored_now.band,
-            }
-        )
-        return ChangeExplanation(summary, table)
+        now, earlier = self._rows(frame_now), self._rows(frame_then)
+        return explain_change(self.profiles_, self._layout, self._specs, earlier, now, top_k)
 
     def roll_up(
         self,
@@ -370,19 +336,22 @@ class HealthModel:
                 return None
             return frame[column].to_numpy(dtype=object, na_value=np.nan)[at]
 
+        stages = self.router_.stages(segment, tenure, self.health_span_days)
         return Rows(
             ids,
-            self.router_.route(segment, tenure),
+            stages[0][0],
             frames.numeric_matrix(frame, self._layout),
             frames.categorical_values(frame, self._layout),
             previous,
+            stages,
         )
 
-    def _score(self, rows: Rows, *, contributions: bool, risk: bool = False) -> RowScores:
-        horizon = self.feature_set_.horizon_days if risk else None
-        return score_rows(
-            self.profiles_, self._layout, rows, contributions=contributions, horizon=horizon
-        )
+    def _score(self, rows: Rows, *, contributions: bool) -> RowScores:
+        return score_rows(self.profiles_, self._layout, rows, contributions=contributions)
+
+    def _risk(self, rows: Rows, scores: RowScores) -> Risk:
+        horizon = self.feature_set_.horizon_days
+        return score_risk(self.profiles_, self._layout, rows, scores.probability, horizon)
 
     def _table(
         self, frame: pd.DataFrame, rows: Rows, scores: RowScores, **extra: np.ndarray | None
@@ -390,8 +359,7 @@ class HealthModel:
         columns: dict[str, object] = {"account_id": rows.ids}
         if frames.AS_OF in frame.columns:
             columns[frames.AS_OF] = frame[frames.AS_OF].to_numpy()
-        risk = scores.risk
-        assert risk is not None  # tables are scored with the risk curve
+        risk = self._risk(rows, scores)
         columns.update(
             profile=rows.profiles,
             pooled=scores.pooled,

@@ -18,11 +18,12 @@ import numpy as np
 from vitals.features.catalog import FeatureSpec
 from vitals.models.calibration import Calibrator
 from vitals.models.frames import FeatureLayout
-from vitals.models.scoring import Bands, default_bands, health_score
+from vitals.models.scoring import Bands, default_bands
 from vitals.models.survival import RiskPiece
 from vitals.models.treeshap import TreeShap
 
 _SLOPE_STEP = 1e-6  # log-odds step of the central difference for S'(M)
+_CERTAIN = 1e-12  # a churn probability of 1 is held just below it, so health stays a number
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,15 @@ class FittedProfile:
         assert self.piece.bands is not None  # filled in by fit_profile
         return self.piece.bands
 
-    def score(self, margin: np.ndarray) -> np.ndarray:
-        """Health score at raw margins."""
-        return health_score(self.piece.calibrator.transform(margin), self.exponent)
+    def log_survival(self, margin: np.ndarray) -> np.ndarray:
+        """``exponent * log(1 - p)`` at raw margins: the log of health / 100 over the whole span
+        (a stage of a span spent in this profile weighs it by its share)."""
+        p = np.clip(self.piece.calibrator.transform(margin), 0.0, 1.0 - _CERTAIN)
+        return self.exponent * np.log1p(-p)
 
-    def slope(self, margin: np.ndarray) -> np.ndarray:
-        """Derivative of the health score in the margin (central difference)."""
-        up, down = self.score(margin + _SLOPE_STEP), self.score(margin - _SLOPE_STEP)
+    def log_survival_slope(self, margin: np.ndarray) -> np.ndarray:
+        """Derivative of :meth:`log_survival` in the margin (central difference)."""
+        up, down = self.log_survival(margin + _SLOPE_STEP), self.log_survival(margin - _SLOPE_STEP)
         return (up - down) / (2.0 * _SLOPE_STEP)
 
 
@@ -187,6 +190,35 @@ class ProfileRouter:
     def needs_tenure(self) -> bool:
         """Whether any rule reads ``tenure_days``."""
         return any(r.max_tenure_days is not None for r in self.rules)
+
+    def stages(
+        self, segment: np.ndarray, tenure_days: np.ndarray, span_days: int | None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The profiles each account passes through over the next ``span_days`` as its tenure
+        grows, with the share of the span spent in each (shares add up to 1 per account).
+
+        An account leaves a profile with ``max_tenure_days`` when its tenure reaches it, and goes
+        to the profile routing gives it then. ``span_days=None`` gives one stage, today's profile.
+        """
+        profile = self.route(segment, tenure_days)
+        if span_days is None:
+            return [(profile, np.ones(len(segment)))]
+        limits = {r.name: r.max_tenure_days for r in self.rules if r.max_tenure_days is not None}
+        tenure = np.asarray(tenure_days, dtype=np.float64).copy()
+        left = np.full(len(segment), float(span_days))
+        stages = []
+        for _ in range(len(self.rules) + 1):
+            limit = np.array([limits.get(p, np.inf) for p in profile], dtype=np.float64)
+            days = np.minimum(np.clip(limit - tenure, 0.0, None), left)
+            days = np.where(
+                np.isnan(days), left, days
+            )  # unknown tenure: today's profile throughout
+            stages.append((profile, days / span_days))
+            tenure, left = tenure + days, left - days
+            if not (left > 0).any():
+                break
+            profile = self.route(segment, tenure)
+        return stages
 
     def route(self, segment: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
         """Profile name per account.

@@ -88,6 +88,7 @@ class RecordReader:
         router: the model's profile router.
         minimums: the smallest possible value of numeric features that have one (a strict
             check refuses less); ``tenure_days`` is at least 0 in any case.
+        span_days: the model's health span (routes each record over it).
     """
 
     def __init__(
@@ -95,9 +96,11 @@ class RecordReader:
         layout: FeatureLayout,
         router: ProfileRouter,
         minimums: Mapping[str, float] | None = None,
+        span_days: int | None = None,
     ) -> None:
         self.layout = layout
         self.router = router
+        self.span_days = span_days
         names = layout.names
         self._numeric_at = [j for j, n in enumerate(names) if n not in layout.categorical]
         self._numeric_values = itemgetter(*(names[j] for j in self._numeric_at))
@@ -113,7 +116,9 @@ class RecordReader:
         self._floors = np.array([self._minimums.get(n, -np.inf) for n in self._checked])
 
     @classmethod
-    def for_feature_set(cls, features: FeatureSet, router: ProfileRouter) -> RecordReader:
+    def for_feature_set(
+        cls, features: FeatureSet, router: ProfileRouter, span_days: int | None = None
+    ) -> RecordReader:
         """The reader of a model whose boosters read ``features``, in that order.
 
         The layout is the model's (its categorical features are the catalog's, which
@@ -124,7 +129,7 @@ class RecordReader:
             tuple(s.name for s in specs), tuple(s.name for s in specs if s.kind == "categorical")
         )
         minimums = {s.name: s.minimum for s in specs if s.minimum is not None}
-        return cls(layout, router, minimums)
+        return cls(layout, router, minimums, span_days)
 
     @property
     def required(self) -> list[str]:
@@ -224,5 +229,5 @@ class RecordReader:
         def previous(column: str, at: np.ndarray) -> np.ndarray:
             return np.array([records[i].get(column) for i in at.tolist()], dtype=object)
 
-        profiles = self.router.route(segment, tenure)
-        return Rows(np.array(ids, dtype=object), profiles, X, raw, previous)
+        stages = self.router.stages(segment, tenure, self.span_days)
+        return Rows(np.array(ids, dtype=object), stages[0][0], X, raw, previous, stages)

@@ -7,7 +7,8 @@ not read, a number that is not finite or below its feature's minimum (a negative
 records (extra keys, e.g. from an older model, are fine), and an id without one, or whose vector
 does not fit the model, gets its own 404 / 409 entry while the rest of the batch is scored. The
 response is built as plain dicts and encoded once by pydantic-core's JSON writer; it follows
-:class:`~vitals.serving.api.schemas.PredictResponse`, which the API tests validate it against.
+:class:`~vitals.serving.api.predict_schemas.PredictResponse`, which the API tests validate it
+against.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic_core import to_json
 
 from vitals.serving.api.holder import ServingModel
-from vitals.serving.api.schemas import AccountInput
+from vitals.serving.api.predict_schemas import AccountInput
 from vitals.serving.api.vector_cache import VectorCache
 
 MAX_REPORTED_ERRORS = 100

@@ -236,3 +236,50 @@ def test_explain_handles_empty_and_tiny_frames(
     moved = int((phi.groupby(measure_of).sum() != 0).sum())  # reasons are measures
     assert moved > 0 and len(one.reasons) == min(top_k, moved)
     assert one.reasons["rank"].tolist() == list(range(1, len(one.reasons) + 1))
+
+
+@pytest.fixture(scope="module")
+def span_model(fitted_model: HealthModel) -> HealthModel:
+    """The fitted model's pieces, with health over a year (onboarding then its next profile)."""
+    pieces = [p.piece for p in fitted_model.profiles_.values()]
+    model = HealthModel(
+        fitted_model.feature_set, fitted_model.routing, "default", health_span_days=365
+    )
+    return model.fit(pieces)
+
+
+def test_health_over_the_span_chains_the_profiles_an_account_passes_through(
+    span_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    young = snapshots[snapshots["tenure_days"] < 60].head(20).assign(tenure_days=30)
+    assert len(young)
+    exponent = 365 / span_model.feature_set.horizon_days
+    scores = span_model.predict(young)
+    graduated = span_model.predict(young.assign(tenure_days=400))
+    onboarding = span_model.profiles_["onboarding"]
+    margin = onboarding.piece.booster.predict(training_matrix(young), raw_score=True)
+    p = onboarding.piece.calibrator.transform(margin)
+    # 60 of the 365 days in onboarding, the rest in the profile the account graduates into
+    later = (graduated["health_score"].to_numpy() / 100) ** (305 / 365)
+    expected = 100 * (1 - p) ** (exponent * 60 / 365) * later
+    np.testing.assert_allclose(scores["health_score"], expected, rtol=1e-9)
+    # no jump where onboarding ends: a day before and after differ by little
+    edge = span_model.predict(young.assign(tenure_days=89.5))["health_score"].to_numpy()
+    after = span_model.predict(young.assign(tenure_days=90))["health_score"].to_numpy()
+    assert np.abs(edge - after).max() < 0.5
+
+
+def test_span_reasons_and_change_reasons_still_add_up(
+    span_model: HealthModel, snapshots: pd.DataFrame
+) -> None:
+    explained = span_model.explain(snapshots, top_k=len(span_model.feature_names_))
+    total = explained.reasons.groupby("account_id")["health_points"].sum()
+    scores = explained.scores.set_index("account_id")
+    gap = scores["health_score"] - scores["baseline_score"]
+    np.testing.assert_allclose(total.reindex(gap.index, fill_value=0.0), gap, atol=1e-6)
+    change = span_model.explain_change(snapshots, _later(snapshots))
+    summary = change.summary.set_index("account_id")
+    moved = change.contributions.groupby("account_id")["health_points"].sum()
+    np.testing.assert_allclose(
+        moved.reindex(summary.index, fill_value=0.0), summary["score_change"], atol=0.01
+    )

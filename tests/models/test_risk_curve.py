@@ -106,3 +106,32 @@ def test_advancing_moves_only_the_calendar_features() -> None:
     np.testing.assert_array_equal(moved[:, 2], [0.0, 0.0])
     np.testing.assert_allclose(moved[:, 3], [20.0 - 45.0 + 365.25 / 12, 155.0])
     assert CalendarColumns.of(names).advance(X, 0) is X
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    tenure=arrays(np.float64, 6, elements=st.floats(0.0, 1000.0)),
+    segment=st.lists(st.sampled_from(["smb", "enterprise", None]), min_size=6, max_size=6),
+    span=st.integers(1, 730),
+)
+def test_an_account_spends_its_span_in_the_profiles_its_tenure_reaches(tenure, segment, span):
+    from vitals.models.profiles import ProfileRouter, ProfileRule
+
+    rules = [
+        ProfileRule("onboarding", max_tenure_days=90),
+        ProfileRule("young_smb", segments=("smb",), max_tenure_days=365),
+        ProfileRule("smb", segments=("smb",)),
+    ]
+    router = ProfileRouter(rules, "default")
+    segments = np.array(segment, dtype=object)
+    stages = router.stages(segments, tenure, span)
+    np.testing.assert_array_equal(stages[0][0], router.route(segments, tenure))
+    np.testing.assert_allclose(sum(share for _, share in stages), 1.0)
+    onboarding = sum(share * (p == "onboarding") for p, share in stages) * span
+    np.testing.assert_allclose(onboarding, np.clip(np.minimum(90 - tenure, span), 0, None))
+    young = sum(share * (p == "young_smb") for p, share in stages) * span
+    start = np.maximum(tenure, 90)
+    smb = segments == "smb"
+    left = np.clip(np.minimum(365 - start, span - np.clip(90 - tenure, 0, None)), 0, None)
+    np.testing.assert_allclose(young[smb], left[smb])
+    assert [len(s) for s, _ in router.stages(segments, tenure, None)] == [6]

@@ -32,7 +32,8 @@ def test_health_does_not_move_with_the_calendar_but_risk_does(outcome: TrainingO
         tenure_days=test["tenure_days"] + 40,
     )
     now, moved = outcome.model.predict(test), outcome.model.predict(later)
-    same = (now["profile"] == moved["profile"]).to_numpy()
+    # past every tenure-bound profile, a year ahead is spent in today's profile either way
+    same = (test["tenure_days"] >= 90).to_numpy()
     assert same.mean() > 0.5
     np.testing.assert_array_equal(now["health_score"][same], moved["health_score"][same])
     assert not np.allclose(now["risk_90d"][same], moved["risk_90d"][same])

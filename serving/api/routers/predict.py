@@ -32,8 +32,9 @@ from vitals.serving.api.deps import (
     require,
 )
 from vitals.serving.api.errors import located
+from vitals.serving.api.predict_schemas import PredictRequest, PredictResponse
 from vitals.serving.api.predicting import predict_accounts
-from vitals.serving.api.schemas import PredictRequest, PredictResponse, problems
+from vitals.serving.api.schemas import problems
 
 MAX_REASONS = 20
 QUICK_ACCOUNTS = 4  # accounts with features up to which a request is scored on the event loop

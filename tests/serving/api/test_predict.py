@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from vitals.features.build import LABEL_COLUMNS, Snapshots, build_features
 from vitals.features.loader import load_dataset
 from vitals.models.health_model import HealthModel
-from vitals.serving.api.schemas import PredictResponse
+from vitals.serving.api.predict_schemas import PredictResponse
 
 
 @pytest.fixture(scope="module")
