@@ -28,6 +28,7 @@ replaced by its limit, the local slope ``S'(M)`` (a central difference).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -159,3 +160,34 @@ def _movement(before: object, after: object) -> str:
     if after > before:  # type: ignore[operator]
         return "rose"
     return "fell" if after < before else "stayed"  # type: ignore[operator]
+
+
+def risk_sentences(
+    curve: Mapping[int, float],
+    days_to_renewal: float | None,
+    renewal_risk: float | None,
+    renewal_at_risk: float | None,
+) -> list[str]:
+    """Timing as context for risk (never a reason for health), in words.
+
+    Args:
+        curve: risk of churning within each horizon, by days.
+        days_to_renewal: days to the next renewal, if known.
+        renewal_risk: risk of being gone by then.
+        renewal_at_risk: that risk times the contract value.
+
+    Returns:
+        Up to two sentences: the renewal and the risk by horizon.
+    """
+    out = []
+    if days_to_renewal is not None and renewal_risk is not None:
+        money = "" if renewal_at_risk is None else f", {renewal_at_risk:,.0f} of contract value"
+        day = "day" if round(days_to_renewal) == 1 else "days"
+        out.append(
+            f"Renewal in {days_to_renewal:.0f} {day}: {renewal_risk:.0%} risk of being gone by "
+            f"then{money}"
+        )
+    if curve:
+        parts = ", ".join(f"{risk:.0%} within {days} days" for days, risk in sorted(curve.items()))
+        out.append(f"Risk of churning: {parts}")
+    return out

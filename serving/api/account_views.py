@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vitals.models.frames import ACCOUNT_ID
+from vitals.models.reasons import risk_sentences
 from vitals.models.survival import HORIZONS
 from vitals.serving.api.holder import ServingModel
 from vitals.serving.api.schemas import (
@@ -44,6 +45,7 @@ def stored_reasons(items: list[dict[str, Any]]) -> list[Reason]:
 
 def summary(row: HealthScore, change: float | None = None) -> AccountSummary:
     """A stored score row as an :class:`AccountSummary`."""
+    points = curve(row)
     return AccountSummary(
         account_id=row.account_id,
         parent_id=row.parent_id,
@@ -58,9 +60,16 @@ def summary(row: HealthScore, change: float | None = None) -> AccountSummary:
         revenue_at_risk=row.revenue_at_risk,
         score_change=change,
         reasons=stored_reasons(row.reasons),
-        curve=curve(row),
+        curve=points,
         renewal_risk=row.renewal_risk,
         renewal_revenue_at_risk=row.renewal_revenue_at_risk,
+        days_to_renewal=row.days_to_renewal,
+        risk_context=risk_sentences(
+            {p.days: p.risk for p in points},
+            row.days_to_renewal,
+            row.renewal_risk,
+            row.renewal_revenue_at_risk,
+        ),
     )
 
 

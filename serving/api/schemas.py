@@ -111,6 +111,12 @@ class AccountSummary(BaseModel):
     renewal_revenue_at_risk: float | None = Field(
         default=None, description="renewal_risk x contract value"
     )
+    days_to_renewal: float | None = Field(default=None, description="days to the next renewal")
+    risk_context: list[str] = Field(
+        default_factory=list,
+        description="the renewal and the risk by horizon in words: context for the risk, never a "
+        "reason for health",
+    )
 
 
 class WorklistPage(BaseModel):

@@ -38,6 +38,7 @@ SCORE_SCHEMA: dict[str, str] = {
     "reasons": "string",
     **{column: "double" for column in RISK_COLUMNS},
     "renewal_risk": "double",
+    "days_to_renewal": "double",
     "renewal_revenue_at_risk": "double",
 }
 ROLLUP_SCHEMA: dict[str, str] = {
@@ -115,6 +116,7 @@ def score_accounts(
             "reasons": _grouped_json(position, explained.reasons, "account_id", _REASON_KEYS),
             **{c: scores[c].to_numpy(dtype=np.float64) for c in RISK_COLUMNS},
             "renewal_risk": renewal,
+            "days_to_renewal": _optional_number(frame, "days_to_renewal"),
             "renewal_revenue_at_risk": renewal * value,
         }
     )
@@ -181,6 +183,12 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts for the store: NaN becomes ``None``, numpy scalars Python ones."""
     plain = frame.astype(object).where(frame.notna(), None)
     return plain.to_dict("records")
+
+
+def _optional_number(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _dates(column: pd.Series) -> np.ndarray:

@@ -84,6 +84,7 @@ class _ScoreColumns:
     risk_180d: Mapped[float | None] = mapped_column(Float, nullable=True)
     risk_365d: Mapped[float | None] = mapped_column(Float, nullable=True)
     renewal_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
+    days_to_renewal: Mapped[float | None] = mapped_column(Float, nullable=True)
     renewal_revenue_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 

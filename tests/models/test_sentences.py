@@ -55,3 +55,17 @@ def test_built_in_features_get_the_measures_a_cs_team_knows() -> None:
     )
     restored = FeatureSpec.from_dict({**CURRENT.to_dict(), "measure": ""})  # an older manifest
     assert restored.measure == "Product usage"
+
+
+def test_risk_context_names_the_renewal_and_the_risk_by_horizon() -> None:
+    from vitals.models.reasons import risk_sentences
+
+    sentences = risk_sentences({90: 0.05, 30: 0.012}, 85.0, 0.04, 1200.0)
+    assert sentences == [
+        "Renewal in 85 days: 4% risk of being gone by then, 1,200 of contract value",
+        "Risk of churning: 1% within 30 days, 5% within 90 days",
+    ]
+    assert risk_sentences({}, None, None, None) == []
+    assert risk_sentences({}, 1.0, 0.5, None) == [
+        "Renewal in 1 day: 50% risk of being gone by then"
+    ]

@@ -40,7 +40,8 @@ def score_rows(as_of: date, health: dict[str, float], version: str = "v1") -> li
             "baseline_score": 75.0, "contract_value": 1000.0, "revenue_at_risk": p * 1000.0,
             "reasons": RawJSON(f'[{{"rank":1,"feature":"logins_30d","health_points":{score-75}}}]'),
             "risk_30d": p / 3, "risk_90d": p, "risk_180d": min(1.0, 2 * p),
-            "risk_365d": min(1.0, 4 * p), "renewal_risk": p, "renewal_revenue_at_risk": p * 1000.0,
+            "risk_365d": min(1.0, 4 * p), "renewal_risk": p, "days_to_renewal": 40.0,
+            "renewal_revenue_at_risk": p * 1000.0,
         })  # fmt: skip
     return rows
 

@@ -31,6 +31,7 @@ def test_train_evaluate_promote(tracking: str, data_dir: Path, snapshot_file: Pa
     assert trained.exit_code == 0, trained.output
     assert "registered as version 1 (challenger)" in trained.stdout
     assert "overall" in trained.stdout and "logistic" in trained.stdout
+    assert "risk curve by horizon" in trained.stdout and "Kaplan-Meier" in trained.stdout
 
     shown = runner.invoke(app, ["evaluate", "--model", "challenger", "--json"])
     assert shown.exit_code == 0, shown.output
@@ -41,6 +42,7 @@ def test_train_evaluate_promote(tracking: str, data_dir: Path, snapshot_file: Pa
         "logistic",
         "pooled",
     }
+    assert report["survival"]["horizons"]["30d"]["rows_followed_up"] > 0
 
     promoted = runner.invoke(app, ["promote"])
     assert promoted.exit_code == 0, promoted.output

@@ -97,6 +97,8 @@ def _print(detail: AccountDetail) -> None:
             f"[bold]{a.account_id}[/bold] as of {a.as_of}: health {a.health_score:.1f} "
             f"({a.band}), churn risk {a.churn_probability:.1%}"
         )
+        for sentence in a.risk_context:
+            console.print(f"  {sentence}")
         _reasons("Reasons for the score", [(r.health_points, r.sentence) for r in a.reasons])
     change = detail.change
     if change is not None and change.score_change is not None:

@@ -144,7 +144,30 @@ def print_report(report: dict) -> None:
         for row in rows:
             table.add_row(row["model"], *(_cell(row[m]) for m in _COLUMNS))
         console.print(table)
+    _print_survival(report.get("survival"))
     _print_features(report.get("features"))
+
+
+def _print_survival(survival: dict | None) -> None:
+    """The risk curve per horizon, its integrated Brier score and D-calibration."""
+    if not survival or not survival.get("available"):
+        return
+    table = Table(title="risk curve by horizon", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("horizon", "rows followed up", "AUC", "ECE", "time-dependent AUC"):
+        table.add_column(column, justify="left" if column == "horizon" else "right")
+    for horizon, facts in survival["horizons"].items():
+        table.add_row(
+            horizon,
+            f"{facts['rows_followed_up']:,}",
+            *(_cell(facts.get(k)) for k in ("auc", "ece", "time_dependent_auc")),
+        )
+    console.print(table)
+    brier, dcal = survival["integrated_brier"], survival["d_calibration"]
+    first, last = brier["days"]
+    console.print(
+        f"integrated Brier score, days {first}-{last}: {_cell(brier['vitals'])} "
+        f"(Kaplan-Meier {_cell(brier['kaplan_meier'])}); D-calibration p = {dcal['p_value']:.3g}"
+    )
 
 
 def _print_features(facts: dict | None) -> None:

@@ -144,6 +144,26 @@ def test_a_store_from_before_the_curve_upgrades_and_its_scores_still_read(
             row = HealthRepository(session).latest(["a1"])[0]
             view = summary(row)
         assert (view.health_score, view.churn_probability) == (80.0, 0.2)
-        assert view.curve == [] and view.renewal_risk is None
+        assert view.curve == [] and view.renewal_risk is None and view.risk_context == []
     finally:
         store.close()
+
+
+def test_a_score_with_a_curve_reads_as_curve_points_and_risk_context() -> None:
+    from vitals.serving.api.account_views import summary
+    from vitals.serving.store import HealthScore
+
+    row = HealthScore(
+        account_id="a1", as_of=D1, model_version="v1", run_id=1, parent_id=None, segment="smb",
+        profile="smb", pooled=False, churn_probability=0.05, health_score=80.0, band="good",
+        baseline_score=75.0, contract_value=1000.0, revenue_at_risk=50.0, reasons=[],
+        risk_30d=0.01, risk_90d=0.05, risk_180d=0.08, risk_365d=0.15, renewal_risk=0.04,
+        days_to_renewal=60.0, renewal_revenue_at_risk=40.0,
+    )  # fmt: skip
+    view = summary(row)
+    assert [(p.days, p.risk) for p in view.curve] == [
+        (30, 0.01), (90, 0.05), (180, 0.08), (365, 0.15)
+    ]  # fmt: skip
+    assert view.curve[-1].survival == pytest.approx(0.85)
+    assert view.risk_context[0].startswith("Renewal in 60 days: 4% risk")
+    assert "15% within 365 days" in view.risk_context[1]

@@ -1,4 +1,4 @@
-"""The risk curve beside each score: risk within 30, 90, 180 and 365 days, and at the renewal.
+"""The risk curve beside each score: risk within 30, 90, 180 and 365 days, and by the renewal.
 
 Existing rows keep working: the new columns are nullable, and scores written by models saved
 before the curve leave them empty.
@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 SCORE_TABLES = ("health_scores", "staged_health_scores")
 ROLLUP_TABLES = ("parent_health", "staged_parent_health")
-RISK_COLUMNS = ("risk_30d", "risk_90d", "risk_180d", "risk_365d", "renewal_risk")
+RISK_COLUMNS = ("risk_30d", "risk_90d", "risk_180d", "risk_365d", "renewal_risk", "days_to_renewal")
 RENEWAL_REVENUE = "renewal_revenue_at_risk"
 
 
