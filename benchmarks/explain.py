@@ -35,6 +35,7 @@ from vitals.models.calibration import Calibrator
 from vitals.models.core import encoded
 from vitals.models.health_model import HealthModel
 from vitals.models.profiles import ProfileModel, ProfileRule
+from vitals.models.survival import HEALTH_SPAN_DAYS, RiskPiece
 from vitals.models.treeshap import TreeShap
 
 SEGMENTS = ["enterprise", "mid_market", "smb"]
@@ -131,7 +132,11 @@ def fit_stand_in(n_train: int, trees: int, leaves: int, n_numeric: int) -> Healt
             booster = lgb.train(params, lgb.Dataset(matrix(train[rows]), y[rows]), trees)
         margin = booster.predict(matrix(calib[cal_rows]), raw_score=True)
         calibrator = Calibrator("isotonic").fit(margin, y_cal[cal_rows])
-        return ProfileModel(name, booster, calibrator, float(y[rows].mean()), pooled=pooled)
+        # the risk curve's boosters cost what the health booster does: the same trees stand in
+        risk = RiskPiece(booster, calibrator, booster, calibrator)
+        return ProfileModel(
+            name, booster, calibrator, float(y[rows].mean()), pooled=pooled, risk=risk
+        )
 
     everyone, cal_all = np.ones(len(train), bool), np.ones(len(calib), bool)
     pooled = lgb.train(params, lgb.Dataset(matrix(train), y), trees)
@@ -147,7 +152,8 @@ def fit_stand_in(n_train: int, trees: int, leaves: int, n_numeric: int) -> Healt
     pieces.append(piece("default", everyone, cal_all, pooled))
     routing = [ProfileRule(name=s, segments=(s,)) for s in SEGMENTS]
     declared = FeatureSet(tuple(catalog), Vocabulary(), 90, 30)
-    return HealthModel(declared, routing).fit(pieces, metadata={"model_version": "stand-in"})
+    model = HealthModel(declared, routing, health_span_days=HEALTH_SPAN_DAYS)
+    return model.fit(pieces, metadata={"model_version": "stand-in"})
 
 
 def rows_per_profile(

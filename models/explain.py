@@ -22,6 +22,7 @@ from vitals.models.measures import Measures, breakdowns, exact, fetch, readable
 from vitals.models.reasons import (
     OTHER_COMPONENT,
     PROFILE_COMPONENT,
+    PointsUnit,
     change_sentence,
     format_points,
     measure_sentence,
@@ -119,6 +120,7 @@ def reason_columns(
     specs: Sequence[FeatureSpec],
     value_at: ValueGetter,
     previous_at: PreviousGetter,
+    unit: PointsUnit = "health",
 ) -> ReasonColumns:
     """The ``k`` largest measures of each row; measures worth exactly 0 points are left out.
 
@@ -129,6 +131,8 @@ def reason_columns(
         specs: catalog entry per feature, in feature order.
         value_at: values of a feature at some rows.
         previous_at: values of a feature a window earlier at some rows, ``None`` if unknown.
+        unit: what the points are: health points, or percentage points of risk (the column
+            keeps the name ``health_points``; the sentences say which).
     """
     table = Measures.of(specs)
     measure_points = table.totals(points)
@@ -150,7 +154,7 @@ def reason_columns(
         now, before = value_at(j, at), previous_at(j, at)
         before = np.full(len(at), None, dtype=object) if before is None else before
         return [
-            _entry(spec, v, b, p, reason_sentence(spec, v, b, p))
+            _entry(spec, v, b, p, reason_sentence(spec, v, b, p, unit))
             for v, b, p in zip(now, before, shares.tolist(), strict=True)
         ]
 
@@ -171,12 +175,12 @@ def reason_columns(
             "health_points": points_list,
             "log_odds": log_odds.tolist(),
             "sentence": [
-                measure_sentence(table.names[m], reason_sentence(specs[f], v, b, p))
+                measure_sentence(table.names[m], reason_sentence(specs[f], v, b, p, unit))
                 for m, f, v, b, p in zip(
                     measures.tolist(), features, values, previous, points_list, strict=True
                 )
             ],
-            "breakdown": breakdowns(points, rows, measures, table, describe),
+            "breakdown": breakdowns(points, rows, measures, table, describe, unit),
         },
     )
 
@@ -230,6 +234,7 @@ def change_table(
     profile_then: np.ndarray,
     profile_now: np.ndarray,
     top_k: int | None,
+    unit: PointsUnit = "health",
 ) -> pd.DataFrame:
     """Per-account shares of a score change, by measure, as a long table that sums to the change.
 
@@ -245,6 +250,7 @@ def change_table(
         profile_now: profile per row at the later date.
         top_k: keep this many measures per account and sum the rest into one
             ``other_measures`` row (``None`` keeps every measure that moved the score).
+        unit: what the points are (health points, or percentage points of risk).
 
     Returns:
         Columns ``account_id, rank, component, measure, feature, label, unit, value_then,
@@ -269,7 +275,10 @@ def change_table(
     def describe(j: int, at: np.ndarray, shares: np.ndarray) -> list[dict[str, Any]]:
         spec = specs[j]
         return [
-            {**_entry(spec, b, None, p, change_sentence(spec, a, b, p)), "value_then": readable(a)}
+            {
+                **_entry(spec, b, None, p, change_sentence(spec, a, b, p, unit)),
+                "value_then": readable(a),
+            }
             for a, b, p in zip(then_at(j, at), now_at(j, at), shares.tolist(), strict=True)
         ]
 
@@ -290,7 +299,7 @@ def change_table(
                 "exact_value_now": [exact(v) for v in now_values],
                 "health_points": pts,
                 "sentence": [
-                    measure_sentence(table.names[k], change_sentence(specs[f], a, b, q))
+                    measure_sentence(table.names[k], change_sentence(specs[f], a, b, q, unit))
                     for k, f, a, b, q in zip(
                         measures.tolist(),
                         features,
@@ -300,7 +309,7 @@ def change_table(
                         strict=True,
                     )
                 ],
-                "breakdown": _objects(breakdowns(points, rows, measures, table, describe)),
+                "breakdown": _objects(breakdowns(points, rows, measures, table, describe, unit)),
             }
         )
     ]
@@ -320,9 +329,9 @@ def change_table(
                     "exact_value_now": profile_now[changed],
                     "health_points": profile_points[changed],
                     "sentence": [
-                        f"Health profile changed from {a} to {b} ({format_points(q)})"
+                        f"Health profile changed from {a} to {b} ({format_points(q, unit)})"
                         if a != b
-                        else f"Less time left in the {a} profile ({format_points(q)})"
+                        else f"Less time left in the {a} profile ({format_points(q, unit)})"
                         for a, b, q in zip(
                             profile_then[changed],
                             profile_now[changed],
@@ -346,7 +355,7 @@ def change_table(
                     "label": "Other measures",
                     "health_points": total,
                     "sentence": [
-                        f"{c} other measures together ({format_points(q)})"
+                        f"{c} other measures together ({format_points(q, unit)})"
                         for c, q in zip(n_rest[others].tolist(), total.tolist(), strict=True)
                     ],
                 }

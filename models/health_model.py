@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
@@ -33,12 +32,12 @@ from vitals.models.explain import (
     reasons_table,
 )
 from vitals.models.persistence import SavedModel, read_model, write_model
-from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit_profile
+from vitals.models.profiles import ProfileModel, ProfileRouter, ProfileRule, fit_profiles
 from vitals.models.records import Problem, RecordReader, RecordScore
+from vitals.models.risk_explain import risk_change, risk_reasons
 from vitals.models.risk_scoring import Risk, score_risk
 from vitals.models.rollup import RollUp, Weighting, roll_up
 from vitals.models.survival import HORIZONS, health_exponent
-from vitals.models.treeshap import TreeShap
 
 RISK_COLUMNS = tuple(f"risk_{days}d" for days in HORIZONS)
 
@@ -108,23 +107,9 @@ class HealthModel:
             raise ValueError(f"unknown profile(s) {unknown}: routing only knows {expected}")
         if absent := [n for n in expected if n not in names]:
             raise ValueError(f"profile(s) {absent} have no fitted model")
-        explainers: dict[int, tuple[lgb.Booster, TreeShap]] = {}
-        for piece in profiles:
-            if id(piece.booster) not in explainers:
-                # a fresh copy keeps only the trees predict uses (best iteration) and no data
-                booster = lgb.Booster(model_str=piece.booster.model_to_string())
-                explainers[id(piece.booster)] = (booster, TreeShap(booster))
-        first = explainers[id(profiles[0].booster)][1]
-        layout = frames.FeatureLayout(tuple(first.feature_names), tuple(first.categorical_features))
-        rule_bands = {r.name: r.bands for r in self.routing}
         span = self.health_span_days
         exponent = 1.0 if span is None else health_exponent(self.feature_set.horizon_days, span)
-        fitted = {
-            p.name: fit_profile(
-                p, *explainers[id(p.booster)], layout, catalog, rule_bands.get(p.name), exponent
-            )
-            for p in profiles
-        }
+        fitted, layout = fit_profiles(profiles, catalog, self.routing, exponent)
         self.profiles_ = fitted
         self.feature_names_ = list(layout.names)
         self.feature_set_ = self.feature_set.select(layout.names)
@@ -259,6 +244,20 @@ class HealthModel:
             raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
         now, earlier = self._rows(frame_now), self._rows(frame_then)
         return explain_change(self.profiles_, self._layout, self._specs, earlier, now, top_k)
+
+    def explain_risk(self, frame: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
+        """What drives each account's risk within the horizon, timing included, in percentage
+        points of risk (see :func:`vitals.models.risk_explain.risk_reasons`)."""
+        rows = self._rows(frame)
+        return risk_reasons(self.profiles_, self._layout, self._specs, rows, top_k)
+
+    def explain_risk_change(
+        self, frame_then: pd.DataFrame, frame_now: pd.DataFrame, top_k: int | None = None
+    ) -> pd.DataFrame:
+        """Why each account's risk within the horizon moved between two snapshots, in
+        percentage points (see :func:`vitals.models.risk_explain.risk_change`)."""
+        now, earlier = self._rows(frame_now), self._rows(frame_then)
+        return risk_change(self.profiles_, self._layout, self._specs, earlier, now, top_k)
 
     def roll_up(
         self,

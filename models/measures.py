@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vitals.features.catalog import FeatureSpec
-from vitals.models.reasons import format_points
+from vitals.models.reasons import PointsUnit, format_points
 
 BREAKDOWN = 5  # features listed under a measure; the rest are summed into one entry
 # (feature index, row positions) -> values of that feature at those rows (object array)
@@ -93,6 +93,7 @@ def breakdowns(
     measures: np.ndarray,
     table: Measures,
     describe: Callable[[int, np.ndarray, np.ndarray], list[dict[str, Any]]],
+    unit: PointsUnit = "health",
 ) -> list[list[dict[str, Any]]]:
     """The features under each (row, measure) pair, largest ``|points|`` first.
 
@@ -105,6 +106,7 @@ def breakdowns(
         measures: measure index of each pair.
         table: the model's measures.
         describe: ``(feature, rows, points) -> entries`` with values and sentences.
+        unit: what the points are (health, or percentage points of risk).
     """
     pair_of, feature_of, shown = [], [], []
     rests: list[tuple[int, int, float]] = []  # pair, features summed, their points
@@ -135,7 +137,7 @@ def breakdowns(
                 "feature": "other",
                 "label": f"{count} other features",
                 "health_points": total,
-                "sentence": f"{count} other features together ({format_points(total)})",
+                "sentence": f"{count} other features together ({format_points(total, unit)})",
             }
         )
     return out

@@ -103,12 +103,15 @@ class FittedProfile:
         shap: the TreeSHAP explainer of its booster (shared by profiles sharing the booster).
         codes: per categorical feature, the code of each training level.
         exponent: the health score's exponent (see :func:`~vitals.models.scoring.health_score`).
+        risk_shap: the TreeSHAP explainer of the risk piece's horizon booster (``None`` without
+            one).
     """
 
     piece: ProfileModel
     shap: TreeShap
     codes: dict[str, dict[str, int]]
     exponent: float = 1.0
+    risk_shap: TreeShap | None = None
 
     @property
     def bands(self) -> Bands:
@@ -128,6 +131,43 @@ class FittedProfile:
         return (up - down) / (2.0 * _SLOPE_STEP)
 
 
+def fit_profiles(
+    pieces: Sequence[ProfileModel],
+    catalog: Mapping[str, FeatureSpec],
+    rules: Sequence[ProfileRule],
+    exponent: float,
+) -> tuple[dict[str, FittedProfile], FeatureLayout]:
+    """Every piece checked and fitted (:func:`fit_profile`), with the model's feature layout.
+
+    Boosters shared by several pieces (the pooled one) get one copy and one explainer. The copy
+    keeps only the trees predict uses (best iteration) and no training data.
+    """
+    explainers: dict[int, tuple[lgb.Booster, TreeShap]] = {}
+    for piece in pieces:
+        if id(piece.booster) not in explainers:
+            booster = lgb.Booster(model_str=piece.booster.model_to_string())
+            explainers[id(piece.booster)] = (booster, TreeShap(booster))
+    risk_explainers = {
+        id(p.risk.booster): TreeShap(p.risk.booster) for p in pieces if p.risk is not None
+    }
+    first = explainers[id(pieces[0].booster)][1]
+    layout = FeatureLayout(tuple(first.feature_names), tuple(first.categorical_features))
+    rule_bands = {r.name: r.bands for r in rules}
+    fitted = {
+        p.name: fit_profile(
+            p,
+            *explainers[id(p.booster)],
+            layout,
+            catalog,
+            rule_bands.get(p.name),
+            exponent,
+            None if p.risk is None else risk_explainers[id(p.risk.booster)],
+        )
+        for p in pieces
+    }
+    return fitted, layout
+
+
 def fit_profile(
     piece: ProfileModel,
     booster: lgb.Booster,
@@ -136,6 +176,7 @@ def fit_profile(
     catalog: Mapping[str, FeatureSpec],
     rule_bands: Bands | None,
     exponent: float = 1.0,
+    risk_shap: TreeShap | None = None,
 ) -> FittedProfile:
     """Check a piece and fill in its bands (piece, else its rule, else base-rate defaults).
 
@@ -147,6 +188,7 @@ def fit_profile(
         catalog: catalog entry by feature name.
         rule_bands: the profile rule's thresholds, if any.
         exponent: the health score's exponent.
+        risk_shap: the explainer of the risk piece's horizon booster.
 
     Returns:
         The fitted profile.
@@ -165,7 +207,7 @@ def fit_profile(
     categories = _categories(piece, booster, layout)
     codes = {n: {v: i for i, v in enumerate(levels)} for n, levels in categories.items()}
     resolved = replace(piece, booster=booster, bands=bands, categories=categories)
-    return FittedProfile(resolved, shap, codes, exponent)
+    return FittedProfile(resolved, shap, codes, exponent, risk_shap)
 
 
 class ProfileRouter:

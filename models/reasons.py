@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 
 from vitals.features.catalog import FeatureSpec
 
+PointsUnit = Literal["health", "risk"]
 FLAT_MARGIN = 1e-9  # log-odds: below this a margin change counts as none
 PROFILE_COMPONENT = "profile"
 OTHER_COMPONENT = "other_measures"
@@ -59,14 +61,17 @@ def split_score_change(
     return delta_phi * ratio[:, None]
 
 
-def format_points(points: float) -> str:
-    """Points in words: ``-9 health points``, ``+1 health point``, ``+0.03 health points``."""
+def format_points(points: float, unit: PointsUnit = "health") -> str:
+    """Points in words: ``-9 health points``, ``+1 health point``, ``+0.03 health points``; in
+    risk, percentage points of churn risk: ``+3 points of risk``."""
     if abs(points) >= 0.95:
         shown = f"{points:+.0f}"
     else:
         shown = f"{points:+.1f}" if abs(points) >= 0.095 else f"{points:+.2f}"
-    unit = "health point" if shown in ("+1", "-1") else "health points"
-    return f"{shown} {unit}"
+    one = shown in ("+1", "-1")
+    if unit == "risk":
+        return f"{shown} {'point' if one else 'points'} of risk"
+    return f"{shown} {'health point' if one else 'health points'}"
 
 
 def format_value(value: object, unit: str) -> str:
@@ -91,21 +96,28 @@ def format_value(value: object, unit: str) -> str:
     return f"{text} {unit}"
 
 
-def reason_sentence(spec: FeatureSpec, value: object, previous: object, points: float) -> str:
+def reason_sentence(
+    spec: FeatureSpec,
+    value: object,
+    previous: object,
+    points: float,
+    unit: PointsUnit = "health",
+) -> str:
     """Plain sentence for one reason at one date.
 
     Args:
         spec: the feature's catalog entry.
         value: its value (a number, NaN, or a category string).
         previous: its value a window earlier (``spec.previous`` column), or ``None``.
-        points: its contribution in health points.
+        points: its contribution in points of ``unit``.
+        unit: health points, or percentage points of risk.
 
     Returns:
         E.g. ``Active users per seat fell from 0.62 to 0.31 over the last 30 days (-9 health
         points)``.
     """
     window = _window(spec)
-    tail = f"({format_points(points)})"
+    tail = f"({format_points(points, unit)})"
     if _known(previous) and _known(value):
         verb = _movement(previous, value)
         if verb == "stayed":
@@ -138,9 +150,11 @@ def _window(spec: FeatureSpec) -> str:
     return f" over the last {spec.window_days} days"
 
 
-def change_sentence(spec: FeatureSpec, then: object, now: object, points: float) -> str:
+def change_sentence(
+    spec: FeatureSpec, then: object, now: object, points: float, unit: PointsUnit = "health"
+) -> str:
     """Plain sentence for one feature's share of a score change between two dates."""
-    tail = f"({format_points(points)})"
+    tail = f"({format_points(points, unit)})"
     if not _known(then) and not _known(now):
         return f"{spec.label} had no data at either date {tail}"
     verb = _movement(then, now)

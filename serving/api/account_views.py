@@ -28,6 +28,8 @@ from vitals.serving.api.schemas import (
     CurvePoint,
     HistoryPoint,
     Reason,
+    RiskChangeReason,
+    RiskReason,
     ScoreChange,
 )
 from vitals.serving.store import HealthRepository, HealthScore
@@ -127,10 +129,11 @@ def account_detail(
         band_now=now.band,
         explained=False,
     )
+    vector = read_latest_features(session, [account_id]).get(account_id)
     if then is None:
         change.note = f"no score of this account at least {since_days} days before {now.as_of}"
     else:
-        change = explained_change(session, served, account_id, then.as_of, change, top_k)
+        change = explained_change(session, served, vector, then.as_of, change, top_k)
     return AccountDetail(
         account=summary(now),
         history=[
@@ -145,19 +148,39 @@ def account_detail(
             for h in history
         ],
         change=change,
+        risk_reasons=risk_reasons(served, vector, top_k),
     )
+
+
+def risk_reasons(
+    served: ServingModel, vector: StoredFeatures | None, top_k: int
+) -> list[RiskReason]:
+    """What drives the risk of the latest stored feature vector (none when it does not fit)."""
+    if vector is None or served.model.check_record(vector.features):
+        return []
+    table = served.model.explain_risk(_frame(vector), top_k=top_k)
+    return [
+        RiskReason.model_validate({**r, "risk_points": r["health_points"]})
+        for r in table.to_dict("records")
+    ]
 
 
 def explained_change(
     session: Session,
     served: ServingModel,
-    account_id: str,
+    now: StoredFeatures | None,
     reference: date,
     change: ScoreChange,
     top_k: int,
+    *,
+    with_risk: bool = True,
 ) -> ScoreChange:
-    now = read_latest_features(session, [account_id]).get(account_id)
-    then = read_latest_features(session, [account_id], on_or_before=reference).get(account_id)
+    """The change explained from the stored feature vectors of both dates: health, and the risk
+    within the horizon unless ``with_risk`` is off."""
+    then = None
+    if now is not None:
+        account = [now.account_id]
+        then = read_latest_features(session, account, on_or_before=reference).get(now.account_id)
     if now is None or then is None or then.as_of >= now.as_of:
         change.note = "no stored feature vectors for both dates: the change is not explained"
         return change
@@ -187,8 +210,24 @@ def explained_change(
                 )
                 for r in explained.contributions.to_dict("records")
             ],
+            **(_risk_change(served, then, now, top_k) if with_risk else {}),
         }
     )
+
+
+def _risk_change(
+    served: ServingModel, then: StoredFeatures, now: StoredFeatures, top_k: int
+) -> dict[str, Any]:
+    risk = served.model.explain_risk_change(_frame(then), _frame(now), top_k=top_k)
+    return {
+        "risk_change": float(risk["health_points"].sum()),
+        "risk_reasons": [
+            RiskChangeReason.model_validate(
+                {**r, **{k: _plain(r[k]) for k in _VALUES}, "risk_points": r["health_points"]}
+            )
+            for r in risk.to_dict("records")
+        ],
+    }
 
 
 _VALUES = ("value_then", "value_now", "exact_value_then", "exact_value_now")

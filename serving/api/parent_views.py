@@ -21,7 +21,7 @@ from vitals.serving.api.hierarchy import chunks, scored_subtree
 from vitals.serving.api.holder import ServingModel
 from vitals.serving.api.schemas import ChildEffect, ParentChange, ScoreChange, Weighting
 from vitals.serving.store import HealthRepository, HealthScore
-from vitals.serving.store.features_table import read_subtree
+from vitals.serving.store.features_table import read_latest_features, read_subtree
 
 EXPLAINED_CHILDREN = 3
 
@@ -80,7 +80,10 @@ def parent_change_view(
                 band_now=child.band,
                 explained=False,
             )
-            explained = explained_change(session, served, row.child_id, reference, stub, top_k)
+            vector = read_latest_features(session, [row.child_id]).get(row.child_id)
+            explained = explained_change(
+                session, served, vector, reference, stub, top_k, with_risk=False
+            )
             reasons = explained.reasons
         children.append(
             ChildEffect(

@@ -160,6 +160,39 @@ class ChangeReason(BaseModel):
     breakdown: list[ReasonPart] = Field(default_factory=list)
 
 
+class RiskReason(BaseModel):
+    """One driver of the risk within the model's horizon, in percentage points of risk. Unlike
+    health reasons, timing (days to renewal, tenure) may be one."""
+
+    rank: int = Field(ge=1)
+    measure: str | None = None
+    feature: str
+    label: str
+    value: float | str | None = Field(description="rounded for reading")
+    previous_value: float | str | None = None
+    direction: Literal["raises", "lowers"]
+    risk_points: float = Field(examples=[3.1])
+    sentence: str | None = Field(
+        default=None,
+        examples=["Contract and billing: Days to renewal is 20 days (+3 points of risk)"],
+    )
+
+
+class RiskChangeReason(BaseModel):
+    """One share of the change of risk within the horizon, in percentage points; the shares add
+    up to the change."""
+
+    rank: int
+    component: str = Field(description="a measure, 'profile' or 'other_measures'")
+    measure: str | None = None
+    feature: str | None = None
+    label: str
+    value_then: float | str | None
+    value_now: float | str | None
+    risk_points: float
+    sentence: str
+
+
 class ScoreChange(BaseModel):
     """How the score moved since the reference date, and why."""
 
@@ -181,6 +214,10 @@ class ScoreChange(BaseModel):
         default=None, description="the loaded model's score change between the two vectors"
     )
     reasons: list[ChangeReason] = Field(default_factory=list)
+    risk_change: float | None = Field(
+        default=None, description="the loaded model's change of risk within the horizon, x 100"
+    )
+    risk_reasons: list[RiskChangeReason] = Field(default_factory=list)
     note: str | None = None
 
 
@@ -222,6 +259,10 @@ class AccountDetail(BaseModel):
     account: AccountSummary | None
     history: list[HistoryPoint]
     change: ScoreChange | None
+    risk_reasons: list[RiskReason] = Field(
+        default_factory=list,
+        description="what drives the risk within the horizon now (from the stored features)",
+    )
     parent_change: ParentChange | None = None
 
 

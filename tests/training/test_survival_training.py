@@ -89,3 +89,28 @@ def test_d_calibration_tells_uniform_from_skewed() -> None:
     # a censored row at survival 0.5 spreads evenly over the five lower bins
     spread = d_calibration(np.array([0.5]), np.array([False]))
     np.testing.assert_allclose(spread["shares"], [0.2] * 5 + [0.0] * 5)
+
+
+def test_risk_reasons_may_name_the_calendar_and_add_up(outcome: TrainingOutcome) -> None:
+    model = outcome.model
+    rows = outcome.split.test.head(300)
+    reasons = model.explain_risk(rows, top_k=len(model.feature_names_))
+    assert reasons["sentence"].str.contains("points? of risk").all()
+    assert reasons["feature"].isin(["days_to_renewal", "tenure_days", "onboarding"]).any()
+    # every measure listed: they add up to the risk above the booster's base value
+    total = reasons.groupby("account_id")["health_points"].sum()
+    assert total.abs().max() > 0.1
+    later = rows.assign(
+        days_to_renewal=np.maximum(rows["days_to_renewal"] - 30.0, 1.0),
+        tenure_days=rows["tenure_days"] + 30,
+    )
+    change = model.explain_risk_change(rows, later)
+    moved = change.groupby("account_id")["health_points"].sum()
+    expected = 100 * (
+        model.predict(later)["churn_probability"].to_numpy()
+        - model.predict(rows)["churn_probability"].to_numpy()
+    )
+    ids = rows["account_id"].to_numpy()
+    np.testing.assert_allclose(moved.reindex(ids, fill_value=0.0), expected, atol=0.01)
+    timing = change[change["feature"] == "days_to_renewal"]
+    assert len(timing) and timing["sentence"].str.contains("Days to renewal").all()

@@ -67,6 +67,15 @@ def test_the_api_answers_from_the_stored_health(
     detail = server.get(f"/v1/accounts/{account}", params={"since": "30d"}).json()
     assert detail["account"]["account_id"] == account and len(detail["history"]) >= 2
     assert detail["change"]["reference_date"] is not None
+    # whether and when: the curve, its context in words, and what drives the risk (timing too)
+    assert [p["days"] for p in detail["account"]["curve"]] == [30, 90, 180, 365]
+    assert detail["account"]["risk_context"] and detail["risk_reasons"]
+    assert all("of risk" in r["sentence"] for r in detail["risk_reasons"])
+    assert [p["days"] for p in result["curve"]] == [30, 90, 180, 365]
+    change = detail["change"]
+    if change["explained"]:
+        shares = sum(r["risk_points"] for r in change["risk_reasons"])
+        assert shares == pytest.approx(change["risk_change"], abs=1e-6)
 
     accounts = pd.read_parquet(folder / "data" / "accounts.parquet")
     parent = accounts["parent_id"].dropna().iloc[0]

@@ -100,6 +100,11 @@ def _print(detail: AccountDetail) -> None:
         for sentence in a.risk_context:
             console.print(f"  {sentence}")
         _reasons("Reasons for the score", [(r.health_points, r.sentence) for r in a.reasons])
+    if detail.risk_reasons:
+        _reasons(
+            "What drives the risk (timing included)",
+            [(r.risk_points, r.sentence) for r in detail.risk_reasons],
+        )
     change = detail.change
     if change is not None and change.score_change is not None:
         console.print(
