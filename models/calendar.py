@@ -63,7 +63,9 @@ class CalendarColumns:
         return moved
 
 
-def renewal_after(days_to_renewal: np.ndarray, billing_months: np.ndarray | None, days: float):
+def renewal_after(
+    days_to_renewal: np.ndarray, billing_months: np.ndarray | None, days: float
+) -> np.ndarray:
     """Days to the next renewal ``days`` later: counted down, restarting from the billing period.
 
     Values lie in ``(0, period]`` as the feature's do (a renewal today counts as a full period).

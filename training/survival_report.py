@@ -149,7 +149,9 @@ def _horizon(
     return facts
 
 
-def _ibs(train_y: np.ndarray, test_y: np.ndarray, survival: np.ndarray, grid: np.ndarray):
+def _ibs(
+    train_y: np.ndarray, test_y: np.ndarray, survival: np.ndarray, grid: np.ndarray
+) -> float | None:
     try:
         return float(integrated_brier_score(train_y, test_y, survival, grid))
     except ValueError:
