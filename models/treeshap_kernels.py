@@ -1,9 +1,9 @@
 """The numba kernels behind :class:`vitals.models.treeshap.TreeShap` (the algorithm is described
 there).
 
-:func:`shap_rows` explains rows one at a time; :func:`shap_parallel` splits a batch into blocks of
-rows, each explained by ``_shap_block`` with the row loop innermost, and spreads them over the
-cores. Both take the arrays of :meth:`vitals.models.forest.Forest.kernel_arguments` and write the
+:func:`shap_block` explains a block of rows with the row loop innermost; :func:`shap_parallel`
+splits a batch into such blocks and spreads them over the cores. Both take the arrays of
+:meth:`vitals.models.forest.Forest.kernel_arguments` and write the
 contributions (``out``) and raw margins (``margins``) of the rows. Split decisions follow
 LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (:func:`decide`).
 """
@@ -61,7 +61,7 @@ def decide(
 
 
 @numba.njit(cache=True, nogil=True)
-def shap_rows(
+def shap_block(
     X,
     out,
     margins,
@@ -86,128 +86,9 @@ def shap_rows(
     gauss_w,
     max_nodes,
 ):
-    n_points = gauss_t.shape[1]
-    path = np.empty((max_nodes, n_points))  # prod of edge factors from the root, at the points
-    below = np.empty((max_nodes, n_points))  # sum of R_l over the leaves below, at the points
-    one = np.empty(max_nodes)  # merged one fraction of the edge into the node
-    reach = np.empty(max_nodes, np.bool_)  # the row's own path passes the node
-    left = np.zeros((feature.shape[0], 1), np.bool_)  # the row goes left at this node
-    for r in range(first, last):
-        decide(
-            X[r],
-            left,
-            0,
-            feature,
-            threshold,
-            missing,
-            default_left,
-            categorical,
-            cat_start,
-            cat_words,
-            cat_bits,
-        )
-        margin = 0.0  # the reached leaves, added tree after tree as LightGBM does
-        for t in range(tree_start.shape[0] - 1):
-            s = tree_start[t]
-            n = tree_start[t + 1] - s
-            g_n = tree_points[t]
-            if n == 1:
-                margin += value[s]
-                continue
-            for k in range(n):
-                node = s + k
-                if k == 0:
-                    reach[0] = True
-                    for g in range(g_n):
-                        path[0, g] = 1.0
-                else:
-                    p = parent[node] - s
-                    goes = left[parent[node], 0] == is_left[node]
-                    reach[k] = reach[p] and goes
-                    o = 1.0 if goes else 0.0
-                    z = zero_fraction[node]
-                    prev = previous[node]
-                    if prev >= 0:
-                        o_prev = one[prev - s]
-                        z_prev = zero_fraction[prev]
-                        o *= o_prev
-                        for g in range(g_n):
-                            tg = gauss_t[g_n, g]
-                            path[k, g] = (
-                                path[p, g] * (z + (o - z) * tg) / (z_prev + (o_prev - z_prev) * tg)
-                            )
-                    else:
-                        for g in range(g_n):
-                            path[k, g] = path[p, g] * (z + (o - z) * gauss_t[g_n, g])
-                    one[k] = o
-                if feature[node] >= 0:
-                    for g in range(g_n):
-                        below[k, g] = 0.0
-                else:
-                    if reach[k]:
-                        margin += value[node]
-                    for g in range(g_n):
-                        below[k, g] = value[node] * path[k, g]
-            # children follow their parent in pre-order: walking backwards, below[k] is complete
-            for k in range(n - 1, 0, -1):
-                node = s + k
-                p = parent[node] - s
-                z = zero_fraction[node]
-                o = one[k]
-                prev = previous[node]
-                acc = 0.0
-                if prev >= 0:
-                    o_prev = one[prev - s]
-                    z_prev = zero_fraction[prev]
-                    for g in range(g_n):
-                        tg = gauss_t[g_n, g]
-                        b = below[k, g]
-                        below[p, g] += b
-                        acc += (
-                            gauss_w[g_n, g]
-                            * b
-                            * (
-                                (o - z) / (z + (o - z) * tg)
-                                - (o_prev - z_prev) / (z_prev + (o_prev - z_prev) * tg)
-                            )
-                        )
-                else:
-                    for g in range(g_n):
-                        b = below[k, g]
-                        below[p, g] += b
-                        acc += gauss_w[g_n, g] * b / (z + (o - z) * gauss_t[g_n, g])
-                    acc *= o - z
-                out[r, feature[parent[node]]] += acc
-        margins[r] = margin
-
-
-@numba.njit(cache=True, nogil=True)
-def _shap_block(
-    X,
-    out,
-    margins,
-    first,
-    last,
-    parent,
-    is_left,
-    feature,
-    threshold,
-    missing,
-    default_left,
-    categorical,
-    cat_start,
-    cat_words,
-    cat_bits,
-    value,
-    zero_fraction,
-    previous,
-    tree_start,
-    tree_points,
-    gauss_t,
-    gauss_w,
-    max_nodes,
-):
-    """``shap_rows`` for a block of rows at once: the row loop is innermost, so it vectorises.
+    """Explain rows ``first`` to ``last`` (exclusive) at once: the row loop is innermost, so it
+    vectorises. Each row's arithmetic is the same whatever the block holds, so a row's values do
+    not depend on the rows explained with it (incremental scores equal batch ones bit for bit).
 
     With one fractions of 0 or 1, each factor ``z + (o - z) t`` and each share
     ``(o - z) / (z + (o - z) t)`` takes one of two values per Gauss point, worked out once per
@@ -338,4 +219,4 @@ def _shap_block(
 def shap_parallel(X, out, margins, chunk, *args):
     n_chunks = (X.shape[0] + chunk - 1) // chunk
     for c in numba.prange(n_chunks):
-        _shap_block(X, out, margins, c * chunk, min(X.shape[0], (c + 1) * chunk), *args)
+        shap_block(X, out, margins, c * chunk, min(X.shape[0], (c + 1) * chunk), *args)
