@@ -14,10 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from vitals.features.casting import (
-    quote,
-)
+from vitals.features.casting import quote
 from vitals.features.contract import TABLES
+from vitals.features.ingested_rows import append_batches, ingested_store
 from vitals.features.table_load import (
     DataContractError,
     LoadIssue,
@@ -46,12 +45,15 @@ class Dataset:
         con: the DuckDB connection holding the tables, each named like its contract table.
         files: present tables and the file each was read from.
         added_columns: per table, the contract columns its file lacked, added as typed NULLs.
+        ingested_through: the last ingested batch appended (0: none,
+            see :mod:`vitals.features.ingested`).
     """
 
     path: Path
     con: duckdb.DuckDBPyConnection
     files: dict[str, Path]
     added_columns: dict[str, list[str]] = field(default_factory=dict)
+    ingested_through: int = 0
 
     def has(self, table: str) -> bool:
         """Whether the data directory holds ``table``."""
@@ -224,6 +226,8 @@ def _load(
         dataset.files[name] = files[name]
         dataset.added_columns[name] = added
         issues.extend(table_issues)
+    if (store := ingested_store(root)) is not None:
+        append_batches(dataset, store, list(store.batches()), lenient=lenient)
     return dataset, issues
 
 

@@ -227,7 +227,8 @@ def _future(table: str, column: str, now: datetime) -> RowRule:
 _STAMPS = ("timestamp", "date")
 
 
-def _all_rules(now: datetime) -> list[RowRule]:
+def all_rules(now: datetime) -> list[RowRule]:
+    """Every row rule of the data contract; ``now`` (naive UTC) bounds the timestamps."""
     rules = [
         _not_null(t.name, c.name) for t in TABLES.values() for c in t.columns if not c.nullable
     ]
@@ -281,7 +282,7 @@ def applicable(rule: RowRule, dataset: Dataset) -> bool:
 
 def row_rules(dataset: Dataset, now: datetime) -> list[RowRule]:
     """Every row rule that can run on ``dataset``; ``now`` (naive UTC) bounds the timestamps."""
-    return [rule for rule in _all_rules(now) if applicable(rule, dataset)]
+    return [rule for rule in all_rules(now) if applicable(rule, dataset)]
 
 
 def warning_rules(dataset: Dataset) -> list[RowRule]:

@@ -132,14 +132,8 @@ def _validate(
 ) -> tuple[ValidationReport, Dataset]:
     """:func:`validate_dataset` on ``con``; also return the dataset loaded into it."""
     dataset, issues = load_for_validation(path, con)
-    checker = _Checker(con, dataset)
-    for issue in issues:
-        if issue.rule == "bad_value":
-            checker.apply(_bad_value_rule(issue))
-    if dataset.has("accounts") and "parent_id" not in dataset.added_columns["accounts"]:
-        register_cycles(con)
-    for rule in row_rules(dataset, _utc_naive(now)):
-        checker.apply(rule)
+    checker = RuleChecker(con, dataset)
+    checker.apply_all(issues, row_rules(dataset, utc_naive(now)))
     if quarantine_dir is not None:
         checker.quarantine_orphans()
     violations = [
@@ -176,7 +170,8 @@ def _drop_validation_state(dataset: Dataset) -> None:
         dataset.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _utc_naive(now: datetime | None) -> datetime:
+def utc_naive(now: datetime | None) -> datetime:
+    """``now`` as naive UTC (aware times converted); the current time for ``None``."""
     if now is None:
         return datetime.now(UTC).replace(tzinfo=None)
     if now.tzinfo is not None:
@@ -200,23 +195,44 @@ def _bad_value_rule(issue: LoadIssue) -> RowRule:
     return RowRule(issue.table, "bad_value", column, where, issue.message, (column,))
 
 
-class _Checker:
-    """Applies rules, records the offending rows, and turns them into violations and files."""
+class RuleChecker:
+    """Applies rules, records the offending rows, and turns them into violations and files.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, dataset: Dataset):
+    Args:
+        con: the connection holding the tables loaded by :func:`load_for_validation`.
+        dataset: those tables.
+        accounts: the table reference rules check account ids against.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, dataset: Dataset, accounts: str = "accounts"
+    ) -> None:
         self.con = con
         self.dataset = dataset
+        self.accounts = accounts
         self.rules: dict[tuple[str, str, str | None], RowRule] = {}
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_HITS} "
             f"(tbl VARCHAR, {ROW} BIGINT, rule VARCHAR, col VARCHAR)"
         )
 
-    def apply(self, rule: RowRule, accounts: str = "accounts", kept_only: bool = False) -> int:
+    def apply_all(self, issues: list[LoadIssue], rules: list[RowRule]) -> None:
+        """Record the values that could not be read (``issues``), then the rows breaking ``rules``
+        (parent cycles registered first when the accounts' parents were read)."""
+        for issue in issues:
+            if issue.rule == "bad_value":
+                self.apply(_bad_value_rule(issue))
+        accounts = self.dataset.added_columns.get("accounts")
+        if accounts is not None and "parent_id" not in accounts:
+            register_cycles(self.con)
+        for rule in rules:
+            self.apply(rule)
+
+    def apply(self, rule: RowRule, accounts: str | None = None, kept_only: bool = False) -> int:
         """Record the rows breaking ``rule``; return how many there were."""
-        where = rule.where.replace(ACCOUNTS, quote(accounts))
+        where = rule.where.replace(ACCOUNTS, quote(accounts or self.accounts))
         if kept_only:
-            where = f"({where}) AND NOT {self._hit(rule.table, 't')}"
+            where = f"({where}) AND NOT {self.hit(rule.table, 't')}"
         inserted = self.con.execute(
             f"INSERT INTO {_HITS} SELECT {literal(rule.table)}, {ROW}, {literal(rule.rule)}, "
             f"{literal(rule.column) if rule.column else 'NULL'} "
@@ -227,7 +243,7 @@ class _Checker:
         return inserted
 
     @staticmethod
-    def _hit(table: str, alias: str) -> str:
+    def hit(table: str, alias: str) -> str:
         """SQL: the row ``alias`` of ``table`` has been recorded as offending."""
         return (
             f"EXISTS (SELECT 1 FROM {_HITS} h WHERE h.tbl = {literal(table)} "
@@ -254,7 +270,7 @@ class _Checker:
             return
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW {_KEPT_ACCOUNTS} AS "
-            f"SELECT * FROM accounts a WHERE NOT {self._hit('accounts', 'a')}"
+            f"SELECT * FROM accounts a WHERE NOT {self.hit('accounts', 'a')}"
         )
         references = [reference_rule("accounts", "parent_id")]
         references += [reference_rule(table) for table in REFERENCING]
@@ -264,9 +280,9 @@ class _Checker:
                 "subscription_quarantined",
                 "account_id",
                 "account_id IN (SELECT s.account_id FROM subscriptions s "
-                f"WHERE {self._hit('subscriptions', 's')}) "
+                f"WHERE {self.hit('subscriptions', 's')}) "
                 "AND account_id IN (SELECT s.account_id FROM subscriptions s "
-                f"WHERE NOT {self._hit('subscriptions', 's')})",
+                f"WHERE NOT {self.hit('subscriptions', 's')})",
                 "accounts.account_id has subscription lines quarantined for another rule and "
                 "others kept: its churn label would be derived from part of its lines, so the "
                 "account is set aside too",
@@ -287,6 +303,13 @@ class _Checker:
                 found += self.apply(orphan, accounts=_KEPT_ACCOUNTS, kept_only=True)
             if not found:
                 return
+
+    def offences(self) -> list[tuple[str, int, str, str | None, str]]:
+        """Every recorded offence: (table, row, rule, column, message), by table and row."""
+        hits = self.con.execute(
+            f"SELECT DISTINCT tbl, {ROW}, rule, col FROM {_HITS} ORDER BY tbl, {ROW}, rule"
+        ).fetchall()
+        return [(t, row, r, c, self.rules[(t, r, c)].message) for t, row, r, c in hits]
 
     def violations(
         self, bad_value_examples: dict[tuple[str, str | None], list[dict]]
@@ -359,7 +382,7 @@ class _Checker:
             else:
                 target.unlink()
             kept[name] = self._copy(
-                f"SELECT {select} FROM {quote(name)} t WHERE NOT {self._hit(name, 't')} "
+                f"SELECT {select} FROM {quote(name)} t WHERE NOT {self.hit(name, 't')} "
                 f"ORDER BY t.{ROW}",
                 clean / f"{name}.parquet",
             )

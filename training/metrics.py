@@ -24,6 +24,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from vitals.models.drift import expected_calibration_error
+
 METRICS = (
     "snapshots",
     "churners",
@@ -35,19 +37,8 @@ METRICS = (
     "lift_top10",
     "recall_top10",
 )
-ECE_BINS = 10
 TOP_SHARE = 0.10
 _EPS = 1e-15
-
-
-def expected_calibration_error(y: ArrayLike, p: ArrayLike, bins: int = ECE_BINS) -> float:
-    """ECE over ``bins`` equal-count bins of the probabilities sorted ascending (stable)."""
-    t, q = _arrays(y, p)
-    order = np.argsort(q, kind="stable")
-    total = 0.0
-    for part in np.array_split(order, min(bins, len(order))):
-        total += len(part) * abs(t[part].mean() - q[part].mean())
-    return float(total / len(order))
 
 
 def log_loss(y: ArrayLike, p: ArrayLike) -> float:

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from vitals.config.settings import Settings
 from vitals.features.build import Snapshots
+from vitals.models.drift import REFERENCE_KEY, reference_distribution
 from vitals.models.health_model import HealthModel
 from vitals.models.profiles import ProfileModel, ProfileRouter
 from vitals.training import plots
@@ -134,6 +135,13 @@ def fit_and_evaluate(
         "trials": trials,
         "windows": split.to_dict(),
         "dropped_features": dropped,
+        REFERENCE_KEY: reference_distribution(
+            split.train,
+            features,
+            categorical,
+            bins=settings.drift.bins,
+            max_levels=settings.drift.max_levels,
+        ).to_dict(),
         **(metadata or {}),
     }
 

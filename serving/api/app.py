@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from vitals.config.settings import Settings, get_settings
 from vitals.models.frames import InputError
 from vitals.models.health_model import HealthModel
+from vitals.serving.alerts.webhooks import AlertDeliverer
 from vitals.serving.api import errors
 from vitals.serving.api.auth import KeyVerifier
 from vitals.serving.api.body_limit import BodyLimitMiddleware
@@ -27,10 +28,11 @@ from vitals.serving.api.deps import ReadKey
 from vitals.serving.api.holder import ModelHolder, ServingModel, registry_loader, serving_model
 from vitals.serving.api.metrics import ApiMetrics, MetricsMiddleware
 from vitals.serving.api.openapi import document_security
-from vitals.serving.api.routers import accounts, health, predict
+from vitals.serving.api.routers import accounts, alerts, drift, health, ingest, predict
 from vitals.serving.api.routers import model as model_routes
 from vitals.serving.api.vector_cache import VectorCache
 from vitals.serving.batch import LoadedModel, ModelNotFoundError
+from vitals.serving.ingest.runtime import start_ingestion
 from vitals.serving.store import HealthStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,8 @@ def create_app(
     app.add_exception_handler(InputError, errors.input_error)
     app.add_exception_handler(Exception, errors.unexpected)
     # routes are matched in order: the one called thousands of times a minute goes first
-    routers = [module.router for module in (predict, accounts, model_routes, health)]
+    modules = (predict, ingest, accounts, alerts, model_routes, drift, health)
+    routers = [module.router for module in modules]
     for router in routers:
         app.include_router(router)
     document_security(app, routers)
@@ -111,6 +114,14 @@ def _lifespan(
         app.state.models = holder
         app.state.keys = KeyVerifier(opened, ttl=settings.serving.key_cache_seconds)
         app.state.vectors = VectorCache(opened, ttl=settings.serving.vector_cache_seconds)
+        ingestion = await run_in_threadpool(
+            start_ingestion, settings, opened, lambda: _loaded(holder)
+        )
+        app.state.ingestor = ingestion.ingestor if ingestion is not None else None
+        app.state.worker = ingestion.worker if ingestion is not None else None
+        deliverer = AlertDeliverer(opened, settings.alerts) if settings.alerts.webhooks else None
+        if deliverer is not None:
+            deliverer.start()
         # the ~250,000 objects of the loaded libraries and model stay for the process' life: kept
         # out of the collector, a full collection no longer pauses every request for ~100 ms
         gc.collect()
@@ -119,10 +130,20 @@ def _lifespan(
             yield
         finally:
             gc.unfreeze()
+            if ingestion is not None:
+                await run_in_threadpool(ingestion.stop)
+            if deliverer is not None:
+                await run_in_threadpool(deliverer.stop)
             if store is None:
                 opened.close()
 
     return lifespan
+
+
+def _loaded(holder: ModelHolder) -> LoadedModel | None:
+    """The served model as the batch code takes it (``None`` while none is loaded)."""
+    current = holder.current
+    return None if current is None else LoadedModel(current.model, current.uri, current.version)
 
 
 def _initial(model: HealthModel | LoadedModel | None) -> ServingModel | None:

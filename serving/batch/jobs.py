@@ -10,7 +10,7 @@ leaves the live history exactly as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -23,6 +23,7 @@ from vitals.features.engines import ENGINES
 from vitals.features.loader import Dataset
 from vitals.features.pipeline import load_valid_dataset
 from vitals.models.frames import InputError
+from vitals.serving.alerts.raise_alerts import raise_alerts
 from vitals.serving.batch import plan
 from vitals.serving.batch.errors import ScoringError
 from vitals.serving.batch.frames import records, roll_up_scores, score_accounts
@@ -84,7 +85,10 @@ def score(
         vitals.serving.store.StoreError: the store is down or read-only (the history is unchanged).
     """
     with _Run(data_dir, options or RunOptions(), progress) as run:
-        return run.execute("score", [plan.score_date(run.dataset, as_of)])
+        day = plan.score_date(run.dataset, as_of)
+        summary = run.execute("score", [day])
+        run.raise_alerts(day)
+        return summary
 
 
 def backfill(
@@ -160,39 +164,30 @@ class _Run:
 
     def execute(self, kind: str, dates: list[date]) -> RunSummary:
         assert self.store is not None
-        writer = self.store.writer()
-        run_id = writer.begin(
-            kind=kind,
-            model_uri=self.loaded.uri,
-            model_version=self.loaded.version,
-            engine=self.options.engine,
-            dates=dates,
-        )
         tree = self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
-        vectors: list[tuple[date, pd.DataFrame]] = []
         try:
-            for day, features, scores, rollups in self._scored(dates, tree):
-                writer.stage(
-                    run_id,
-                    _rows(scores, ("reasons",)),
-                    _rows(rollups, ("pulling_down", "reasons")),
-                )
-                vectors.append((day, features))
-            self.progress("publishing", 0, 1)
-            writer.publish(run_id)
-            # what the API scores by account id and explains changes with
-            for day, features in vectors:
-                write_latest_features(self.store, features, day, self.loaded.version)
-            write_hierarchy(self.store, tree, dates[-1])
-            self.progress("publishing", 1, 1)
-        except BaseException as exc:
-            writer.fail(run_id, f"{type(exc).__name__}: {exc}")
-            if isinstance(exc, InputError):
-                raise ScoringError(f"the model cannot score these snapshots: {exc}") from exc
-            raise
+            run_id = publish_scored(
+                self.store, self.loaded, kind, self.options.engine, dates,
+                self._scored(dates, tree), tree, self.progress,
+            )  # fmt: skip
+        except InputError as exc:
+            raise ScoringError(f"the model cannot score these snapshots: {exc}") from exc
         with self.store.session() as session:
             summary = summarize(session, run_id)
         return replace(summary, unseen=plan.unseen_vocabulary(self.loaded.model, self.dataset))
+
+    def raise_alerts(self, day: date) -> None:
+        """Raise the alerts of the settings' rules on the scores of ``day`` (a failure is logged:
+        the scores stay published)."""
+        if not self.settings.alerts.rules:
+            return
+        assert self.store is not None
+        try:
+            raised = raise_alerts(self.store, self.settings.alerts, self.loaded.model, day)
+        except Exception:
+            logger.exception("raising the alerts of %s failed", day)
+            return
+        logger.info("%d alerts raised as of %s", len(raised), day)
 
     def _scored(self, dates: list[date], tree: pd.DataFrame) -> Iterator[Scored]:
         """(date, feature frame, scores, roll-ups) per date, in date order."""
@@ -243,6 +238,68 @@ class _Run:
             spark_master=self.options.spark_master,
             vocabulary=self.features.vocabulary,
         )
+
+
+def publish_scored(
+    store: HealthStore,
+    loaded: LoadedModel,
+    kind: str,
+    engine: str,
+    dates: list[date],
+    scored: Iterable[Scored],
+    tree: pd.DataFrame,
+    progress: Progress | None = None,
+) -> int:
+    """Stage every scored date of a run, publish them in one transaction, then store the feature
+    vectors and the account tree the API reads.
+
+    Args:
+        store: the health store.
+        loaded: the model that scored.
+        kind: ``score`` or ``backfill`` (the run's kind).
+        engine: the feature engine used.
+        dates: the run's dates (every live row within them is replaced).
+        scored: (date, feature frame, scores, roll-ups) per date, in date order.
+        tree: ``account_id, parent_id`` of every account.
+        progress: progress callback.
+
+    Returns:
+        The run's id.
+
+    Raises:
+        Whatever ``scored`` raises, after the run is marked failed (the history is unchanged).
+        StoreError: the store cannot be written.
+    """
+    progress = progress or _silent
+    writer = store.writer()
+    run_id = writer.begin(
+        kind=kind, model_uri=loaded.uri, model_version=loaded.version, engine=engine, dates=dates
+    )
+    vectors: list[tuple[date, pd.DataFrame]] = []
+    try:
+        for day, features, scores, rollups in scored:
+            writer.stage(
+                run_id, _rows(scores, ("reasons",)), _rows(rollups, ("pulling_down", "reasons"))
+            )
+            vectors.append((day, features))
+        progress("publishing", 0, 1)
+        writer.publish(run_id)
+        # what the API scores by account id and explains changes with
+        for day, features in vectors:
+            write_latest_features(store, features, day, loaded.version)
+        write_hierarchy(store, tree, dates[-1])
+        progress("publishing", 1, 1)
+    except BaseException as exc:
+        writer.fail(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return run_id
+
+
+def score_rows(
+    scores: pd.DataFrame, rollups: pd.DataFrame
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Scores and roll-ups as rows for the store (their JSON columns passed through as is)."""
+    return _rows(scores, ("reasons",)), _rows(rollups, ("pulling_down", "reasons"))
 
 
 def _rows(frame: pd.DataFrame, json_columns: tuple[str, ...]) -> list[dict[str, object]]:

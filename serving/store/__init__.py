@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from vitals.serving.store.alert_schema import Alert, AlertDelivery
 from vitals.serving.store.db import (
     RawJSON,
     StoreError,
@@ -22,13 +23,17 @@ from vitals.serving.store.db import (
     describe_url,
     store_errors,
 )
+from vitals.serving.store.drift_schema import DriftReportRecord
 from vitals.serving.store.migrate import current_revision, head_revision, upgrade
 from vitals.serving.store.repository import BandSummary, HealthRepository, ScoreChange
 from vitals.serving.store.schema import HealthScore, ParentHealth, ScoringRun
 from vitals.serving.store.writer import HealthWriter
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
     "BandSummary",
+    "DriftReportRecord",
     "HealthRepository",
     "HealthScore",
     "HealthStore",

@@ -67,8 +67,12 @@ def write_latest_features(
     model_version: str,
     *,
     keep_days: int = KEEP_DAYS,
+    only_these: bool = False,
 ) -> int:
     """Store the feature vectors of one date, replacing that date's rows, and prune old ones.
+
+    With ``only_these`` (the incremental path), only the given accounts' rows of that date are
+    replaced, and nothing is pruned.
 
     Args:
         engine_or_store: a :class:`~vitals.serving.store.HealthStore` or its engine.
@@ -103,10 +107,18 @@ def write_latest_features(
     ]
     engine = _engine(engine_or_store)
     with store_errors(engine, "write feature vectors"), engine.begin() as conn:
-        conn.execute(delete(AccountFeatures).where(AccountFeatures.as_of == as_of))
-        conn.execute(
-            delete(AccountFeatures).where(AccountFeatures.as_of < as_of - timedelta(keep_days))
-        )
+        if only_these:
+            for chunk in _chunks(ids, _CHUNK):
+                conn.execute(
+                    delete(AccountFeatures).where(
+                        AccountFeatures.as_of == as_of, AccountFeatures.account_id.in_(chunk)
+                    )
+                )
+        else:
+            conn.execute(delete(AccountFeatures).where(AccountFeatures.as_of == as_of))
+            conn.execute(
+                delete(AccountFeatures).where(AccountFeatures.as_of < as_of - timedelta(keep_days))
+            )
         for chunk in _chunks(rows, _CHUNK):
             conn.execute(insert(AccountFeatures), chunk)
     return len(rows)

@@ -207,3 +207,13 @@ class AccountHierarchy(Base):
     account_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True, index=True)
     as_of: Mapped[date] = mapped_column(Date)
+
+
+class IngestProgress(Base):
+    """How far a consumer of the ingested batches has got (the worker re-scores after it)."""
+
+    __tablename__ = "ingest_progress"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -28,6 +28,7 @@ from vitals.serving.store.schema import (
     ROLLUP_COLUMNS,
     SCORE_COLUMNS,
     HealthScore,
+    IngestProgress,
     ParentHealth,
     ScoringRun,
     StagedHealthScore,
@@ -174,6 +175,75 @@ class HealthWriter:
                 )
             )
 
+    def replace_accounts(
+        self,
+        run_id: int,
+        as_of: date,
+        accounts: list[str],
+        scores: list[dict[str, Any]],
+        parents: list[str],
+        rollups: list[dict[str, Any]],
+        progress: tuple[str, int] | None = None,
+    ) -> None:
+        """Replace some accounts' and parents' live rows of one date, in one transaction.
+
+        The incremental path: the given accounts' scores and the given parents' roll-ups at
+        ``as_of`` are replaced (every other row stays), the run's count grows, and the consumer's
+        progress is recorded with them, so a crash leaves either all of it or none.
+
+        Args:
+            run_id: the live run the rows belong to (from :meth:`begin`).
+            as_of: the date of every row.
+            accounts: the accounts whose rows are replaced (one without a new score, no longer
+                a current customer, loses its row).
+            scores: their new rows, with the :data:`~vitals.serving.store.schema.SCORE_COLUMNS`.
+            parents: the parents whose roll-ups are replaced.
+            rollups: their new rows, with the :data:`~vitals.serving.store.schema.ROLLUP_COLUMNS`.
+            progress: ``(consumer, sequence)`` to record, if any.
+
+        Raises:
+            StoreError: the write failed; nothing changed.
+        """
+        with store_errors(self.engine, "replace scores"), self.engine.begin() as conn:
+            for chunk in _chunks(accounts):
+                conn.execute(
+                    delete(HealthScore).where(
+                        HealthScore.as_of == as_of, HealthScore.account_id.in_(chunk)
+                    )
+                )
+            for chunk in _chunks(parents):
+                conn.execute(
+                    delete(ParentHealth).where(
+                        ParentHealth.as_of == as_of, ParentHealth.parent_id.in_(chunk)
+                    )
+                )
+            if scores:
+                conn.execute(
+                    insert(HealthScore),
+                    [{"run_id": run_id, **{c: r[c] for c in SCORE_COLUMNS}} for r in scores],
+                )
+            if rollups:
+                conn.execute(
+                    insert(ParentHealth),
+                    [{"run_id": run_id, **{c: r[c] for c in ROLLUP_COLUMNS}} for r in rollups],
+                )
+            conn.execute(
+                update(ScoringRun)
+                .where(ScoringRun.id == run_id)
+                .values(n_scores=ScoringRun.n_scores + len(scores), last_as_of=as_of)
+            )
+            if progress is not None:
+                record_progress(conn, *progress)
+
+    def finish(self, run_id: int) -> None:
+        """Mark a live (incremental) run complete."""
+        with store_errors(self.engine, "finish the run"), self.engine.begin() as conn:
+            conn.execute(
+                update(ScoringRun)
+                .where(ScoringRun.id == run_id)
+                .values(status="complete", finished_at=datetime.now(UTC))
+            )
+
     def fail(self, run_id: int, error: str) -> None:
         """Mark a run failed and drop its staged rows (best effort: never raises).
 
@@ -214,3 +284,31 @@ class HealthWriter:
     def _drop_staged(conn: Connection, run_ids: Any) -> None:
         conn.execute(delete(StagedHealthScore).where(StagedHealthScore.run_id.in_(run_ids)))
         conn.execute(delete(StagedParentHealth).where(StagedParentHealth.run_id.in_(run_ids)))
+
+
+def record_progress(conn: Connection, consumer: str, sequence: int) -> None:
+    """Record that ``consumer`` has handled the ingested batches up to ``sequence``."""
+    now = datetime.now(UTC)
+    done = conn.execute(
+        update(IngestProgress)
+        .where(IngestProgress.consumer == consumer)
+        .values(last_sequence=sequence, updated_at=now)
+    ).rowcount
+    if not done:
+        conn.execute(
+            insert(IngestProgress).values(consumer=consumer, last_sequence=sequence, updated_at=now)
+        )
+
+
+def read_progress(engine: Engine, consumer: str) -> int:
+    """The last ingested batch ``consumer`` has handled (0 before the first)."""
+    with store_errors(engine, "read the ingestion progress"), engine.connect() as conn:
+        found = conn.execute(
+            select(IngestProgress.last_sequence).where(IngestProgress.consumer == consumer)
+        ).scalar_one_or_none()
+    return found or 0
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -37,13 +37,13 @@ def created_key(output: str) -> str:
 
 
 @contextmanager
-def serving(folder: Path, key: str) -> Iterator[httpx.Client]:
-    """``vitals serve`` on a free loopback port, ready, and a client sending ``key``."""
+def serving(folder: Path, key: str, *options: str) -> Iterator[httpx.Client]:
+    """``vitals serve [options]`` on a free loopback port, ready, and a client sending ``key``."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [VITALS, "serve", "--port", str(port)],
+        [VITALS, "serve", "--port", str(port), *options],
         cwd=folder,
         env=clean_env(),
         stdout=subprocess.DEVNULL,

@@ -4,6 +4,7 @@ folder, with no ``MLFLOW_*`` or ``VITALS_*`` variable set, then the API over rea
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +91,36 @@ def test_the_api_answers_from_the_stored_health(
     children = from_cli["parent_change"]["children"]
     total = sum(c["health_points"] for c in children)
     assert total == pytest.approx(from_cli["parent_change"]["health_change"] or 0.0, abs=1e-9)
+
+
+def test_real_time_commands_ingest_rescore_and_report_drift(toured: tuple[Path, str]) -> None:
+    """Last: it adds rows to the tour's data (``vitals ingest``, ``vitals worker --once``,
+    ``vitals serve --data``), then ``vitals evaluate --drift --data``."""
+    folder, _ = toured
+    key = created_key(run_vitals(folder, "keys", "create", "--scope", "ingest", "--scope", "read"))
+    accounts = pd.read_parquet(folder / "data" / "accounts.parquet")["account_id"]
+    last = pd.read_parquet(folder / "data" / "events.parquet")["timestamp"].max()
+    row = {"account_id": accounts.iloc[0], "event_type": "login", "user_id": "u1"}
+    stamp = lambda minutes: (last - pd.Timedelta(minutes=minutes)).isoformat()  # noqa: E731
+    (folder / "new-rows.json").write_text(
+        json.dumps({"events": [{**row, "timestamp": stamp(1)}, {**row, "timestamp": "late"}]})
+    )
+    ingested = run_vitals(folder, "ingest", "new-rows.json", "--data", "data/")
+    assert "batch 1 committed" in ingested
+    assert "re-scored" in run_vitals(folder, "worker", "--data", "data/", "--once")
+
+    with serving(folder, key, "--data", "data/") as client:
+        body = {"events": [{**row, "account_id": accounts.iloc[1], "timestamp": stamp(2)}]}
+        answer = client.post("/v1/events", json=body, headers={"Idempotency-Key": "tour-1"})
+        assert answer.status_code == 200, answer.text
+        batch = answer.json()["batch"]
+        assert batch == 2 and answer.json()["accepted"] == {"events": 1}
+        for _ in range(240):
+            status = client.get("/v1/ingest/status").json()
+            if status["rescored"] >= batch:
+                break
+            time.sleep(0.5)
+        assert status["rescored"] >= batch and status["error"] is None, status
+
+    report = json.loads(run_vitals(folder, "evaluate", "--drift", "--data", "data/", "--json"))
+    assert "drift" in report

@@ -210,12 +210,13 @@ def demo(
 
 def _register_stage_commands() -> None:
     """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
-    from vitals.cli import accounts, scoring, serving, training
+    from vitals.cli import accounts, ingest, scoring, serving, training
 
     app.add_typer(training.app)
     app.add_typer(scoring.app)
     app.add_typer(serving.app)
     app.add_typer(accounts.app)
+    app.add_typer(ingest.app)
 
 
 _register_stage_commands()

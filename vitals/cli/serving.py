@@ -35,12 +35,26 @@ def serve(
     ] = None,
     database_url: DatabaseOption = None,
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="data directory: ingest rows into it (POST /v1/events) and re-score as they come",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the health API (predict, accounts, hierarchy, model) under uvicorn."""
+    """Serve the health API (predict, accounts, hierarchy, model, ingestion) under uvicorn."""
     from vitals.serving.api.server import serve as run_server
     from vitals.serving.store import StoreError
 
     settings = _settings(database_url, model)
+    if data is not None:
+        several = (workers or settings.serving.workers) > 1
+        ingest = {"data_dir": data, "rescore_in_server": settings.ingest.rescore_in_server}
+        if several:  # one re-scoring worker for all the server processes
+            ingest["rescore_in_server"] = False
+            err_console.print(f"run `vitals worker --data {data}` beside the server to re-score")
+        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
     try:
         run_server(settings, host, port, workers, access_log=access_log)
     except StoreError as exc:

@@ -79,6 +79,16 @@ def evaluate(
         str | None, typer.Option(help="experiment searched for the latest run")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift", help="add the drift of the model (default: the served one) over the store"
+        ),
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="with --drift: compute calibration drift from DATA's outcomes, store it"),
+    ] = None,
 ) -> None:
     """Print the evaluation report of a run, an alias, or (by default) the latest training run."""
     from vitals.training.train import evaluate as load
@@ -86,10 +96,18 @@ def evaluate(
     if run is not None and model is not None:
         raise fail("give --run or --model, not both")
     report = _guard(lambda: load(run_id=run, alias=model, experiment=experiment))
+    if drift or data is not None:
+        from vitals.cli.drift_section import drift_section
+
+        report = {**report, "drift": _guard(lambda: drift_section(model, run, data))}
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
         print_report(report)
+        if "drift" in report:
+            from vitals.cli.drift_section import print_drift
+
+            print_drift(report["drift"])
 
 
 @app.command()

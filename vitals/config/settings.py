@@ -16,6 +16,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vitals.config.alerts import AlertSettings
+from vitals.config.drift import DriftSettings
+
 CONFIG_ENV = "VITALS_CONFIG"
 DEFAULT_CONFIG_FILE = "vitals.toml"
 
@@ -200,6 +203,32 @@ class ServingSettings(BaseModel):
     )
 
 
+class IngestSettings(BaseModel):
+    """Where ingested rows are kept, and how the re-scoring worker keeps up with them."""
+
+    data_dir: str | None = Field(
+        default=None,
+        description="the data directory that ingested rows extend (``vitals serve --data``)",
+    )
+    store_dir: str = Field(
+        default="ingested",
+        description="folder of the append-only store of ingested rows, beside the health store",
+    )
+    max_rows: int = Field(default=100_000, ge=1, description="rows per ingested batch")
+    queue_batches: int = Field(
+        default=1_000,
+        ge=1,
+        description="batches waiting to be re-scored before ingestion answers 503 (back-pressure)",
+    )
+    rescore_in_server: bool = Field(
+        default=True,
+        description="run the re-scoring worker inside the server (off: run `vitals worker`)",
+    )
+    rescore_every_seconds: float = Field(
+        default=0.2, gt=0, description="how often the worker looks for new batches"
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Vitals. Building it has no side effects (no folders, no URIs)."""
 
@@ -225,6 +254,9 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @classmethod
     def settings_customise_sources(

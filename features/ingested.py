@@ -1,0 +1,255 @@
+"""The append-only store of ingested rows: Parquet segments beside the health store.
+
+Rows that arrive after the data directory was written (``POST /v1/events``, ``vitals ingest``)
+are kept as one Parquet *segment* per table and batch, typed as the data contract declares,
+under ``<root>/segments/``. A batch becomes visible only when its *manifest*
+(``<root>/batches/<sequence>.json``) is renamed into place: that rename is the commit. Every file
+is flushed to disk (``fsync``) before it is renamed, and the folder after, so a batch that was
+acknowledged survives a crash, and a crash before the manifest leaves only stray files that no
+reader lists (they are swept on the next open).
+
+Each batch is filed under the SHA-256 of its idempotency key (``<root>/keys/<hash>.json``), with
+the SHA-256 of its body: a retry with the same key and body gets the first answer again, the same
+key with another body is refused. One writer at a time holds the store's lock file (``flock``),
+across processes, so ``vitals serve`` and ``vitals ingest`` can share a store.
+
+A store belongs to one data directory (``<root>/BASE``): loading another directory ignores it.
+Readers (:func:`vitals.features.loader.load_dataset`) append the committed segments of each table
+to the directory's own rows, so every command sees the directory and the ingested rows as one
+source.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_LOCK = ".lock"
+_BASE = "BASE"
+
+
+class IdempotencyConflict(ValueError):
+    """The idempotency key was used before with a different body."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A committed batch: its sequence number, the accounts it touched and its answer.
+
+    Attributes:
+        sequence: 1, 2, ... in commit order.
+        segments: table name -> segment file (relative to the store root).
+        accounts: the accounts whose rows it holds (sorted).
+        result: what the ingestion answered (replayed for a retry with the same key).
+        received_at: when it was committed (UTC, ISO 8601).
+    """
+
+    sequence: int
+    segments: dict[str, str]
+    accounts: list[str]
+    result: dict[str, Any]
+    received_at: str
+
+
+def body_hash(body: bytes) -> str:
+    """The SHA-256 of a request body, hex."""
+    return hashlib.sha256(body).hexdigest()
+
+
+class IngestedStore:
+    """The segment store at ``root`` for the data directory ``base``.
+
+    Args:
+        root: the store's folder (created on first use).
+        base: the data directory the rows extend.
+
+    Raises:
+        ValueError: ``root`` already belongs to another data directory.
+    """
+
+    def __init__(self, root: str | Path, base: str | Path) -> None:
+        self.root = Path(root)
+        self.base = Path(base).resolve()
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        for folder in ("segments", "batches", "keys"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        marker = self.root / _BASE
+        if marker.exists():
+            owner = Path(marker.read_text().strip())
+            if owner != self.base:
+                raise ValueError(
+                    f"{self.root} holds rows ingested for {owner}, not for {self.base}: "
+                    "use another ingest folder for this data directory"
+                )
+        else:
+            _write_durably(marker, str(self.base).encode())
+        with self.exclusive():
+            self._recover()
+
+    def find(self, key: str, body_sha: str) -> Batch | None:
+        """The batch committed under ``key``, if any.
+
+        Raises:
+            IdempotencyConflict: ``key`` was used with another body.
+        """
+        record = self.root / "keys" / f"{_key_hash(key)}.json"
+        if not record.exists():
+            return None
+        stored = json.loads(record.read_text())
+        if stored["body_sha256"] != body_sha:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was used before with a different body: "
+                "send a new key for a new batch"
+            )
+        return self.batch(stored["sequence"])
+
+    def commit(
+        self,
+        key: str,
+        body_sha: str,
+        tables: Mapping[str, pa.Table],
+        result: dict[str, Any],
+    ) -> tuple[Batch, bool]:
+        """Commit one batch durably, or return the one committed under ``key`` before.
+
+        Args:
+            key: the idempotency key.
+            body_sha: SHA-256 of the request body (:func:`body_hash`).
+            tables: the valid rows per contract table, typed (empty tables are skipped).
+            result: the answer to keep with the batch.
+
+        Returns:
+            The batch, and whether it is new (``False``: a retry of a committed batch).
+
+        Raises:
+            IdempotencyConflict: ``key`` was used with another body.
+        """
+        with self.exclusive():
+            if (found := self.find(key, body_sha)) is not None:
+                return found, False
+            sequence = self.last_sequence() + 1
+            segments = {}
+            accounts: set[str] = set()
+            for name, table in tables.items():
+                if table.num_rows == 0:
+                    continue
+                relative = f"segments/{sequence:012d}-{name}.parquet"
+                _write_durably(self.root / relative, _parquet_bytes(table))
+                segments[name] = relative
+                ids = table.column("account_id").to_pylist()
+                accounts.update(i for i in ids if i is not None)
+            batch = Batch(
+                sequence,
+                segments,
+                sorted(accounts),
+                result,
+                datetime.now(UTC).isoformat(timespec="milliseconds"),
+            )
+            manifest = {**batch.__dict__, "key_sha256": _key_hash(key), "body_sha256": body_sha}
+            _write_durably(self._manifest(sequence), json.dumps(manifest).encode())
+            self._file_key(manifest)
+            return batch, True
+
+    def last_sequence(self) -> int:
+        """The sequence number of the last committed batch (0 before the first)."""
+        numbers = [int(p.stem) for p in (self.root / "batches").glob("*.json")]
+        return max(numbers, default=0)
+
+    def batch(self, sequence: int) -> Batch:
+        """The committed batch ``sequence``."""
+        stored = json.loads(self._manifest(sequence).read_text())
+        return Batch(
+            stored["sequence"],
+            stored["segments"],
+            stored["accounts"],
+            stored["result"],
+            stored["received_at"],
+        )
+
+    def batches(self, after: int = 0) -> Iterator[Batch]:
+        """Committed batches with a sequence above ``after``, in order."""
+        numbers = sorted(int(p.stem) for p in (self.root / "batches").glob("*.json"))
+        for number in numbers:
+            if number > after:
+                yield self.batch(number)
+
+    def _manifest(self, sequence: int) -> Path:
+        return self.root / "batches" / f"{sequence:012d}.json"
+
+    def _file_key(self, manifest: dict[str, Any]) -> None:
+        record = {"sequence": manifest["sequence"], "body_sha256": manifest["body_sha256"]}
+        key_file = self.root / "keys" / f"{manifest['key_sha256']}.json"
+        _write_durably(key_file, json.dumps(record).encode())
+
+    def _recover(self) -> None:
+        """File the keys of committed batches a crash left unfiled; sweep uncommitted files."""
+        committed: set[str] = set()
+        for path in (self.root / "batches").glob("*.json"):
+            manifest = json.loads(path.read_text())
+            committed.update(manifest["segments"].values())
+            if not (self.root / "keys" / f"{manifest['key_sha256']}.json").exists():
+                self._file_key(manifest)
+        for path in (self.root / "segments").iterdir():
+            if f"segments/{path.name}" not in committed:
+                path.unlink()
+        for folder in ("batches", "keys"):
+            for path in (self.root / folder).glob(".*.tmp"):
+                path.unlink()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the store's writer lock (threads and processes; re-entrant in one thread)."""
+        with self._thread_lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with (self.root / _LOCK).open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``path`` so that after return it survives a crash whole, and never half-written."""
+    temp = path.with_name(f".{path.name}.tmp")
+    with temp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -1,0 +1,105 @@
+"""Adding ingested rows to a loaded data directory, so every command sees both as one source.
+
+The rows come from the committed batches of the directory's store
+(:mod:`vitals.features.ingested`). Most rows add to their table. Two kinds of row stand for a
+change of something the data already holds, and replace it:
+
+* a ticket whose ``ticket_id`` is known (the ticket closed, or got its CSAT);
+* a subscription line with a known ``account_id``, ``product`` and ``start_date`` (the line
+  ended: its ``end_date`` is set; or its seats or MRR changed).
+
+Batches are applied in commit order, so the latest version of a ticket or line wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vitals.config.settings import get_settings
+from vitals.features.casting import literal, quote
+from vitals.features.contract import TABLES
+from vitals.features.ingested import Batch, IngestedStore
+from vitals.features.table_load import BAD, ROW
+
+if TYPE_CHECKING:
+    from vitals.features.loader import Dataset
+
+#: Tables whose ingested rows replace the rows with the same key.
+REPLACED_BY: dict[str, tuple[str, ...]] = {
+    "tickets": ("ticket_id",),
+    "subscriptions": ("account_id", "product", "start_date"),
+}
+
+
+def ingested_store(root: Path) -> IngestedStore | None:
+    """The store of rows ingested for the data directory ``root`` (settings' ``ingest.store_dir``),
+    or ``None`` when nothing was ever ingested for it."""
+    folder = Path(get_settings().ingest.store_dir)
+    marker = folder / "BASE"
+    if not marker.is_file() or Path(marker.read_text().strip()) != root.resolve():
+        return None
+    return IngestedStore(folder, root)
+
+
+def append_batches(
+    dataset: Dataset, store: IngestedStore, batches: Sequence[Batch], lenient: bool = False
+) -> int:
+    """Add the rows of committed ``batches`` (in order) to the dataset's tables.
+
+    A table the directory lacks is created from its segments. With ``lenient`` (a validation
+    load), the rows get :data:`ROW` numbers after the file's and an empty :data:`BAD` list.
+    ``dataset.ingested_through`` becomes the last batch's sequence.
+
+    Returns:
+        The rows added (replacing rows count as added).
+    """
+    added = 0
+    for name in TABLES:
+        files = [store.root / b.segments[name] for b in batches if name in b.segments]
+        if not files:
+            continue
+        if not dataset.has(name):
+            _create(dataset, name, files[0], lenient)
+        if name in REPLACED_BY:
+            for file in files:  # one at a time: a later batch replaces an earlier one's row
+                _delete_replaced(dataset, name, file)
+                added += _insert(dataset, name, [file], lenient)
+        else:
+            added += _insert(dataset, name, files, lenient)
+    if batches:
+        dataset.ingested_through = batches[-1].sequence
+    return added
+
+
+def _scan(files: list[Path]) -> str:
+    return f"read_parquet([{', '.join(literal(str(f)) for f in files)}], union_by_name = true)"
+
+
+def _create(dataset: Dataset, name: str, first: Path, lenient: bool) -> None:
+    extra = f", CAST(NULL AS BIGINT) AS {ROW}, CAST([] AS VARCHAR[]) AS {BAD}" if lenient else ""
+    dataset.con.execute(
+        f"CREATE TABLE {quote(name)} AS SELECT *{extra} FROM {_scan([first])} LIMIT 0"
+    )
+    dataset.files[name] = first
+    dataset.added_columns[name] = []
+
+
+def _delete_replaced(dataset: Dataset, name: str, file: Path) -> None:
+    same = " AND ".join(
+        f"n.{quote(k)} IS NOT DISTINCT FROM t.{quote(k)}" for k in REPLACED_BY[name]
+    )
+    dataset.con.execute(
+        f"DELETE FROM {quote(name)} t WHERE EXISTS (SELECT 1 FROM {_scan([file])} n WHERE {same})"
+    )
+
+
+def _insert(dataset: Dataset, name: str, files: list[Path], lenient: bool) -> int:
+    select = "*"
+    if lenient:
+        first = f"(SELECT coalesce(max({ROW}), 0) FROM {quote(name)})"
+        select = f"*, {first} + row_number() OVER () AS {ROW}, CAST([] AS VARCHAR[]) AS {BAD}"
+    return dataset.con.execute(
+        f"INSERT INTO {quote(name)} BY NAME SELECT {select} FROM {_scan(files)}"
+    ).fetchall()[0][0]

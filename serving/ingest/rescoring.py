@@ -1,0 +1,217 @@
+"""Incremental re-scoring: the live scores follow the ingested batches, equal to a batch run.
+
+The :class:`Rescorer` keeps, for the current scoring date, the scores of every current customer
+exactly as ``vitals score`` computes them over the same data (the data directory and every
+ingested batch):
+
+* When the date moves on (an ingested row stamped on a new day moves the end of the data), when
+  the model changes, and at the start, it scores everyone: the day moves every account's
+  features (tenure, recency, days to renewal), so a batch run would change them all.
+* Otherwise only the accounts that new batches touched get their features recomputed (from their
+  own rows alone: every feature of an account reads only that account's rows) and are re-scored;
+  the roll-ups of every parent above them are recomputed from all current scores, in the batch's
+  order, so a parent also equals the batch's to the last bit.
+
+Each step is written in one transaction with the batches it covers
+(:meth:`~vitals.serving.store.writer.HealthWriter.replace_accounts`): after a crash the worker
+starts again from the last recorded batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+
+from vitals.features.build import build_features
+from vitals.features.casting import quote
+from vitals.features.ingested import IngestedStore
+from vitals.features.ingested_rows import append_batches
+from vitals.features.loader import Dataset, quiet_connection
+from vitals.serving.batch import plan
+from vitals.serving.batch.frames import roll_up_scores, score_accounts
+from vitals.serving.batch.jobs import publish_scored, score_rows
+from vitals.serving.batch.model_source import LoadedModel
+from vitals.serving.store import HealthStore
+from vitals.serving.store.features_table import write_hierarchy, write_latest_features
+from vitals.serving.store.writer import read_progress, record_progress
+
+logger = logging.getLogger(__name__)
+
+CONSUMER = "rescoring"
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one re-scoring step did.
+
+    Attributes:
+        as_of: the scoring date.
+        accounts: accounts re-scored (every current customer for a full step).
+        full: whether everyone was scored.
+        through: the last ingested batch the live scores now include.
+        touched: the accounts re-scored by a partial step (empty for a full one).
+    """
+
+    as_of: date
+    accounts: int
+    full: bool
+    through: int
+    touched: tuple[str, ...] = ()
+
+
+class Rescorer:
+    """Keeps one date's live scores equal to a batch run over the data and ingested batches.
+
+    Args:
+        store: the health store.
+        dataset: the data directory loaded with every ingested batch so far (kept up to date
+            from ``ingested``; owned by the rescorer from now on).
+        ingested: the store of ingested batches.
+        top_k: reasons stored per account, as ``vitals score --top-k``.
+    """
+
+    def __init__(
+        self, store: HealthStore, dataset: Dataset, ingested: IngestedStore, top_k: int = 5
+    ) -> None:
+        self.store = store
+        self.dataset = dataset
+        self.ingested = ingested
+        self.top_k = top_k
+        self._scores: pd.DataFrame | None = None
+        self._key: tuple[date, str] | None = None
+        self._run_id: int | None = None
+
+    def pending(self) -> int:
+        """Committed batches the live scores do not include yet."""
+        return self.ingested.last_sequence() - read_progress(self.store.engine, CONSUMER)
+
+    def step(self, loaded: LoadedModel) -> Step | None:
+        """Take in the batches committed since the last step and update the live scores.
+
+        Returns:
+            What was done, or ``None`` when nothing was new.
+        """
+        new = list(self.ingested.batches(after=self.dataset.ingested_through))
+        append_batches(self.dataset, self.ingested, new)
+        as_of = plan.score_date(self.dataset, None)
+        if self._key != (as_of, loaded.version):
+            return self._score_everyone(loaded, as_of)
+        if not new:
+            return None
+        touched = sorted({a for batch in new for a in batch.accounts})
+        new_accounts = any("accounts" in batch.segments for batch in new)
+        return self._score_some(loaded, as_of, touched, new_accounts)
+
+    def _score_everyone(self, loaded: LoadedModel, as_of: date) -> Step:
+        frame = self._features(self.dataset, loaded, as_of)
+        scores = score_accounts(loaded.model, frame, loaded.version, self.top_k)
+        tree = self._tree()
+        rollups = roll_up_scores(loaded.model, tree, scores)
+        publish_scored(
+            self.store, loaded, "score", "duckdb", [as_of], [(as_of, frame, scores, rollups)], tree
+        )
+        writer = self.store.writer()
+        if self._run_id is not None:
+            writer.finish(self._run_id)
+        self._run_id = writer.begin(
+            kind="incremental",
+            model_uri=loaded.uri,
+            model_version=loaded.version,
+            engine="duckdb",
+            dates=[as_of],
+        )
+        with self.store.engine.begin() as conn:
+            record_progress(conn, CONSUMER, self.dataset.ingested_through)
+        self._scores, self._key = scores, (as_of, loaded.version)
+        logger.info("scored all %d accounts as of %s", len(scores), as_of)
+        return Step(as_of, len(scores), True, self.dataset.ingested_through)
+
+    def _score_some(
+        self, loaded: LoadedModel, as_of: date, touched: list[str], new_accounts: bool
+    ) -> Step:
+        assert self._scores is not None and self._run_id is not None
+        subset = _subset(self.dataset, touched)
+        try:
+            frame = self._features(subset, loaded, as_of)
+        finally:
+            subset.con.close()
+        fresh = score_accounts(loaded.model, frame, loaded.version, self.top_k)
+        kept = self._scores[~self._scores["account_id"].isin(touched)]
+        # the batch's order (by account id), so that every roll-up sums in the same order
+        merged = pd.concat([kept, fresh], ignore_index=True)
+        merged = merged.sort_values("account_id", kind="stable", ignore_index=True)
+        tree = self._tree()
+        rollups = roll_up_scores(loaded.model, tree, merged)
+        # a touched parent's own roll-up counts its own score too
+        parents = sorted(_ancestors(tree, touched) | set(touched))
+        changed = rollups[rollups["parent_id"].isin(parents)]
+        score_records, rollup_records = score_rows(fresh, changed)
+        write_latest_features(self.store, frame, as_of, loaded.version, only_these=True)
+        if new_accounts:
+            write_hierarchy(self.store, tree, as_of)
+        self.store.writer().replace_accounts(
+            self._run_id,
+            as_of,
+            touched,
+            score_records,
+            parents,
+            rollup_records,
+            progress=(CONSUMER, self.dataset.ingested_through),
+        )
+        self._scores = merged
+        return Step(as_of, len(touched), False, self.dataset.ingested_through, tuple(touched))
+
+    def _features(self, dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:
+        features = loaded.model.feature_set_
+        snapshots = build_features(
+            dataset,
+            [as_of],
+            horizon_days=features.horizon_days,
+            grace_days=features.grace_days,
+            vocabulary=features.vocabulary,
+        )
+        return snapshots.to_pandas()
+
+    def _tree(self) -> pd.DataFrame:
+        return self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+
+    def close(self) -> None:
+        """Mark the live run complete and release the data."""
+        if self._run_id is not None:
+            self.store.writer().finish(self._run_id)
+        self.dataset.con.close()
+
+
+def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:
+    """A copy of ``dataset`` holding only the rows of ``accounts``, in a connection of its own."""
+    con = quiet_connection()
+    dataset.con.register("__vitals_touched", pa.table({"account_id": accounts}))
+    try:
+        for name in dataset.files:
+            rows = dataset.con.sql(
+                f"SELECT * FROM {quote(name)} "
+                "WHERE account_id IN (SELECT account_id FROM __vitals_touched)"
+            ).to_arrow_table()
+            con.register("__vitals_rows", rows)
+            con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __vitals_rows")
+            con.unregister("__vitals_rows")
+    finally:
+        dataset.con.unregister("__vitals_touched")
+    return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
+
+
+def _ancestors(tree: pd.DataFrame, accounts: Iterable[str]) -> set[str]:
+    """Every account above ``accounts`` in the tree."""
+    parent = dict(zip(tree["account_id"], tree["parent_id"], strict=True))
+    found: set[str] = set()
+    for account in accounts:
+        up = parent.get(account)
+        while isinstance(up, str) and up not in found:
+            found.add(up)
+            up = parent.get(up)
+    return found

@@ -1,0 +1,97 @@
+"""The re-scoring worker: a thread that keeps the live scores up with the ingested batches.
+
+It runs inside ``vitals serve`` (when the server has a data directory) or on its own as
+``vitals worker``. Each turn takes in every batch committed since the last one, so an account
+touched by many batches is re-scored once per turn (batching); the back-pressure is on the
+ingestion side, which answers 503 while more than ``ingest.queue_batches`` batches wait.
+A failing turn is logged and tried again after a pause that doubles up to a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vitals.serving.batch.model_source import LoadedModel
+from vitals.serving.ingest.rescoring import Rescorer, Step
+
+logger = logging.getLogger(__name__)
+
+_MAX_PAUSE = 60.0
+
+
+@dataclass
+class WorkerState:
+    """What the worker last did: its last step and its last error (``None`` once it recovers)."""
+
+    last_step: Step | None = None
+    error: str | None = None
+    steps: int = 0
+
+
+class RescoringWorker:
+    """Runs :meth:`Rescorer.step` in a thread until stopped.
+
+    Args:
+        rescorer: what keeps the scores (owned by the worker: closed when it stops).
+        model: gives the model to score with (``None`` while none is loaded).
+        every: seconds between turns when nothing is new.
+        on_step: called after each step that did something (e.g. to raise alerts).
+    """
+
+    def __init__(
+        self,
+        rescorer: Rescorer,
+        model: Callable[[], LoadedModel | None],
+        every: float,
+        on_step: Callable[[Step, LoadedModel], None] | None = None,
+    ) -> None:
+        self.rescorer = rescorer
+        self.model = model
+        self.every = every
+        self.on_step = on_step
+        self.state = WorkerState()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vitals-rescoring", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to stop, wait for its current turn, and close the rescorer."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.rescorer.close()
+
+    def turn(self) -> Step | None:
+        """One turn: take in new batches and update the scores (``None``: nothing to do)."""
+        loaded = self.model()
+        if loaded is None:
+            return None
+        step = self.rescorer.step(loaded)
+        if step is not None:
+            self.state.last_step = step
+            self.state.steps += 1
+            if self.on_step is not None:
+                self.on_step(step, loaded)
+        return step
+
+    def _run(self) -> None:
+        pause = self.every
+        while not self._stop.is_set():
+            try:
+                step = self.turn()
+            except Exception as exc:
+                logger.exception("re-scoring failed; trying again in %.0f s", pause)
+                self.state.error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(pause)
+                pause = min(_MAX_PAUSE, pause * 2)
+                continue
+            self.state.error = None
+            pause = self.every
+            if step is None:
+                self._stop.wait(self.every)

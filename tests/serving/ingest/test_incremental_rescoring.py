@@ -1,0 +1,217 @@
+"""Incremental re-scoring equals a batch run over the same data, after a random stream of
+batches."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from vitals.config.alerts import AlertSettings
+from vitals.config.settings import get_settings
+from vitals.features.ingested import IngestedStore
+from vitals.features.pipeline import load_valid_dataset
+from vitals.serving.batch import RunOptions, load_model, score
+from vitals.serving.ingest.ingestor import Ingestor
+from vitals.serving.ingest.rescoring import Rescorer
+from vitals.serving.ingest.runtime import start_worker
+from vitals.serving.store import Alert, HealthStore, ParentHealth
+from vitals.serving.store.schema import SCORE_COLUMNS, HealthScore
+
+
+@pytest.fixture
+def ingest_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Ingested rows go under ``tmp_path`` for this test."""
+    monkeypatch.setenv("VITALS_INGEST__STORE_DIR", str(tmp_path / "ingested"))
+    get_settings.cache_clear()
+    return tmp_path
+
+
+def random_batch(rng: random.Random, accounts: list[str], last_day: Any, serial: int) -> dict:
+    """Rows for a few accounts, stamped on the data's last day (the scoring date stays)."""
+    chosen = rng.sample(accounts, rng.randint(1, 6))
+    day = pd.Timestamp(last_day)
+    stamp = lambda: (day + timedelta(seconds=rng.randint(0, 86_399))).isoformat()  # noqa: E731
+    events = [
+        {
+            "account_id": a,
+            "timestamp": stamp(),
+            "event_type": rng.choice(["login", "report_run", "export", "brand_new_type"]),
+            "user_id": f"u{rng.randint(1, 9)}",
+            "value": rng.choice([None, 1.0, 2.5]),
+        }
+        for a in chosen
+        for _ in range(rng.randint(1, 20))
+    ]
+    batch: dict[str, list[dict[str, Any]]] = {"events": events}
+    if rng.random() < 0.5:
+        batch["tickets"] = [
+            {
+                "account_id": chosen[0],
+                "ticket_id": f"ingested-{serial}",
+                "opened_at": stamp(),
+                "priority": rng.choice(["low", "high", "urgent"]),
+            }
+        ]
+    if rng.random() < 0.5:
+        batch["surveys"] = [
+            {"account_id": chosen[-1], "responded_at": stamp(), "kind": "nps", "score": 3}
+        ]
+    if serial == 2:  # a new account with its first line, and a bad row that is refused
+        batch["accounts"] = [
+            {
+                "account_id": "NEW-1",
+                "created_at": (day - timedelta(days=40)).date().isoformat(),
+                "segment": "smb",
+                "parent_id": None,
+            }
+        ]
+        batch["subscriptions"] = [
+            {
+                "account_id": "NEW-1",
+                "start_date": (day - timedelta(days=40)).date().isoformat(),
+                "mrr": 120.0,
+            },
+            {"account_id": "NOBODY", "start_date": "2025-01-01", "mrr": 10.0},
+        ]
+    return batch
+
+
+def changes(ingestor: Ingestor, last_day: Any) -> dict[str, list[dict[str, Any]]]:
+    """An open ticket closed, and the only line of a one-line account ended (it churns)."""
+    con = ingestor.dataset.con
+    ticket = con.execute(
+        "SELECT account_id, ticket_id, opened_at, priority FROM tickets "
+        "WHERE closed_at IS NULL ORDER BY ticket_id LIMIT 1"
+    ).fetchone()
+    line = con.execute(
+        "SELECT account_id, product, start_date, mrr FROM subscriptions WHERE account_id IN "
+        "(SELECT account_id FROM subscriptions GROUP BY 1 HAVING count(*) = 1) "
+        "AND end_date IS NULL ORDER BY account_id LIMIT 1"
+    ).fetchone()
+    assert ticket is not None and line is not None
+    closed = pd.Timestamp(last_day).isoformat()
+    ended = (pd.Timestamp(last_day) - timedelta(days=45)).date().isoformat()
+    return {
+        "tickets": [
+            {"account_id": ticket[0], "ticket_id": ticket[1], "opened_at": ticket[2].isoformat(),
+             "priority": ticket[3], "closed_at": closed, "csat": 2}
+        ],
+        "subscriptions": [
+            {"account_id": line[0], "product": line[1], "start_date": line[2].isoformat(),
+             "mrr": line[3], "end_date": ended}
+        ],
+    }  # fmt: skip
+
+
+def live_rows(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every live score and roll-up, without their run ids, sorted."""
+    store = HealthStore.open(url)
+    try:
+        with store.session() as session:
+            scores = pd.DataFrame(
+                [
+                    {c: getattr(r, c) for c in SCORE_COLUMNS}
+                    for r in session.scalars(select(HealthScore))
+                ]
+            )
+            rollups = pd.DataFrame(
+                [
+                    {c.name: getattr(r, c.name) for c in ParentHealth.__table__.columns}
+                    for r in session.scalars(select(ParentHealth))
+                ]
+            ).drop(columns=["run_id"])
+    finally:
+        store.close()
+    return (
+        scores.sort_values(["account_id", "as_of"], ignore_index=True),
+        rollups.sort_values(["parent_id", "as_of", "weighting"], ignore_index=True),
+    )
+
+
+@pytest.mark.slow
+def test_incremental_scores_equal_a_batch_run(
+    sample_dir: Path, model_dir: Path, ingest_env: Path
+) -> None:
+    settings = get_settings()
+    ingestor = Ingestor(sample_dir, settings.ingest)
+    accounts = sorted(
+        ingestor.dataset.con.execute("SELECT account_id FROM accounts").df()["account_id"]
+    )
+    last_day = ingestor.dataset.data_end.date()
+    live_url = f"sqlite:///{ingest_env}/live.db"
+    store = HealthStore.open(live_url)
+    loaded = load_model(str(model_dir))
+    rescorer = Rescorer(
+        store, load_valid_dataset(sample_dir), IngestedStore(settings.ingest.store_dir, sample_dir)
+    )
+    first = rescorer.step(loaded)
+    assert first is not None and first.full
+    rng = random.Random(11)
+    rejected = 0
+    for serial in range(6):
+        result = ingestor.ingest(random_batch(rng, accounts, last_day, serial), key=f"k{serial}")
+        rejected += len(result.rejected)
+        step = rescorer.step(loaded)
+        assert step is not None and not step.full and step.through == result.batch
+    assert rejected == 1  # the subscription of an unknown account
+    updates = changes(ingestor, last_day)
+    result = ingestor.ingest(updates, key="updates")
+    assert result.accepted == {"subscriptions": 1, "tickets": 1}, result.rejected
+    step = rescorer.step(loaded)
+    assert step is not None and step.accounts == 2
+    ended = updates["subscriptions"][0]["account_id"]
+    assert rescorer.step(loaded) is None
+    rescorer.close()
+    store.close()
+
+    batch_url = f"sqlite:///{ingest_env}/batch.db"
+    score(str(sample_dir), options=RunOptions(model=str(model_dir), database_url=batch_url))
+    live_scores, live_rollups = live_rows(live_url)
+    batch_scores, batch_rollups = live_rows(batch_url)
+    assert "NEW-1" in set(live_scores["account_id"])
+    assert ended not in set(live_scores["account_id"])  # its only line ended: no customer now
+    pd.testing.assert_frame_equal(live_scores, batch_scores, check_exact=True)
+    pd.testing.assert_frame_equal(live_rollups, batch_rollups, check_exact=True)
+
+
+def test_each_step_raises_the_alerts_of_the_accounts_it_scored(
+    sample_dir: Path, model_dir: Path, ingest_env: Path
+) -> None:
+    settings = get_settings().model_copy(
+        update={
+            "alerts": AlertSettings.model_validate(
+                {"rules": [{"name": "any", "kind": "parent_revenue_at_risk", "amount": 1e-9}]}
+            ),
+            "database_url": f"sqlite:///{ingest_env}/alerts.db",
+            "ingest": get_settings().ingest.model_copy(update={"data_dir": str(sample_dir)}),
+        }
+    )
+    store = HealthStore.open(settings.database_url)
+    loaded = load_model(str(model_dir))
+    worker = start_worker(settings, store, lambda: loaded, start=False)
+    first = worker.turn()
+    assert first is not None and first.full
+    with store.session() as session:
+        subjects = list(session.scalars(select(Alert.subject_id)))
+        parents = set(session.scalars(select(ParentHealth.parent_id)))
+    # a first roll-up above the amount fires: every parent, once
+    assert parents and len(subjects) == len(set(subjects)) == len(parents)
+    ingestor = Ingestor(sample_dir, settings.ingest)
+    account = sorted(parents)[0]
+    stamp = ingestor.dataset.data_end.isoformat()
+    ingestor.ingest(
+        {"events": [{"account_id": account, "timestamp": stamp, "event_type": "login"}]}
+    )
+    ingestor.close()
+    second = worker.turn()
+    assert second is not None and second.touched == (account,)
+    with store.session() as session:
+        assert len(list(session.scalars(select(Alert.id)))) == len(parents)  # not raised again
+    worker.stop()
+    store.close()
