@@ -205,6 +205,21 @@ def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:
     return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
 
 
+def _same_trees(tree: pd.DataFrame, accounts: Iterable[str]) -> set[str]:
+    """Every account in the same tree (below the same root) as one of ``accounts``."""
+    parent = dict(zip(tree["account_id"], tree["parent_id"], strict=True))
+
+    def root(account: str) -> str:
+        seen = {account}
+        while isinstance(up := parent.get(account), str) and up not in seen:
+            seen.add(up)
+            account = up
+        return account
+
+    roots = {root(a) for a in accounts}
+    return {a for a in parent if root(a) in roots}
+
+
 def _ancestors(tree: pd.DataFrame, accounts: Iterable[str]) -> set[str]:
     """Every account above ``accounts`` in the tree."""
     parent = dict(zip(tree["account_id"], tree["parent_id"], strict=True))
