@@ -34,9 +34,9 @@ import numpy as np
 
 from vitals.models.baseline_shap_kernels import change_parallel, change_rows
 from vitals.models.forest import flatten
-from vitals.models.treeshap_kernels import shap_block, shap_parallel
+from vitals.models.treeshap_kernels import shap_parallel, shap_rows
 
-_CHUNK = 32  # rows per block (and parallel task); up to this many go in one block in this thread
+_CHUNK = 32  # rows per block (and parallel task); up to this many go row by row in this thread
 
 
 class TreeShap:
@@ -105,7 +105,7 @@ class TreeShap:
         margins = np.empty(X.shape[0])
         args = f.kernel_arguments()
         if X.shape[0] <= _CHUNK:
-            shap_block(X, out, margins, 0, X.shape[0], *args)
+            shap_rows(X, out, margins, 0, X.shape[0], *args)
         else:
             shap_parallel(X, out, margins, _CHUNK, *args)
         return margins, out

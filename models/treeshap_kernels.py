@@ -2,7 +2,9 @@
 there).
 
 :func:`shap_block` explains a block of rows with the row loop innermost; :func:`shap_parallel`
-splits a batch into such blocks and spreads them over the cores. Both take the arrays of
+splits a batch into such blocks and spreads them over the cores; :func:`shap_rows` does a block's
+arithmetic one row at a time, faster for a few rows. A row gets the same values, to the last bit,
+whichever explains it and whatever rows come with it. All take the arrays of
 :meth:`vitals.models.forest.Forest.kernel_arguments` and write the
 contributions (``out``) and raw margins (``margins``) of the rows. Split decisions follow
 LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (:func:`decide`).
@@ -61,6 +63,156 @@ def decide(
 
 
 @numba.njit(cache=True, nogil=True)
+def shap_rows(
+    X,
+    out,
+    margins,
+    first,
+    last,
+    parent,
+    is_left,
+    feature,
+    threshold,
+    missing,
+    default_left,
+    categorical,
+    cat_start,
+    cat_words,
+    cat_bits,
+    value,
+    zero_fraction,
+    previous,
+    tree_start,
+    tree_points,
+    gauss_t,
+    gauss_w,
+    max_nodes,
+):
+    """:func:`shap_block` one row at a time, for a few rows: the same arithmetic in the same
+    order (so the same values to the last bit), without a block's arrays to fill."""
+    G0 = gauss_t.shape[1]
+    path = np.empty((max_nodes, G0))
+    below = np.empty((max_nodes, G0))
+    one = np.empty(max_nodes)
+    reach = np.empty(max_nodes, np.bool_)
+    left = np.empty((feature.shape[0], 1), np.bool_)
+    for r in range(first, last):
+        decide(
+            X[r],
+            left,
+            0,
+            feature,
+            threshold,
+            missing,
+            default_left,
+            categorical,
+            cat_start,
+            cat_words,
+            cat_bits,
+        )
+        margin = 0.0
+        for t in range(tree_start.shape[0] - 1):
+            s = tree_start[t]
+            n = tree_start[t + 1] - s
+            g_n = tree_points[t]
+            if n == 1:
+                margin += value[s]
+                continue
+            for k in range(n):
+                node = s + k
+                if k == 0:
+                    reach[0] = True
+                    for g in range(g_n):
+                        path[0, g] = 1.0
+                else:
+                    p = parent[node] - s
+                    isl = is_left[node]
+                    reach[k] = reach[p] and left[parent[node], 0] == isl
+                    prev = previous[node]
+                    z = zero_fraction[node]
+                    if prev >= 0:
+                        pl = prev - s
+                        zp = zero_fraction[prev]
+                        one[k] = (1.0 if left[parent[node], 0] == isl else 0.0) * one[pl]
+                        # branches outside the loops over the Gauss points, so they vectorise
+                        if one[k] > 0.5:  # then the previous edge's one fraction is 1 too
+                            for g in range(g_n):
+                                tg = gauss_t[g_n, g]
+                                d = 1.0 / (zp + (1.0 - zp) * tg)
+                                path[k, g] = path[p, g] * (z + (1.0 - z) * tg) * d
+                        elif one[pl] > 0.5:
+                            for g in range(g_n):
+                                tg = gauss_t[g_n, g]
+                                d = 1.0 / (zp + (1.0 - zp) * tg)
+                                path[k, g] = path[p, g] * (z * (1.0 - tg)) * d
+                        else:
+                            for g in range(g_n):
+                                tg = gauss_t[g_n, g]
+                                d = 1.0 / (zp * (1.0 - tg))
+                                path[k, g] = path[p, g] * (z * (1.0 - tg)) * d
+                    else:
+                        one[k] = 1.0 if left[parent[node], 0] == isl else 0.0
+                        if one[k] > 0.5:
+                            for g in range(g_n):
+                                path[k, g] = path[p, g] * (z + (1.0 - z) * gauss_t[g_n, g])
+                        else:
+                            for g in range(g_n):
+                                path[k, g] = path[p, g] * (z * (1.0 - gauss_t[g_n, g]))
+                if feature[node] >= 0:
+                    for g in range(g_n):
+                        below[k, g] = 0.0
+                else:
+                    v = value[node]
+                    if reach[k]:
+                        margin += v
+                    for g in range(g_n):
+                        below[k, g] = v * path[k, g]
+            for k in range(n - 1, 0, -1):
+                node = s + k
+                p = parent[node] - s
+                z = zero_fraction[node]
+                prev = previous[node]
+                acc = 0.0
+                if prev >= 0:
+                    pl = prev - s
+                    zp = zero_fraction[prev]
+                    if one[k] > 0.5:  # then the previous edge's one fraction is 1 too
+                        for g in range(g_n):
+                            tg = gauss_t[g_n, g]
+                            c0 = -1.0 / (1.0 - tg)
+                            c1 = (1.0 - z) / (z + (1.0 - z) * tg)
+                            e1 = (1.0 - zp) / (zp + (1.0 - zp) * tg)
+                            b = below[k, g]
+                            below[p, g] += b
+                            acc += gauss_w[g_n, g] * b * ((c1 - c0) - (e1 - c0))
+                    elif one[pl] > 0.5:
+                        for g in range(g_n):
+                            tg = gauss_t[g_n, g]
+                            c0 = -1.0 / (1.0 - tg)
+                            e1 = (1.0 - zp) / (zp + (1.0 - zp) * tg)
+                            b = below[k, g]
+                            below[p, g] += b
+                            acc += gauss_w[g_n, g] * b * (0.0 - (e1 - c0))
+                    else:  # the block's share is 0 times 0: nothing to add
+                        for g in range(g_n):
+                            below[p, g] += below[k, g]
+                else:
+                    if one[k] > 0.5:
+                        for g in range(g_n):
+                            tg = gauss_t[g_n, g]
+                            b = below[k, g]
+                            below[p, g] += b
+                            acc += gauss_w[g_n, g] * b * ((1.0 - z) / (z + (1.0 - z) * tg))
+                    else:
+                        for g in range(g_n):
+                            b = below[k, g]
+                            below[p, g] += b
+                            acc += gauss_w[g_n, g] * b * (-1.0 / (1.0 - gauss_t[g_n, g]))
+                out[r, feature[parent[node]]] += acc
+        margins[r] = margin
+
+
+@numba.njit(cache=True, nogil=True)
 def shap_block(
     X,
     out,
@@ -92,7 +244,7 @@ def shap_block(
 
     With one fractions of 0 or 1, each factor ``z + (o - z) t`` and each share
     ``(o - z) / (z + (o - z) t)`` takes one of two values per Gauss point, worked out once per
-    node and blended per row, so the inner loops have no division.
+    node and picked per row, so the inner loops have no division.
     """
     B = last - first
     G0 = gauss_t.shape[1]
@@ -154,8 +306,8 @@ def shap_block(
                         for r in range(B):
                             path[k, g, r] = (
                                 path[p, g, r]
-                                * (n0 + (n1 - n0) * one[k, r])
-                                * (d0 + (d1 - d0) * one[pl, r])
+                                * (n1 if one[k, r] > 0.5 else n0)
+                                * (d1 if one[pl, r] > 0.5 else d0)
                             )
                 else:
                     for r in range(B):
@@ -165,7 +317,7 @@ def shap_block(
                         n0 = z * (1.0 - tg)
                         n1 = z + (1.0 - z) * tg
                         for r in range(B):
-                            path[k, g, r] = path[p, g, r] * (n0 + (n1 - n0) * one[k, r])
+                            path[k, g, r] = path[p, g, r] * (n1 if one[k, r] > 0.5 else n0)
             if feature[node] >= 0:
                 for g in range(g_n):
                     for r in range(B):
@@ -207,7 +359,7 @@ def shap_block(
                     for r in range(B):
                         b = below[k, g, r]
                         below[p, g, r] += b
-                        acc[r] += w * b * (c0 + (c1 - c0) * one[k, r])
+                        acc[r] += w * b * (c1 if one[k, r] > 0.5 else c0)
             f = feature[parent[node]]
             for r in range(B):
                 out[first + r, f] += acc[r]
