@@ -84,6 +84,7 @@ class IngestedStore:
         self.base = Path(base).resolve()
         self._thread_lock = threading.RLock()
         self._depth = 0
+        self._known = 0  # batches 1..known are committed (sequences have no gaps)
         for folder in ("segments", "batches", "keys"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         marker = self.root / _BASE
@@ -98,6 +99,8 @@ class IngestedStore:
             _write_durably(marker, str(self.base).encode())
         with self.exclusive():
             self._recover()
+            numbers = [int(p.stem) for p in (self.root / "batches").glob("*.json")]
+            self._known = max(numbers, default=0)
 
     def find(self, key: str, body_sha: str) -> Batch | None:
         """The batch committed under ``key``, if any.
@@ -164,9 +167,15 @@ class IngestedStore:
             return batch, True
 
     def last_sequence(self) -> int:
-        """The sequence number of the last committed batch (0 before the first)."""
-        numbers = [int(p.stem) for p in (self.root / "batches").glob("*.json")]
-        return max(numbers, default=0)
+        """The sequence number of the last committed batch (0 before the first).
+
+        Sequences are given under the lock, one after the other, and a batch lost before its
+        commit leaves its number to the next: so the manifests after the last one seen are
+        looked for one by one (the folder is never listed again).
+        """
+        while self._manifest(self._known + 1).exists():
+            self._known += 1
+        return self._known
 
     def batch(self, sequence: int) -> Batch:
         """The committed batch ``sequence``."""
@@ -181,10 +190,8 @@ class IngestedStore:
 
     def batches(self, after: int = 0) -> Iterator[Batch]:
         """Committed batches with a sequence above ``after``, in order."""
-        numbers = sorted(int(p.stem) for p in (self.root / "batches").glob("*.json"))
-        for number in numbers:
-            if number > after:
-                yield self.batch(number)
+        for number in range(after + 1, self.last_sequence() + 1):
+            yield self.batch(number)
 
     def _manifest(self, sequence: int) -> Path:
         return self.root / "batches" / f"{sequence:012d}.json"

@@ -122,7 +122,12 @@ def score_accounts(
     )
 
 
-def roll_up_scores(model: HealthModel, tree: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+def roll_up_scores(
+    model: HealthModel,
+    tree: pd.DataFrame,
+    scored: pd.DataFrame,
+    reasons: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Roll one date's scores up the hierarchy, by count and by contract value.
 
     A current customer without a covering subscription counts with contract value 0. Parents
@@ -132,6 +137,8 @@ def roll_up_scores(model: HealthModel, tree: pd.DataFrame, scored: pd.DataFrame)
         model: the model that scored (its band weights are used).
         tree: ``account_id, parent_id`` of every account.
         scored: rows from :func:`score_accounts` of a single ``as_of``.
+        reasons: ``scored``'s reasons as :func:`reasons_long` gives them, when already at hand
+            (they are read from the ``reasons`` JSON otherwise).
 
     Returns:
         One row per (parent, weighting) with the columns of :data:`ROLLUP_SCHEMA`.
@@ -149,7 +156,8 @@ def roll_up_scores(model: HealthModel, tree: pd.DataFrame, scored: pd.DataFrame)
         ["account_id", "churn_probability", "renewal_risk", "band", "contract_value"]
     ].copy()
     scores["contract_value"] = scores["contract_value"].fillna(0.0)
-    reasons = _reasons_long(scored)
+    if reasons is None:
+        reasons = reasons_long(scored)
     parts = []
     for weighting in WEIGHTINGS:
         rolled = model.roll_up(
@@ -232,8 +240,9 @@ def _json_by_parent(ids: np.ndarray, long: pd.DataFrame, keys: tuple[str, ...]) 
     return _grouped_json(ids, long, "parent_id", keys)
 
 
-def _reasons_long(scored: pd.DataFrame) -> pd.DataFrame:
-    """Reasons JSON back as a long table ``account_id, measure, health_points``."""
+def reasons_long(scored: pd.DataFrame) -> pd.DataFrame:
+    """Reasons JSON back as a long table ``account_id, measure, health_points``, in the rows'
+    order."""
     rows = [
         (account, r["measure"], r["health_points"])
         for account, text in zip(scored["account_id"], scored["reasons"], strict=True)

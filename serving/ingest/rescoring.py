@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +33,7 @@ from vitals.features.ingested import IngestedStore
 from vitals.features.ingested_rows import append_batches
 from vitals.features.loader import Dataset, quiet_connection
 from vitals.serving.batch import plan
-from vitals.serving.batch.frames import roll_up_scores, score_accounts
+from vitals.serving.batch.frames import reasons_long, roll_up_scores, score_accounts
 from vitals.serving.batch.jobs import publish_scored, score_rows
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.store import HealthStore
@@ -83,12 +83,22 @@ class Rescorer:
         self.ingested = ingested
         self.top_k = top_k
         self._scores: pd.DataFrame | None = None
+        self._reasons: pd.DataFrame | None = None  # the scores' reasons, parsed once
         self._key: tuple[date, str] | None = None
         self._run_id: int | None = None
 
     def pending(self) -> int:
         """Committed batches the live scores do not include yet."""
         return self.ingested.last_sequence() - read_progress(self.store.engine, CONSUMER)
+
+    def lag(self) -> float:
+        """Seconds since the oldest batch the live scores do not include was committed (0 when
+        there is none)."""
+        done = read_progress(self.store.engine, CONSUMER)
+        if done >= self.ingested.last_sequence():
+            return 0.0
+        received = datetime.fromisoformat(self.ingested.batch(done + 1).received_at)
+        return max(0.0, (datetime.now(UTC) - received).total_seconds())
 
     def step(self, loaded: LoadedModel) -> Step | None:
         """Take in the batches committed since the last step and update the live scores.
@@ -111,7 +121,8 @@ class Rescorer:
         frame = self._features(self.dataset, loaded, as_of)
         scores = score_accounts(loaded.model, frame, loaded.version, self.top_k)
         tree = self._tree()
-        rollups = roll_up_scores(loaded.model, tree, scores)
+        reasons = reasons_long(scores)
+        rollups = roll_up_scores(loaded.model, tree, scores, reasons)
         publish_scored(
             self.store, loaded, "score", "duckdb", [as_of], [(as_of, frame, scores, rollups)], tree
         )
@@ -127,14 +138,14 @@ class Rescorer:
         )
         with self.store.engine.begin() as conn:
             record_progress(conn, CONSUMER, self.dataset.ingested_through)
-        self._scores, self._key = scores, (as_of, loaded.version)
+        self._scores, self._reasons, self._key = scores, reasons, (as_of, loaded.version)
         logger.info("scored all %d accounts as of %s", len(scores), as_of)
         return Step(as_of, len(scores), True, self.dataset.ingested_through)
 
     def _score_some(
         self, loaded: LoadedModel, as_of: date, touched: list[str], new_accounts: bool
     ) -> Step:
-        assert self._scores is not None and self._run_id is not None
+        assert self._scores is not None and self._reasons is not None and self._run_id is not None
         subset = _subset(self.dataset, touched)
         try:
             frame = self._features(subset, loaded, as_of)
@@ -145,8 +156,20 @@ class Rescorer:
         # the batch's order (by account id), so that every roll-up sums in the same order
         merged = pd.concat([kept, fresh], ignore_index=True)
         merged = merged.sort_values("account_id", kind="stable", ignore_index=True)
+        reasons = pd.concat(
+            [self._reasons[~self._reasons["account_id"].isin(touched)], reasons_long(fresh)],
+            ignore_index=True,
+        ).sort_values("account_id", kind="stable", ignore_index=True)
         tree = self._tree()
-        rollups = roll_up_scores(loaded.model, tree, merged)
+        # a parent's roll-up reads only its own subtree: roll up the trees the touched accounts
+        # are in (same rows, same order, so the same sums as over everyone)
+        members = _same_trees(tree, touched)
+        rollups = roll_up_scores(
+            loaded.model,
+            tree[tree["account_id"].isin(members)],
+            merged[merged["account_id"].isin(members)],
+            reasons[reasons["account_id"].isin(members)].reset_index(drop=True),
+        )
         # a touched parent's own roll-up counts its own score too
         parents = sorted(_ancestors(tree, touched) | set(touched))
         changed = rollups[rollups["parent_id"].isin(parents)]
@@ -163,7 +186,7 @@ class Rescorer:
             rollup_records,
             progress=(CONSUMER, self.dataset.ingested_through),
         )
-        self._scores = merged
+        self._scores, self._reasons = merged, reasons
         return Step(as_of, len(touched), False, self.dataset.ingested_through, tuple(touched))
 
     def _features(self, dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:

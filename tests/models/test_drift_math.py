@@ -176,4 +176,3 @@ def test_calibration_gap_of_calibrated_and_biased_probabilities() -> None:
     assert calibration_gap(y, p).observed == pytest.approx(y.mean())
     with pytest.raises(ValueError, match="no rows"):
         calibration_gap([], [])
-

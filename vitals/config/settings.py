@@ -220,6 +220,11 @@ class IngestSettings(BaseModel):
         ge=1,
         description="batches waiting to be re-scored before ingestion answers 503 (back-pressure)",
     )
+    max_lag_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="age of the oldest batch waiting to be re-scored before ingestion answers 503",
+    )
     rescore_in_server: bool = Field(
         default=True,
         description="run the re-scoring worker inside the server (off: run `vitals worker`)",

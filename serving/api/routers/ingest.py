@@ -72,14 +72,12 @@ async def ingest_events(
             {"detail": public(located(exc, "body"))},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    if worker is not None:
-        waiting = await run_in_threadpool(worker.rescorer.pending)
-        if waiting > ingestor.settings.queue_batches:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"re-scoring is {waiting} batches behind: retry shortly",
-                headers={"Retry-After": _RETRY_AFTER},
-            )
+    if worker is not None and (behind := await run_in_threadpool(_behind, worker, ingestor)):
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"re-scoring is {behind}: retry shortly",
+            headers={"Retry-After": _RETRY_AFTER},
+        )
     try:
         result = await run_in_threadpool(ingestor.ingest, batch.model_dump(), idempotency_key, raw)
     except TooManyRows as exc:
@@ -111,6 +109,18 @@ def ingest_status(request: Request, _: AnyKey) -> IngestStatus:
         as_of=step.as_of.isoformat() if step is not None else None,
         error=worker.state.error if worker is not None else None,
     )
+
+
+def _behind(worker: RescoringWorker, ingestor: Ingestor) -> str | None:
+    """How far re-scoring is behind, when past the limits of the settings (back-pressure)."""
+    limits = ingestor.settings
+    waiting = worker.rescorer.pending()
+    if waiting > limits.queue_batches:
+        return f"{waiting} batches behind"
+    lag = worker.rescorer.lag()
+    if lag > limits.max_lag_seconds:
+        return f"{lag:.0f} s behind"
+    return None
 
 
 def _ingestion(request: Request) -> tuple[Ingestor, RescoringWorker | None]:

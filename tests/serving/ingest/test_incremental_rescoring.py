@@ -209,8 +209,11 @@ def test_each_step_raises_the_alerts_of_the_accounts_it_scored(
         {"events": [{"account_id": account, "timestamp": stamp, "event_type": "login"}]}
     )
     ingestor.close()
+    # what back-pressure reads: one batch waiting, for some time now
+    assert worker.rescorer.pending() == 1 and worker.rescorer.lag() > 0
     second = worker.turn()
     assert second is not None and second.touched == (account,)
+    assert worker.rescorer.pending() == 0 and worker.rescorer.lag() == 0
     with store.session() as session:
         assert len(list(session.scalars(select(Alert.id)))) == len(parents)  # not raised again
     worker.stop()
