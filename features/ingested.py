@@ -85,6 +85,7 @@ class IngestedStore:
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._known = 0  # batches 1..known are committed (sequences have no gaps)
+        self._probing = threading.Lock()
         for folder in ("segments", "batches", "keys"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         marker = self.root / _BASE
@@ -173,9 +174,12 @@ class IngestedStore:
         commit leaves its number to the next: so the manifests after the last one seen are
         looked for one by one (the folder is never listed again).
         """
-        while self._manifest(self._known + 1).exists():
-            self._known += 1
-        return self._known
+        with self._probing:
+            known = self._known
+            while self._manifest(known + 1).exists():
+                known += 1
+            self._known = known
+            return known
 
     def batch(self, sequence: int) -> Batch:
         """The committed batch ``sequence``."""
