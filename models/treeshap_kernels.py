@@ -134,30 +134,24 @@ def shap_rows(
                         pl = prev - s
                         zp = zero_fraction[prev]
                         one[k] = (1.0 if left[parent[node], 0] == isl else 0.0) * one[pl]
-                        # branches outside the loops over the Gauss points, so they vectorise
-                        if one[k] > 0.5:  # then the previous edge's one fraction is 1 too
-                            for g in range(g_n):
-                                tg = gauss_t[g_n, g]
-                                d = 1.0 / (zp + (1.0 - zp) * tg)
-                                path[k, g] = path[p, g] * (z + (1.0 - z) * tg) * d
-                        elif one[pl] > 0.5:
-                            for g in range(g_n):
-                                tg = gauss_t[g_n, g]
-                                d = 1.0 / (zp + (1.0 - zp) * tg)
-                                path[k, g] = path[p, g] * (z * (1.0 - tg)) * d
-                        else:
-                            for g in range(g_n):
-                                tg = gauss_t[g_n, g]
-                                d = 1.0 / (zp * (1.0 - tg))
-                                path[k, g] = path[p, g] * (z * (1.0 - tg)) * d
+                        o, o_prev = one[k], one[pl]
+                        for g in range(g_n):
+                            tg = gauss_t[g_n, g]
+                            n0 = z * (1.0 - tg)
+                            n1 = z + (1.0 - z) * tg
+                            # the block's d0 or d1, picked exactly, with one division
+                            den0 = zp * (1.0 - tg)
+                            den1 = zp + (1.0 - zp) * tg
+                            den = den0 * (1.0 - o_prev) + den1 * o_prev
+                            path[k, g] = path[p, g] * (n0 * (1.0 - o) + n1 * o) * (1.0 / den)
                     else:
                         one[k] = 1.0 if left[parent[node], 0] == isl else 0.0
-                        if one[k] > 0.5:
-                            for g in range(g_n):
-                                path[k, g] = path[p, g] * (z + (1.0 - z) * gauss_t[g_n, g])
-                        else:
-                            for g in range(g_n):
-                                path[k, g] = path[p, g] * (z * (1.0 - gauss_t[g_n, g]))
+                        o = one[k]
+                        for g in range(g_n):
+                            tg = gauss_t[g_n, g]
+                            n0 = z * (1.0 - tg)
+                            n1 = z + (1.0 - z) * tg
+                            path[k, g] = path[p, g] * (n0 * (1.0 - o) + n1 * o)
                 if feature[node] >= 0:
                     for g in range(g_n):
                         below[k, g] = 0.0
@@ -176,38 +170,25 @@ def shap_rows(
                 if prev >= 0:
                     pl = prev - s
                     zp = zero_fraction[prev]
-                    if one[k] > 0.5:  # then the previous edge's one fraction is 1 too
-                        for g in range(g_n):
-                            tg = gauss_t[g_n, g]
-                            c0 = -1.0 / (1.0 - tg)
-                            c1 = (1.0 - z) / (z + (1.0 - z) * tg)
-                            e1 = (1.0 - zp) / (zp + (1.0 - zp) * tg)
-                            b = below[k, g]
-                            below[p, g] += b
-                            acc += gauss_w[g_n, g] * b * ((c1 - c0) - (e1 - c0))
-                    elif one[pl] > 0.5:
-                        for g in range(g_n):
-                            tg = gauss_t[g_n, g]
-                            c0 = -1.0 / (1.0 - tg)
-                            e1 = (1.0 - zp) / (zp + (1.0 - zp) * tg)
-                            b = below[k, g]
-                            below[p, g] += b
-                            acc += gauss_w[g_n, g] * b * (0.0 - (e1 - c0))
-                    else:  # the block's share is 0 times 0: nothing to add
-                        for g in range(g_n):
-                            below[p, g] += below[k, g]
+                    o, o_prev = one[k], one[pl]
+                    for g in range(g_n):
+                        tg = gauss_t[g_n, g]
+                        c0 = -1.0 / (1.0 - tg)
+                        c1 = (1.0 - z) / (z + (1.0 - z) * tg)
+                        e1 = (1.0 - zp) / (zp + (1.0 - zp) * tg)
+                        b = below[k, g]
+                        below[p, g] += b
+                        acc += gauss_w[g_n, g] * b * ((c1 - c0) * o - (e1 - c0) * o_prev)
                 else:
-                    if one[k] > 0.5:
-                        for g in range(g_n):
-                            tg = gauss_t[g_n, g]
-                            b = below[k, g]
-                            below[p, g] += b
-                            acc += gauss_w[g_n, g] * b * ((1.0 - z) / (z + (1.0 - z) * tg))
-                    else:
-                        for g in range(g_n):
-                            b = below[k, g]
-                            below[p, g] += b
-                            acc += gauss_w[g_n, g] * b * (-1.0 / (1.0 - gauss_t[g_n, g]))
+                    o = one[k]
+                    for g in range(g_n):
+                        tg = gauss_t[g_n, g]
+                        # the block's c0 or c1, picked exactly, with one division
+                        num = (1.0 - z) * o + (-1.0) * (1.0 - o)
+                        den = (z + (1.0 - z) * tg) * o + (1.0 - tg) * (1.0 - o)
+                        b = below[k, g]
+                        below[p, g] += b
+                        acc += gauss_w[g_n, g] * b * (num / den)
                 out[r, feature[parent[node]]] += acc
         margins[r] = margin
 
@@ -304,10 +285,11 @@ def shap_block(
                         d0 = 1.0 / (zp * (1.0 - tg))
                         d1 = 1.0 / (zp + (1.0 - zp) * tg)
                         for r in range(B):
+                            o, o_prev = one[k, r], one[pl, r]
                             path[k, g, r] = (
                                 path[p, g, r]
-                                * (n1 if one[k, r] > 0.5 else n0)
-                                * (d1 if one[pl, r] > 0.5 else d0)
+                                * (n0 * (1.0 - o) + n1 * o)
+                                * (d0 * (1.0 - o_prev) + d1 * o_prev)
                             )
                 else:
                     for r in range(B):
@@ -317,7 +299,8 @@ def shap_block(
                         n0 = z * (1.0 - tg)
                         n1 = z + (1.0 - z) * tg
                         for r in range(B):
-                            path[k, g, r] = path[p, g, r] * (n1 if one[k, r] > 0.5 else n0)
+                            o = one[k, r]
+                            path[k, g, r] = path[p, g, r] * (n0 * (1.0 - o) + n1 * o)
             if feature[node] >= 0:
                 for g in range(g_n):
                     for r in range(B):
@@ -359,7 +342,8 @@ def shap_block(
                     for r in range(B):
                         b = below[k, g, r]
                         below[p, g, r] += b
-                        acc[r] += w * b * (c1 if one[k, r] > 0.5 else c0)
+                        o = one[k, r]
+                        acc[r] += w * b * (c0 * (1.0 - o) + c1 * o)
             f = feature[parent[node]]
             for r in range(B):
                 out[first + r, f] += acc[r]
