@@ -52,5 +52,7 @@ class IngestStatus(BaseModel):
     committed: int = Field(description="the last committed batch")
     rescored: int = Field(description="the last batch the live scores include")
     pending: int = Field(description="batches committed but not yet re-scored")
-    as_of: str | None = Field(description="the date of the live scores")
-    error: str | None = Field(description="the worker's last error, while it lasts")
+    as_of: str | None = Field(description="the date of the live scores (null before any)")
+    error: str | None = Field(
+        description="the last error of a worker inside this server, while it lasts"
+    )

@@ -66,6 +66,18 @@ def load_model(spec: str = DEFAULT_ALIAS) -> LoadedModel:
     return _from_mlflow(uri)
 
 
+def registered_version(spec: str) -> str | None:
+    """The registry version ``spec`` names now (``NAME/VERSION``, an alias resolved), or ``None``
+    for a model directory or a URI outside the registry. Cheap: nothing is loaded.
+
+    Raises:
+        mlflow.exceptions.MlflowException: the registry cannot answer.
+    """
+    if Path(spec).is_dir():
+        return None
+    return _registry_version(_model_uri(spec))
+
+
 def _model_uri(spec: str) -> str:
     if ":/" in spec:
         return spec

@@ -89,16 +89,11 @@ class Rescorer:
 
     def pending(self) -> int:
         """Committed batches the live scores do not include yet."""
-        return self.ingested.last_sequence() - read_progress(self.store.engine, CONSUMER)
+        return Backlog(self.store, self.ingested).pending()
 
     def lag(self) -> float:
-        """Seconds since the oldest batch the live scores do not include was committed (0 when
-        there is none)."""
-        done = read_progress(self.store.engine, CONSUMER)
-        if done >= self.ingested.last_sequence():
-            return 0.0
-        received = datetime.fromisoformat(self.ingested.batch(done + 1).received_at)
-        return max(0.0, (datetime.now(UTC) - received).total_seconds())
+        """Seconds the oldest batch the live scores do not include has waited (0: none)."""
+        return Backlog(self.store, self.ingested).lag()
 
     def step(self, loaded: LoadedModel) -> Step | None:
         """Take in the batches committed since the last step and update the live scores.
@@ -208,6 +203,31 @@ class Rescorer:
         if self._run_id is not None:
             self.store.writer().finish(self._run_id)
         self.dataset.con.close()
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the live scores do not include yet, read from the stores (any process can ask)."""
+
+    store: HealthStore
+    ingested: IngestedStore
+
+    def rescored(self) -> int:
+        """The last batch the live scores include."""
+        return read_progress(self.store.engine, CONSUMER)
+
+    def pending(self) -> int:
+        """Committed batches the live scores do not include yet."""
+        return self.ingested.last_sequence() - self.rescored()
+
+    def lag(self) -> float:
+        """Seconds since the oldest batch the live scores do not include was committed (0 when
+        there is none)."""
+        done = self.rescored()
+        if done >= self.ingested.last_sequence():
+            return 0.0
+        received = datetime.fromisoformat(self.ingested.batch(done + 1).received_at)
+        return max(0.0, (datetime.now(UTC) - received).total_seconds())
 
 
 def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:

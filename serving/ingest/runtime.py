@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from vitals.config.settings import Settings
 from vitals.features.ingested import IngestedStore
 from vitals.features.pipeline import load_valid_dataset
 from vitals.serving.alerts.raise_alerts import raise_alerts
-from vitals.serving.batch.model_source import LoadedModel
+from vitals.serving.batch.model_source import LoadedModel, load_model, registered_version
 from vitals.serving.ingest.ingestor import Ingestor
 from vitals.serving.ingest.rescoring import Rescorer, Step
 from vitals.serving.ingest.worker import RescoringWorker
@@ -36,6 +37,36 @@ def alerting(store: HealthStore, settings: Settings) -> Callable[[Step, LoadedMo
             logger.info("%d alerts raised as of %s", len(raised), step.as_of)
 
     return after
+
+
+class FollowedModel:
+    """The model ``spec`` names, reloaded when the registry moves it (checked every ``every``
+    seconds): what a worker process scores with, following the server's champion.
+
+    Args:
+        spec: alias of ``vitals-health``, MLflow URI or model directory.
+        every: seconds between two checks of the registry.
+    """
+
+    def __init__(self, spec: str, every: float = 60.0) -> None:
+        self.spec = spec
+        self.every = every
+        self.loaded = load_model(spec)
+        self._checked = time.monotonic()
+
+    def __call__(self) -> LoadedModel:
+        """The model to score with now."""
+        if time.monotonic() - self._checked >= self.every:
+            self._checked = time.monotonic()
+            try:
+                version = registered_version(self.spec)
+            except Exception:  # the registry may be down for a moment: keep scoring
+                logger.warning("cannot check %s in the registry", self.spec, exc_info=True)
+                return self.loaded
+            if version is not None and version != self.loaded.version:
+                self.loaded = load_model(self.spec)
+                logger.info("re-scoring with %s now", self.loaded.version)
+        return self.loaded
 
 
 @dataclass

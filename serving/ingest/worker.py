@@ -1,9 +1,10 @@
 """The re-scoring worker: a thread that keeps the live scores up with the ingested batches.
 
-It runs inside ``vitals serve`` (when the server has a data directory) or on its own as
-``vitals worker``. Each turn takes in every batch committed since the last one, so an account
-touched by many batches is re-scored once per turn (batching); the back-pressure is on the
-ingestion side, which answers 503 while more than ``ingest.queue_batches`` batches wait.
+It runs as ``vitals worker`` (which ``vitals serve --data`` starts beside the server), or inside
+an app built with ``ingest.rescore_in_server``. Each turn takes in every batch committed since the
+last one, so an account touched by many batches is re-scored once per turn (batching); the
+back-pressure is on the ingestion side, which answers 503 while more than ``ingest.queue_batches``
+batches wait or the oldest has waited ``ingest.max_lag_seconds``.
 A failing turn is logged and tried again after a pause that doubles up to a minute.
 """
 

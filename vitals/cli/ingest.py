@@ -103,21 +103,24 @@ def worker(
         bool, typer.Option("--once", help="catch up with the ingested batches once, then stop")
     ] = False,
 ) -> None:
-    """Re-score accounts as rows are ingested (beside `vitals serve`), until interrupted."""
+    """Re-score accounts as rows are ingested (beside `vitals serve`), until interrupted.
+
+    It scores with the model `--model` names, and follows the registry when the alias moves.
+    """
     from vitals.features.pipeline import PipelineError
-    from vitals.serving.batch import ModelNotFoundError, load_model
-    from vitals.serving.ingest.runtime import start_worker
+    from vitals.serving.batch import ModelNotFoundError
+    from vitals.serving.ingest.runtime import FollowedModel, start_worker
     from vitals.serving.store import HealthStore, StoreError
 
     settings = _settings(data, database_url, model)
     try:
         _data_dir(settings)
-        loaded = load_model(settings.serving.model)
+        model_now = FollowedModel(settings.serving.model)
         store = HealthStore.open(settings.database_url)
     except (ModelNotFoundError, StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     try:
-        running = start_worker(settings, store, lambda: loaded, start=not once)
+        running = start_worker(settings, store, model_now, start=not once)
     except PipelineError as exc:
         store.close()
         raise fail(str(exc)) from None

@@ -220,3 +220,6 @@ def _register_stage_commands() -> None:
 
 
 _register_stage_commands()
+
+if __name__ == "__main__":  # `python -m vitals.cli.main`, as `vitals serve` starts `vitals worker`
+    app()

@@ -6,6 +6,12 @@ Wire them into the main app with ``app.add_typer(serving.app)`` (no name: ``serv
 
 from __future__ import annotations
 
+import ctypes
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -15,6 +21,7 @@ from vitals.cli.console import console, err_console, fail
 from vitals.config.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 keys = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(keys, name="keys")
 
@@ -49,14 +56,13 @@ def serve(
 
     settings = _settings(database_url, model)
     if data is not None:
-        several = (workers or settings.serving.workers) > 1
-        ingest = {"data_dir": data, "rescore_in_server": settings.ingest.rescore_in_server}
-        if several:  # one re-scoring worker for all the server processes
-            ingest["rescore_in_server"] = False
-            err_console.print(f"run `vitals worker --data {data}` beside the server to re-score")
+        # re-scoring runs in a process of its own: one for all the server processes, and no
+        # contention with the requests for the interpreter
+        ingest = {"data_dir": data, "rescore_in_server": False}
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
     try:
-        run_server(settings, host, port, workers, access_log=access_log)
+        with _rescoring(settings):
+            run_server(settings, host, port, workers, access_log=access_log)
     except StoreError as exc:
         raise fail(str(exc)) from None
 
@@ -124,6 +130,33 @@ def list_(database_url: DatabaseOption = None) -> None:
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
         )
     console.print(table)
+
+
+@contextmanager
+def _rescoring(settings: Settings) -> Iterator[None]:
+    """``vitals worker`` beside the server while it runs, when the server ingests."""
+    data = settings.ingest.data_dir
+    if data is None:
+        yield
+        return
+    command = [sys.executable, "-m", "vitals.cli.main", "worker", "--data", data]
+    command += ["--model", settings.serving.model, "--database-url", settings.database_url]
+    process = subprocess.Popen(command, preexec_fn=_die_with_parent)
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: end it (SIGTERM) when the server process ends, however it
+    ends (uvicorn re-raises a SIGTERM it handled, so no ``finally`` of ours runs then)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _settings(database_url: str | None, model: str | None = None) -> Settings:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from vitals.config.settings import IngestSettings
 from vitals.features.batch_check import BatchError
 from vitals.features.ingested import IdempotencyConflict
 from vitals.serving.api.auth import KeyInfo
@@ -21,7 +22,9 @@ from vitals.serving.api.errors import located, public
 from vitals.serving.api.ingest_schemas import IngestBatch, IngestResponse, IngestStatus
 from vitals.serving.api.schemas import problems
 from vitals.serving.ingest.ingestor import Ingestor, TooManyRows
+from vitals.serving.ingest.rescoring import Backlog
 from vitals.serving.ingest.worker import RescoringWorker
+from vitals.serving.store import HealthRepository
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -63,7 +66,7 @@ async def ingest_events(
     rule and field, valid rows are kept. The answer comes once they are durably stored. While
     re-scoring is too far behind, the answer is 503 with `Retry-After`.
     """
-    ingestor, worker = _ingestion(request)
+    ingestor = _ingestion(request)
     raw = await request.body()
     try:
         batch = IngestBatch.model_validate_json(raw)
@@ -72,7 +75,8 @@ async def ingest_events(
             {"detail": public(located(exc, "body"))},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    if worker is not None and (behind := await run_in_threadpool(_behind, worker, ingestor)):
+    backlog = Backlog(request.app.state.store, ingestor.store)
+    if behind := await run_in_threadpool(_behind, backlog, ingestor.settings):
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             f"re-scoring is {behind}: retry shortly",
@@ -91,43 +95,44 @@ async def ingest_events(
 
 @router.get("/ingest/status", response_model=IngestStatus, responses=problems(401))
 def ingest_status(request: Request, _: AnyKey) -> IngestStatus:
-    """The last committed batch, the last one the live scores include, and the worker's error."""
+    """The last committed batch, the last one the live scores include, and the worker's error
+    (when it runs inside this server)."""
     ingestor: Ingestor | None = request.app.state.ingestor
-    worker: RescoringWorker | None = request.app.state.worker
     if ingestor is None:
         return IngestStatus(
             enabled=False, committed=0, rescored=0, pending=0, as_of=None, error=None
         )
-    committed = ingestor.store.last_sequence()
-    pending = worker.rescorer.pending() if worker is not None else committed
-    step = worker.state.last_step if worker is not None else None
+    backlog = Backlog(request.app.state.store, ingestor.store)
+    committed, rescored = ingestor.store.last_sequence(), backlog.rescored()
+    worker: RescoringWorker | None = request.app.state.worker
+    with request.app.state.store.session() as session:
+        latest = HealthRepository(session).latest_date()
     return IngestStatus(
         enabled=True,
         committed=committed,
-        rescored=committed - pending,
-        pending=pending,
-        as_of=step.as_of.isoformat() if step is not None else None,
+        rescored=rescored,
+        pending=max(0, committed - rescored),
+        as_of=latest.isoformat() if latest is not None else None,
         error=worker.state.error if worker is not None else None,
     )
 
 
-def _behind(worker: RescoringWorker, ingestor: Ingestor) -> str | None:
+def _behind(backlog: Backlog, limits: IngestSettings) -> str | None:
     """How far re-scoring is behind, when past the limits of the settings (back-pressure)."""
-    limits = ingestor.settings
-    waiting = worker.rescorer.pending()
+    waiting = backlog.pending()
     if waiting > limits.queue_batches:
         return f"{waiting} batches behind"
-    lag = worker.rescorer.lag()
+    lag = backlog.lag()
     if lag > limits.max_lag_seconds:
         return f"{lag:.0f} s behind"
     return None
 
 
-def _ingestion(request: Request) -> tuple[Ingestor, RescoringWorker | None]:
+def _ingestion(request: Request) -> Ingestor:
     ingestor: Ingestor | None = request.app.state.ingestor
     if ingestor is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             "this server does not ingest: start it with `vitals serve --data DIR`",
         )
-    return ingestor, request.app.state.worker
+    return ingestor
