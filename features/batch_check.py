@@ -103,7 +103,7 @@ def check_batch(
         whole = {i.table: i for i in issues if i.rule in _WHOLE_TABLE and i.table in present}
         own_accounts = batch.has("accounts") and "accounts" not in whole
         checker = _checker(con, batch, base, own_accounts)
-        checker.apply_all(issues, _rules(batch, now))
+        checker.apply_all(issues, _rules(batch, now) + _extra_type_rules(batch, base))
         if own_accounts:
             _refuse_orphans(checker, batch)
         rejected = [
@@ -236,6 +236,22 @@ def _rules(batch: Dataset, now: datetime | None) -> list[RowRule]:
             where = f"{quote(column)} IN (SELECT id FROM {_BASE_IDS}_{table})"
             message = f"{table}.{column} already exists: an account is added once"
             rules.append(RowRule(table, f"unique_{column}", column, where, message, (column,)))
+    return rules
+
+
+def _extra_type_rules(batch: Dataset, base: Dataset) -> list[RowRule]:
+    """Rules that each extra column's values read as the type the data gives that column."""
+    rules = []
+    for table in batch.files:
+        if not base.has(table):
+            continue
+        described = f"SELECT column_name, column_type FROM (DESCRIBE {quote(table)})"
+        for column, kind in base.con.execute(described).fetchall():
+            if column in TABLES[table].column_names or kind == "VARCHAR":
+                continue
+            where = f"{quote(column)} IS NOT NULL AND TRY_CAST({quote(column)} AS {kind}) IS NULL"
+            message = f"{table}.{column} is not a {kind} value, the type it has in the data"
+            rules.append(RowRule(table, "bad_value", column, where, message, (column,)))
     return rules
 
 

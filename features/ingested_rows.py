@@ -13,7 +13,7 @@ Batches are applied in commit order, so the latest version of a ticket or line w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,19 +44,24 @@ def ingested_store(root: Path) -> IngestedStore | None:
 
 
 def append_batches(
-    dataset: Dataset, store: IngestedStore, batches: Sequence[Batch], lenient: bool = False
+    dataset: Dataset,
+    store: IngestedStore,
+    batches: Sequence[Batch],
+    lenient: bool = False,
+    tables: Collection[str] | None = None,
 ) -> int:
     """Add the rows of committed ``batches`` (in order) to the dataset's tables.
 
     A table the directory lacks is created from its segments. With ``lenient`` (a validation
     load), the rows get :data:`ROW` numbers after the file's and an empty :data:`BAD` list.
-    ``dataset.ingested_through`` becomes the last batch's sequence.
+    ``dataset.ingested_through`` becomes the last batch's sequence. ``tables`` limits the tables
+    appended to (all when ``None``).
 
     Returns:
         The rows added (replacing rows count as added).
     """
     added = 0
-    for name in TABLES:
+    for name in TABLES if tables is None else [t for t in TABLES if t in tables]:
         files = [store.root / b.segments[name] for b in batches if name in b.segments]
         if not files:
             continue

@@ -7,7 +7,9 @@ from 1, the CSV header not included.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -151,11 +153,18 @@ def scheduled_ends_message(count: int, last_day: date) -> str:
 def quiet_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that draws no progress bars (logs and pipes stay clean)."""
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    # in a Jupyter kernel without ipywidgets DuckDB has turned its bar off, and refuses the SET
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
     return con
 
 
-def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
+def load_dataset(
+    path: str | Path,
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    tables: Collection[str] | None = None,
+) -> Dataset:
     """Load a data directory into DuckDB, typed as the data contract declares.
 
     Every present table becomes a DuckDB table named like the contract table, holding every
@@ -169,6 +178,9 @@ def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None)
     Args:
         path: the data directory (``<table>.parquet`` or ``<table>.csv`` per table).
         con: the connection to load into; a new in-memory one when ``None``.
+        tables: load only these contract tables (with their ingested rows), e.g. to read an
+            account's tickets without loading every event; all of them when ``None``. The
+            dataset's ``data_end`` then covers only these tables.
 
     Returns:
         The loaded dataset.
@@ -178,10 +190,11 @@ def load_dataset(path: str | Path, con: duckdb.DuckDBPyConnection | None = None)
             file, a file cannot be read, a required column is missing, or a value cannot be
             read as its contract type (the message names the file, column and first bad row).
     """
-    dataset, _ = _load(Path(path), con or quiet_connection(), lenient=False)
-    count, last_day = scheduled_ends(dataset)
-    if count and last_day is not None:
-        log.warning(scheduled_ends_message(count, last_day))
+    dataset, _ = _load(Path(path), con or quiet_connection(), lenient=False, tables=tables)
+    if tables is None:  # the data's end needs every table
+        count, last_day = scheduled_ends(dataset)
+        if count and last_day is not None:
+            log.warning(scheduled_ends_message(count, last_day))
     return dataset
 
 
@@ -206,15 +219,20 @@ def load_for_validation(
 
 
 def _load(
-    root: Path, con: duckdb.DuckDBPyConnection, lenient: bool
+    root: Path,
+    con: duckdb.DuckDBPyConnection,
+    lenient: bool,
+    tables: Collection[str] | None = None,
 ) -> tuple[Dataset, list[LoadIssue]]:
     files, issues = _discover(root)
     if issues and not lenient:
         raise DataContractError(issues[0].message)
+    if tables is not None and (unknown := sorted(set(tables) - set(TABLES))):
+        raise ValueError(f"not tables of the data contract: {unknown}")
     dataset = Dataset(root, con, {})
     for name, table in TABLES.items():
         _drop_relation(con, name)
-        if name not in files:
+        if name not in files or (tables is not None and name not in tables):
             continue
         try:
             added, table_issues = TableLoad(con, table, files[name], lenient).run()
@@ -227,7 +245,7 @@ def _load(
         dataset.added_columns[name] = added
         issues.extend(table_issues)
     if (store := ingested_store(root)) is not None:
-        append_batches(dataset, store, list(store.batches()), lenient=lenient)
+        append_batches(dataset, store, list(store.batches()), lenient=lenient, tables=tables)
     return dataset, issues
 
 

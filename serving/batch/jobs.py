@@ -146,9 +146,7 @@ class _Run:
         self.store = HealthStore.open(self.options.database_url or self.settings.database_url)
         try:
             self.store.writer().check_writable()
-            self.dataset = load_valid_dataset(self.data_dir)
-            # this command draws its own progress bars (and none off a terminal)
-            self.dataset.con.execute("SET enable_progress_bar = false")
+            self.dataset = load_valid_dataset(self.data_dir)  # its connection draws no bars
             self.features = self.loaded.model.feature_set_
             plan.check_model_fits_data(self.loaded.model, self.dataset)
         except BaseException:
