@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Python packages, Java for Spark, PostgreSQL for the store)
-# and run the test suite.
+# Install everything the tests need (Python packages, Java for Spark, PostgreSQL for the store,
+# Chromium for the console's browser tests) and run the test suite.
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not spark".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,11 @@ if ! command -v pg_ctl >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bi
     as_root sed -i -E 's/^#?[[:space:]]*create_main_cluster.*/create_main_cluster = false/' \
         /etc/postgresql-common/createcluster.conf
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    echo "installing Chromium for the console's browser tests"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 scripts/install.sh test,spark,postgres
 set +e

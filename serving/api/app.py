@@ -32,6 +32,7 @@ from vitals.serving.api.routers import accounts, alerts, drift, health, ingest, 
 from vitals.serving.api.routers import model as model_routes
 from vitals.serving.api.vector_cache import VectorCache
 from vitals.serving.batch import LoadedModel, ModelNotFoundError
+from vitals.serving.console import install_console
 from vitals.serving.ingest.runtime import start_ingestion
 from vitals.serving.store import HealthStore, StoreError
 
@@ -88,6 +89,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     document_security(app, routers)
+    install_console(app)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(_: ReadKey) -> JSONResponse:

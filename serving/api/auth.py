@@ -169,14 +169,26 @@ class KeyVerifier:
         Raises:
             StoreError: the store cannot be read.
         """
-        hashed = hash_key(key)
-        entry = self._cache.get(hashed)
+        return self._lookup(hash_key(key), ApiKey.key_hash == hash_key(key))
+
+    def verify_id(self, key_id: str) -> KeyInfo | None:
+        """The info of the key with this public id, or ``None`` when unknown or revoked.
+
+        A console session names its key by id: each request checks the key is still valid.
+
+        Raises:
+            StoreError: the store cannot be read.
+        """
+        return self._lookup(f"id:{key_id}", ApiKey.id == key_id)
+
+    def _lookup(self, cache_key: str, where: Any) -> KeyInfo | None:
+        entry = self._cache.get(cache_key)
         if entry is not None and entry[0] >= time.monotonic():
             return entry[1]
         with store_errors(self.engine, "check an API key"), self.engine.connect() as conn:
-            row = conn.execute(select(ApiKey).where(ApiKey.key_hash == hashed)).first()
+            row = conn.execute(select(ApiKey).where(where)).first()
         info = None if row is None or row.revoked_at is not None else _info(row)
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.clear()
-        self._cache[hashed] = (time.monotonic() + self.ttl, info)
+        self._cache[cache_key] = (time.monotonic() + self.ttl, info)
         return info

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from vitals.config.mlflow_store import StoreError, use_store
+from vitals.config.mlflow_store import StoreError, read_run_artifacts
 from vitals.models.health_model import HealthModel
 from vitals.serving.batch.model_source import LoadedModel, load_model
 
@@ -102,17 +100,10 @@ def _evaluation(model: HealthModel) -> dict[str, Any] | None:
     run_id = model.metadata_.get("mlflow_run_id")
     if not run_id:
         return None
-    from mlflow.artifacts import download_artifacts
-    from mlflow.exceptions import MlflowException
-
     try:
-        use_store()
-        with tempfile.TemporaryDirectory(prefix="vitals-report-") as tmp:
-            path = download_artifacts(
-                run_id=str(run_id), artifact_path=REPORT_ARTIFACT, dst_path=tmp
-            )
-            report = json.loads(Path(path).read_text())
-    except (MlflowException, StoreError, OSError, ValueError) as exc:
+        found = read_run_artifacts(str(run_id), [REPORT_ARTIFACT])
+        report = json.loads(found[REPORT_ARTIFACT])
+    except (StoreError, KeyError, ValueError) as exc:
         logger.warning("no evaluation report for run %s: %s", run_id, exc)
         return None
     overall = report.get("models", {}).get("vitals", {}).get("overall")

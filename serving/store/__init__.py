@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitals.serving.store.alert_schema import Alert, AlertDelivery
+from vitals.serving.store.console_schema import ConsoleSecret, console_secret
 from vitals.serving.store.db import (
     RawJSON,
     StoreError,
@@ -33,6 +34,7 @@ __all__ = [
     "Alert",
     "AlertDelivery",
     "BandSummary",
+    "ConsoleSecret",
     "DriftReportRecord",
     "HealthRepository",
     "HealthScore",
@@ -43,6 +45,7 @@ __all__ = [
     "ScoreChange",
     "ScoringRun",
     "StoreError",
+    "console_secret",
     "current_revision",
     "describe_url",
     "head_revision",

@@ -208,6 +208,16 @@ def read_subtree(session: Session, account_id: str) -> list[tuple[str, str | Non
     return edges
 
 
+def read_ancestors(session: Session, account_id: str) -> list[str]:
+    """The account's parents in the stored tree, its own parent first, the root last."""
+    chain: list[str] = []
+    node = session.get(AccountHierarchy, account_id)
+    while node is not None and node.parent_id is not None and node.parent_id not in chain:
+        chain.append(node.parent_id)  # a corrupt cycle ends at the first repeat
+        node = session.get(AccountHierarchy, node.parent_id)
+    return chain
+
+
 def _json_rows(frame: pd.DataFrame) -> Iterator[str]:
     """Each row's feature columns as one compact JSON object (``json.loads`` reads it back)."""
     names = [name for name in frame.columns if name not in _NOT_FEATURES]

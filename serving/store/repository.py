@@ -108,6 +108,24 @@ class HealthRepository:
         query = _window(query, HealthScore.as_of, start, end)
         return list(self.session.scalars(query.order_by(HealthScore.as_of)))
 
+    def score_series(
+        self, account_ids: list[str], start: date, end: date
+    ) -> dict[str, list[tuple[date, float]]]:
+        """Several accounts' health scores from ``start`` to ``end`` (inclusive), oldest first.
+
+        One point per account and date: the newest model's where two versions scored a date.
+        """
+        query = (
+            select(HealthScore.account_id, HealthScore.as_of, HealthScore.health_score)
+            .where(HealthScore.account_id.in_(account_ids))
+            .where(HealthScore.as_of >= start, HealthScore.as_of <= end)
+            .order_by(HealthScore.account_id, HealthScore.as_of, HealthScore.run_id)
+        )
+        series: dict[str, dict[date, float]] = {}
+        for account_id, as_of, score in self.session.execute(query):
+            series.setdefault(account_id, {})[as_of] = score  # a later run wins its date
+        return {account: list(points.items()) for account, points in series.items()}
+
     def scores_on(
         self,
         as_of: date,

@@ -93,6 +93,26 @@ def test_the_api_answers_from_the_stored_health(
     assert total == pytest.approx(from_cli["parent_change"]["health_change"] or 0.0, abs=1e-9)
 
 
+def test_the_console_signs_in_and_shows_the_worklist_model_and_an_account(
+    toured: tuple[Path, str], server: httpx.Client
+) -> None:
+    _, key = toured
+    browser = httpx.Client(base_url=server.base_url)  # no key header: a person's browser
+    assert browser.get("/console").status_code == 303
+    signed = browser.post("/console/login", data={"key": key, "next": "/console/model"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/console/model"
+    model = browser.get("/console/model")
+    assert model.status_code == 200 and "vitals-health/1" in model.text
+    assert '<img src="/console/model/plots/roc.png"' in model.text  # from the MLflow run
+    assert browser.get("/console/model/plots/roc.png").headers["content-type"] == "image/png"
+    worklist = browser.get("/console")
+    first = worklist.text.split('<th scope="row"><a href="/console/accounts/')[1].split('"')[0]
+    account = browser.get(f"/console/accounts/{first}")
+    assert account.status_code == 200 and "Why the score is" in account.text
+    assert browser.get("/console/static/vendor/htmx-2.0.11.min.js").status_code == 200
+    browser.close()
+
+
 def test_real_time_commands_ingest_rescore_and_report_drift(toured: tuple[Path, str]) -> None:
     """Last: it adds rows to the tour's data (``vitals ingest``, ``vitals worker --once``,
     ``vitals serve --data``), then ``vitals evaluate --drift --data``."""

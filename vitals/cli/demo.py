@@ -216,5 +216,9 @@ def _serve(account_id: str | None, data_dir: Path, console: Console) -> None:
     console.print("try:")
     for line in example_requests("http://127.0.0.1:8000", new.key, account_id):
         console.print(f"  {line}", highlight=False, soft_wrap=True)
-    console.print("schema: http://127.0.0.1:8000/openapi.json (with the key); Ctrl-C stops")
+    console.print("schema: http://127.0.0.1:8000/openapi.json (with the key)")
+    console.print(
+        "CS console: [bold]http://127.0.0.1:8000/console[/], sign in with the key above; "
+        "Ctrl-C stops"
+    )
     serve(settings, host="127.0.0.1", port=8000)

@@ -60,6 +60,8 @@ def serve(
         # contention with the requests for the interpreter
         ingest = {"data_dir": data, "rescore_in_server": False}
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
+    address = f"http://{host or settings.serving.host}:{port or settings.serving.port}"
+    err_console.print(f"CS console: {address}/console (sign in with an API key of scope read)")
     try:
         with _rescoring(settings):
             run_server(settings, host, port, workers, access_log=access_log)

@@ -17,9 +17,10 @@ does not exist is refused with :class:`StoreMissingError` instead of creating on
 from __future__ import annotations
 
 import os
+import tempfile
 import urllib.error
 import urllib.request
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from vitals.config.settings import MlflowSettings, get_settings
 
@@ -117,3 +118,30 @@ def _check_server(uri: str) -> None:
         f"cannot reach the MLflow tracking server at {uri} ({problem}): start it, fix "
         f"{TRACKING_ENV}, or unset it to use the embedded store under ./{STORE_DIR}"
     )
+
+
+def read_run_artifacts(run_id: str, paths: list[str]) -> dict[str, bytes]:
+    """The bytes of a run's artifacts by path, from the configured store; absent ones left out.
+
+    Raises:
+        StoreError: the store cannot be used, or the run cannot be read.
+    """
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    use_store()
+    found: dict[str, bytes] = {}
+    try:
+        client = MlflowClient()
+        present: set[str] = set()
+        for folder in {str(PurePosixPath(p).parent) for p in paths}:
+            listed = client.list_artifacts(run_id, None if folder == "." else folder)
+            present.update(item.path for item in listed)
+        with tempfile.TemporaryDirectory(prefix="vitals-run-") as tmp:
+            for path in (p for p in paths if p in present):
+                local = download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
+                found[path] = Path(local).read_bytes()
+    except (MlflowException, OSError) as exc:
+        raise StoreError(f"cannot read the artifacts of run {run_id}: {exc}") from exc
+    return found

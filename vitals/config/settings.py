@@ -203,6 +203,15 @@ class ServingSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The CS console's web pages (``/console``): sessions and page sizes."""
+
+    session_hours: float = Field(
+        default=12.0, gt=0, description="how long a sign-in lasts before the console asks again"
+    )
+    page_size: int = Field(default=50, ge=1, le=500, description="worklist rows per page")
+
+
 class IngestSettings(BaseModel):
     """Where ingested rows are kept, and how the re-scoring worker keeps up with them."""
 
@@ -262,6 +271,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @classmethod
     def settings_customise_sources(
