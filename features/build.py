@@ -256,6 +256,8 @@ def _steps(
         steps += queries.ticket_steps()
     if "surveys" in present:
         steps += queries.survey_steps()
+    if "sentiment" in present:
+        steps += queries.sentiment_steps()
     steps.append(queries.base_step())
     return steps + queries.label_steps(horizon, grace, end_day)
 

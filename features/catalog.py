@@ -13,7 +13,15 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 Family = Literal[
-    "engagement", "usage", "trend", "feedback", "support", "financial", "lifecycle", "attribute"
+    "engagement",
+    "usage",
+    "trend",
+    "feedback",
+    "support",
+    "sentiment",
+    "financial",
+    "lifecycle",
+    "attribute",
 ]
 FeatureKind = Literal["numeric", "categorical"]
 ENTITY_COLUMN = "account_id"
@@ -28,11 +36,13 @@ ADOPTION = "Breadth of adoption"
 SEATS = "Seats and licences"
 SUPPORT = "Support experience"
 SURVEYS = "Survey feedback"
+SENTIMENT = "CSM sentiment"
 CONTRACT = "Contract and billing"
 PROFILE = "Account profile"
 _FAMILY_MEASURES = {
     "support": SUPPORT,
     "feedback": SURVEYS,
+    "sentiment": SENTIMENT,
     "financial": CONTRACT,
     "lifecycle": PROFILE,
     "attribute": PROFILE,

@@ -162,6 +162,31 @@ def survey_steps() -> list[Step]:
     return [("sv", sv), ("surveys_win", win)]
 
 
+SENTIMENT_SCORE = "CASE rating WHEN 'red' THEN 0.0 WHEN 'yellow' THEN 1.0 WHEN 'green' THEN 2.0 END"
+
+
+def sentiment_steps() -> list[Step]:
+    """The CSM's latest rating (red 0, yellow 1, green 2), its age, and its change over 90 days.
+
+    Ratings given at the same moment are ordered by rating, so the pick never depends on row order.
+    """
+    st = (
+        f"SELECT account_id, {SENTIMENT_SCORE} AS score, recorded_at, "
+        f"{day_of('recorded_at')} AS day FROM sentiment"
+    )
+    latest = "{'t': x.recorded_at, 's': x.score}"
+    then = "CASE WHEN x.day < a.as_of_day - 90 THEN {'t': x.recorded_at, 's': x.score} END"
+    win = (
+        "SELECT x.account_id, a.as_of_day, "
+        f"max_by(x.score, {latest}) AS sentiment_latest, "
+        "a.as_of_day - MAX(x.day) AS sentiment_days_since, "
+        f"max_by(CASE WHEN x.day < a.as_of_day - 90 THEN x.score END, {then}) "
+        "AS sentiment_90d_ago "
+        "FROM st x JOIN snap_dates a ON x.day < a.as_of_day GROUP BY 1, 2"
+    )
+    return [("st", st), ("sentiment_win", win)]
+
+
 def label_steps(horizon: int, grace: int, data_end_day: int) -> list[Step]:
     """Churn days (gaps-and-islands over subscription lines) and one label per snapshot.
 
@@ -232,6 +257,11 @@ def snapshot_query(features: list[Feature], tables: set[str]) -> str:
         joins.append(
             "LEFT JOIN surveys_win sv ON sv.account_id = b.account_id "
             "AND sv.as_of_day = b.as_of_day"
+        )
+    if "sentiment" in tables:
+        joins.append(
+            "LEFT JOIN sentiment_win st ON st.account_id = b.account_id "
+            "AND st.as_of_day = b.as_of_day"
         )
     columns = ["b.account_id", "b.as_of_day", "acc.parent_id"]
     columns += [f"{f.sql} AS {f.spec.name}" for f in features]

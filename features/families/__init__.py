@@ -7,7 +7,11 @@ from vitals.features.definitions import Feature
 from vitals.features.families.account import attribute_features, financial_and_lifecycle
 from vitals.features.families.activity import engagement_and_usage
 from vitals.features.families.vocabulary import vocabulary_features
-from vitals.features.families.voice import feedback_features, support_features
+from vitals.features.families.voice import (
+    feedback_features,
+    sentiment_features,
+    support_features,
+)
 
 
 def feature_set(
@@ -21,4 +25,6 @@ def feature_set(
         feats += support_features()
     if "surveys" in tables:
         feats += feedback_features()
+    if "sentiment" in tables:
+        feats += sentiment_features()
     return feats + attribute_features(categorical, numeric)

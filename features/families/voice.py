@@ -1,4 +1,5 @@
-"""The customer's voice: survey feedback and support-ticket features (optional tables)."""
+"""The customer's voice: survey feedback, support tickets and the CSM's sentiment (optional
+tables)."""
 
 from __future__ import annotations
 
@@ -160,3 +161,47 @@ def support_features() -> list[Feature]:
         ),
     ]
     return feats
+
+
+def sentiment_features() -> list[Feature]:
+    """The CSM's red / yellow / green ratings (need the sentiment table)."""
+    t = "sentiment"
+    return [
+        Feature(
+            spec(
+                "sentiment_latest",
+                "sentiment",
+                "CSM sentiment",
+                "The CSM's latest rating: red 0, yellow 1, green 2",
+                "rating",
+                minimum=0.0,
+                higher_is_better=True,
+            ),
+            "st.sentiment_latest",
+            t,
+        ),
+        Feature(
+            spec(
+                "sentiment_days_since",
+                "sentiment",
+                "Days since the CSM's rating",
+                "Days since the CSM's latest rating",
+                "days",
+            ),
+            "st.sentiment_days_since",
+            t,
+        ),
+        Feature(
+            spec(
+                "sentiment_change_90d",
+                "sentiment",
+                "Change of CSM sentiment",
+                "The latest rating minus the latest one given more than 90 days ago",
+                "rating",
+                window_days=90,
+                higher_is_better=True,
+            ),
+            "st.sentiment_latest - st.sentiment_90d_ago",
+            t,
+        ),
+    ]

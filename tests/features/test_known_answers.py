@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 from handmade import account, event, line, write_tables
 
@@ -281,3 +282,30 @@ def test_censored_labels_are_null_never_retained(label_dir):
     assert steady.loc[date(2025, 4, 1), "churn_date"] == date(2025, 5, 20)
     still_running = frame[frame["account_id"] == "inside"]
     assert still_running["churn_date"].isna().all()
+
+
+def test_sentiment_features_read_the_latest_rating_before_the_as_of_date(tmp_path):
+    def rating(who: str, at: str, value: str) -> dict:
+        return {"account_id": who, "recorded_at": at, "rating": value, "author": None, "note": None}
+
+    root = write_tables(
+        tmp_path / "sentiment",
+        accounts=[account(a) for a in ("a", "b", "c")],
+        subscriptions=[line(a, "2024-01-01") for a in ("a", "b", "c")],
+        events=[event(a, "2024-05-20 10:00", "login", "u1", None) for a in ("a", "b", "c")],
+        sentiment=[
+            rating("a", "2024-01-15 09:00", "green"),  # the latest more than 90 days back
+            rating("a", "2024-02-20 09:00", "yellow"),  # later, still more than 90 days back
+            rating("a", "2024-05-10 09:00", "red"),  # the latest: 22 days before as_of
+            rating("a", "2024-06-01 00:00", "green"),  # at as_of: unseen
+            rating("b", "2024-05-31 08:00", "green"),  # nothing 90 days back: no change
+            rating("b", "2024-05-31 08:00", "yellow"),  # same moment: the higher one counts
+        ],
+    )
+    rows, _ = snapshot(root)
+    a, b, c = rows["a"], rows["b"], rows["c"]
+    assert (a["sentiment_latest"], a["sentiment_days_since"]) == (0.0, 22)
+    assert a["sentiment_change_90d"] == 0.0 - 1.0  # red now, yellow on 2024-02-20
+    assert (b["sentiment_latest"], b["sentiment_days_since"]) == (2.0, 1)
+    assert pd.isna(b["sentiment_change_90d"])
+    assert all(pd.isna(c[n]) for n in ("sentiment_latest", "sentiment_change_90d"))
