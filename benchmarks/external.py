@@ -74,25 +74,9 @@ def peak_rss_gb() -> float:
 
 def same_split(snapshots, settings, history_start: date | None):
     """The time split ``fit_and_evaluate`` makes of these snapshots (for a run that failed)."""
-    from vitals.models.profiles import ProfileRouter
-    from vitals.training.assemble import profile_rules
-    from vitals.training.data import usable_frame
-    from vitals.training.splits import split_by_time
+    from vitals.training.splits import training_split
 
-    config = settings.training
-    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
-    frame = usable_frame(
-        snapshots, router, warmup_days=config.warmup_days, history_start=history_start
-    )
-    return split_by_time(
-        frame,
-        horizon_days=snapshots.horizon_days,
-        test_days=config.test_days,
-        calibration_days=config.calibration_days,
-        gap_days=config.gap_days,
-        test_end=config.test_end,
-        min_train_churners=config.min_train_churners,
-    )
+    return training_split(snapshots, settings, history_start)
 
 
 def event_type_counts(data_dir: Path, rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

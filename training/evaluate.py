@@ -21,9 +21,26 @@ Schema (``schema_version`` 1; keys are stable, new keys may be added, none renam
       },
       "profiles": {"<profile>": FACTS, ..., "pooled": FACTS},
       "baselines": {"<baseline>": {"calibration": CALIBRATION}, ...},
+      "scorecards": {                    # added by the training pipeline: every configured
+        "<name>": {                      # scorecard (else the built-in default), same test rows
+          "source": "<file>",
+          "cards": {"<profile> | default": {"measures": ["<measure>", ...], "total_weight": float}},
+          "dropped_measures": ["<measure>", ...],   # default card: features the data lack
+          "overall": METRICS | null,     # auc, pr_auc, lift/recall_top10 rank by the score
+          "profiles": {"<profile>": METRICS, ...},  # (low = risky); brier, log_loss, ece read
+          "calibration": {"method": "sigmoid", "rows": int, "churners": int, "slope": float},
+          "comparison": {"snapshots": int,          # Vitals minus the scorecard, on the rows
+                         "auc_delta": float, "brier_delta": float,  # a card scores
+                         "better_auc": bool, "better_brier": bool}
+        }, ...                           # (see vitals.training.scorecard_eval)
+      },
+      "sentiment": {"available": bool,   # added by the training pipeline: the CSM's latest
+        "rated_share": float, "rated_rows": int,     # rating alone, on the test rows rated
+        "auc": float | null, "vitals_auc_same_rows": float | null,
+        "by_rating": {"red" | "yellow" | "green" | "none": {"rows": int, "churn_rate": float}}},
       "features": {                      # added by the training pipeline
         "declared": int, "used": int,    # snapshot features, and those the boosters may use
-        "dropped": {"<feature>": "empty" | "constant"},   # no variation in the training window
+        "dropped": {"<feature>": "empty" | "constant" | "sparse"},  # no variation, too few values
         "null_importance": {"rounds": int, "features": int,
                             "not_above_shadow": ["<feature>", ...],  # gain <= a shuffled copy's
                             "gain": {"<feature>": [gain, shadow_gain], ...}}
@@ -126,14 +143,19 @@ def build_report(
 def summary_rows(
     report: Mapping[str, object], profile: str | None = None
 ) -> list[dict[str, object]]:
-    """One row per model (overall, or for one profile) with the table metrics.
+    """One row per model, then per scorecard (overall, or for one profile), with the metrics.
 
     Args:
         report: an evaluation report.
         profile: a profile name, or ``None`` for the overall metrics.
     """
     rows = []
-    for name, result in report["models"].items():  # type: ignore[union-attr]
+    scorecards: Mapping[str, dict] = report.get("scorecards", {})  # type: ignore[assignment]
+    results = [*report["models"].items()]  # type: ignore[union-attr]
+    results += [(f"scorecard {n}", r) for n, r in scorecards.items()]
+    for name, result in results:
+        if result.get("overall") is None:
+            continue
         values = result["overall"] if profile is None else result["profiles"].get(profile)
         if values is not None:
             rows.append({"model": name, **{k: values.get(k) for k in METRICS}})

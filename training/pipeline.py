@@ -27,17 +27,20 @@ from vitals.training.assemble import profile_rules, unfitted_model
 from vitals.training.attribute_check import check_attributes
 from vitals.training.baselines import score_baselines
 from vitals.training.boosters import POOLED, FitOptions, FittedBoosters, fit_boosters
-from vitals.training.data import PROFILE, categories_of, design_matrix, labels, usable_frame
+from vitals.training.data import PROFILE, categories_of, design_matrix, labels
 from vitals.training.evaluate import MODEL, build_report
 from vitals.training.fit import base_params, margins
 from vitals.training.null_importance import null_importance
+from vitals.training.scorecard_eval import scorecard_section, training_scorecards
 from vitals.training.selection import informative_features
-from vitals.training.splits import TimeSplit, split_by_time
+from vitals.training.sentiment_eval import sentiment_section
+from vitals.training.splits import TimeSplit, training_split
 from vitals.training.survival import FollowUp, fit_survival
 from vitals.training.survival_report import survival_report
 from vitals.training.tuning import TrialCallback
 
 logger = logging.getLogger(__name__)
+SENTIMENT = "sentiment"  # the feature family of the CSM's ratings
 
 
 @dataclass(frozen=True)
@@ -100,22 +103,25 @@ def fit_and_evaluate(
     seed = settings.seed if seed is None else seed
     settings = settings.model_copy(update={"horizon_days": snapshots.horizon_days})
     router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
-    frame = usable_frame(
-        snapshots, router, warmup_days=config.warmup_days, history_start=history_start
-    )
-    split = split_by_time(
-        frame,
-        horizon_days=snapshots.horizon_days,
-        test_days=config.test_days,
-        calibration_days=config.calibration_days,
-        gap_days=config.gap_days,
-        test_end=config.test_end,
-        min_train_churners=config.min_train_churners,
-    )
+    split = training_split(snapshots, settings, history_start)
     declared = [s.name for s in snapshots.catalog if s.kind == "categorical"]
-    features, dropped = informative_features(split.train, snapshots.feature_names, declared)
+    rated = [s.name for s in snapshots.catalog if s.family == SENTIMENT]
+    sparse = dict.fromkeys(rated, config.min_sentiment_share)
+    features, dropped = informative_features(
+        split.train, snapshots.feature_names, declared, min_coverage=sparse
+    )
+    if unused := [n for n in sparse if dropped.get(n) == "sparse"]:
+        logger.warning(
+            "CSM sentiment is not used: fewer than %.0f%% of the training snapshots have a rating "
+            "(training.min_sentiment_share); dropped %s",
+            100 * config.min_sentiment_share,
+            unused,
+        )
     if dropped:
         logger.info("%d features do not vary in the training window: %s", len(dropped), dropped)
+    scorecards = training_scorecards(
+        settings.scorecard, snapshots.feature_names, declared, router.profile_names
+    )
     categorical = [n for n in declared if n in features]
     categories = categories_of(split.train, categorical)
     params = base_params(config.lightgbm, seed=seed, num_threads=config.num_threads)
@@ -190,6 +196,12 @@ def fit_and_evaluate(
         seed=seed,
         profile_facts={n: boosters.summaries[n] for n in router.profile_names},
         baseline_facts={**baselines.facts, POOLED: pooled_facts},
+    )
+    report["scorecards"] = scorecard_section(
+        split, scorecards, probabilities[MODEL], router.profile_names
+    )
+    report["sentiment"] = sentiment_section(
+        split.test, labels(split.test), np.asarray(probabilities[MODEL])
     )
     for name in router.profile_names:
         report["profiles"][name]["survival"] = survival.facts[name]  # type: ignore[index]

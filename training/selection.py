@@ -2,19 +2,24 @@
 
 A feature with no value, or one value, across every training row carries no information; an
 empty extra account column (an unused ``initial_plan``) is the common case. Dropping it keeps the
-model's recorded feature set to what the boosters can actually split on.
+model's recorded feature set to what the boosters can actually split on. A feature may also ask
+for a minimum share of training rows with a value (the CSM's ratings: a team that rates a handful
+of accounts gives the model noise to fit, not a signal).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 
 def informative_features(
-    frame: pd.DataFrame, names: Sequence[str], categorical: Sequence[str]
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    categorical: Sequence[str],
+    min_coverage: Mapping[str, float] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The features of ``names`` that take at least two values in ``frame``.
 
@@ -22,9 +27,11 @@ def informative_features(
         frame: the training rows.
         names: candidate features, in order.
         categorical: which of them are categorical.
+        min_coverage: per feature, the share of rows that must have a value (others: none).
 
     Returns:
-        The kept names (in order), and each dropped name with why (``empty`` or ``constant``).
+        The kept names (in order), and each dropped name with why (``empty``, ``constant`` or
+        ``sparse``).
     """
     cats = set(categorical)
     numeric = [n for n in names if n not in cats]
@@ -46,4 +53,8 @@ def informative_features(
         levels = frame[name].dropna().nunique() if len(frame) else 0
         if levels < 2:
             dropped[name] = "empty" if levels == 0 else "constant"
+    for name, share in (min_coverage or {}).items():
+        known = name in names and name not in dropped and len(frame) > 0
+        if known and frame[name].notna().mean() < share:
+            dropped[name] = "sparse"
     return [n for n in names if n not in dropped], dropped

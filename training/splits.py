@@ -26,7 +26,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from vitals.training.data import LABEL
+from vitals.config.settings import Settings
+from vitals.features.build import Snapshots
+from vitals.models.profiles import ProfileRouter
+from vitals.training.assemble import profile_rules
+from vitals.training.data import LABEL, usable_frame
 from vitals.training.errors import TrainingError
 
 WINDOWS = ("train", "calibration", "test")
@@ -168,3 +172,27 @@ def _check(windows: dict[str, Window], min_train_churners: int) -> None:
                 f"the {name} window ({window.start} to {window.end}) holds {kind} among its "
                 f"{window.snapshots} snapshots: widen training.{name}_days or give more accounts"
             )
+
+
+def training_split(
+    snapshots: Snapshots, settings: Settings, history_start: date | None = None
+) -> TimeSplit:
+    """The time split ``vitals train`` makes of these snapshots, rows routed to profiles.
+
+    Raises:
+        TrainingError: data too short or without churners for the windows.
+    """
+    config = settings.training
+    router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
+    frame = usable_frame(
+        snapshots, router, warmup_days=config.warmup_days, history_start=history_start
+    )
+    return split_by_time(
+        frame,
+        horizon_days=snapshots.horizon_days,
+        test_days=config.test_days,
+        calibration_days=config.calibration_days,
+        gap_days=config.gap_days,
+        test_end=config.test_end,
+        min_train_churners=config.min_train_churners,
+    )

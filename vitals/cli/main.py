@@ -210,13 +210,14 @@ def demo(
 
 def _register_stage_commands() -> None:
     """Add the commands that live beside their stage's CLI helpers (score, backfill, ...)."""
-    from vitals.cli import accounts, ingest, scoring, serving, training
+    from vitals.cli import accounts, ingest, scorecard, scoring, serving, training
 
     app.add_typer(training.app)
     app.add_typer(scoring.app)
     app.add_typer(serving.app)
     app.add_typer(accounts.app)
     app.add_typer(ingest.app)
+    app.add_typer(scorecard.app, name="scorecard")
 
 
 _register_stage_commands()

@@ -163,7 +163,24 @@ def print_report(report: dict) -> None:
             table.add_row(row["model"], *(_cell(row[m]) for m in _COLUMNS))
         console.print(table)
     _print_survival(report.get("survival"))
+    _print_sentiment(report.get("sentiment"))
     _print_features(report.get("features"))
+
+
+def _print_sentiment(facts: dict | None) -> None:
+    """How well the CSM's ratings alone foretold churn, beside Vitals on the same rows."""
+    if not facts or not facts.get("available") or not facts["rated_rows"]:
+        return
+    rates = ", ".join(
+        f"{name} {_cell(v['churn_rate'])} ({v['rows']:,})"
+        for name, v in facts["by_rating"].items()
+        if v["rows"]
+    )
+    console.print(
+        f"CSM sentiment alone: AUC {_cell(facts['auc'])} on the {facts['rated_rows']:,} rated "
+        f"test rows ({facts['rated_share']:.0%}); Vitals {_cell(facts['vitals_auc_same_rows'])} "
+        f"on the same rows. Churn rate by rating: {rates}"
+    )
 
 
 def _print_survival(survival: dict | None) -> None:

@@ -110,6 +110,12 @@ class TrainingSettings(BaseModel):
     min_train_churners: int = Field(
         default=50, ge=1, description="churners the training window needs for any model at all"
     )
+    min_sentiment_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="share of training snapshots with a CSM rating below which sentiment is unused",
+    )
     min_calibration_churners: int = Field(
         default=20, ge=1, description="below this a profile shares the pooled calibrator"
     )
@@ -272,6 +278,16 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    scorecard: str | None = Field(
+        default=None,
+        description="scorecard TOML file scored beside the model (relative to the working "
+        "directory); None: the built-in default scorecard",
+    )
+    playbook: str | None = Field(
+        default=None,
+        description="playbook TOML file of suggested next steps (see vitals.config.playbooks); "
+        "None: the built-in default playbook",
+    )
 
     @classmethod
     def settings_customise_sources(
