@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from vitals.config.alerts import AlertSettings, ParentRevenueRule, RiskAboveRule, ScoreDropRule
 from vitals.models.health_model import HealthModel
+from vitals.models.playbook import Playbook
 from vitals.serving.alerts.history import account_history, parent_rollups, with_ancestors
 from vitals.serving.alerts.reasons import alert_details
 from vitals.serving.alerts.records import NewAlert, StoredAlert, store_alerts, stored_keys
@@ -29,6 +30,7 @@ def raise_alerts(
     account_ids: Collection[str] | None = None,
     *,
     now: datetime | None = None,
+    playbook: Playbook | None = None,
 ) -> list[StoredAlert]:
     """Evaluate the alert rules on the scores published for ``as_of`` and store what fires.
 
@@ -47,6 +49,7 @@ def raise_alerts(
         account_ids: evaluate only these accounts, and the parents among them and above them
             in the account tree (default: every subject scored at ``as_of``).
         now: the alerts' creation time (default: the current time).
+        playbook: suggests next steps for each alert's reasons (``details["next_steps"]``).
 
     Returns:
         The alerts stored by this call, by id.
@@ -60,6 +63,9 @@ def raise_alerts(
         known = stored_keys(session, [h.dedupe_key for h in hits])
         fresh = [h for h in hits if h.dedupe_key not in known]
         details = alert_details(session, model, fresh, REASONS_PER_ALERT)
+    if playbook is not None:
+        for extra in details:
+            extra["next_steps"] = playbook.suggest_for_alert(extra)
     alerts = [_new(hit, extra) for hit, extra in zip(fresh, details, strict=True)]
     created = store_alerts(store, alerts, rules, now or datetime.now(UTC))
     logger.info(

@@ -10,7 +10,7 @@ version. Without a stored vector for either date the change is reported unexplai
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -18,20 +18,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vitals.models.frames import ACCOUNT_ID
+from vitals.models.playbook import Playbook
 from vitals.models.reasons import risk_sentences
 from vitals.models.survival import HORIZONS
 from vitals.serving.api.holder import ServingModel
+from vitals.serving.api.people_schemas import BandOverrideView
 from vitals.serving.api.schemas import (
     AccountDetail,
     AccountSummary,
     ChangeReason,
     CurvePoint,
     HistoryPoint,
+    NextStep,
     Reason,
     RiskChangeReason,
     RiskReason,
+    ScorecardView,
     ScoreChange,
 )
+from vitals.serving.people.overrides import active_overrides
 from vitals.serving.store import HealthRepository, HealthScore
 from vitals.serving.store.features_table import StoredFeatures, read_latest_features
 
@@ -66,6 +71,7 @@ def summary(row: HealthScore, change: float | None = None) -> AccountSummary:
         renewal_risk=row.renewal_risk,
         renewal_revenue_at_risk=row.renewal_revenue_at_risk,
         days_to_renewal=row.days_to_renewal,
+        scorecard=scorecard_view(row),
         risk_context=risk_sentences(
             {p.days: p.risk for p in points},
             row.days_to_renewal,
@@ -73,6 +79,32 @@ def summary(row: HealthScore, change: float | None = None) -> AccountSummary:
             row.renewal_revenue_at_risk,
         ),
     )
+
+
+def scorecard_view(row: HealthScore) -> ScorecardView | None:
+    """The stored scorecard score of a row (``None`` before scorecards, or without a card)."""
+    score = getattr(row, "scorecard_score", None)
+    if score is None or score != score:  # NULL or NaN: no card serves the profile
+        return None
+    return ScorecardView(score=score, band=row.scorecard_band, points=row.scorecard_points or [])
+
+
+def with_overrides(session: Session, items: list[AccountSummary]) -> list[AccountSummary]:
+    """The summaries with each account's band override in force now (``override``)."""
+    found = active_overrides(session, [i.account_id for i in items], datetime.now(UTC))
+    for item in items:
+        if (row := found.get(item.account_id)) is not None:
+            item.override = BandOverrideView.model_validate(row, from_attributes=True)
+    return items
+
+
+def with_next_steps(account: AccountSummary, playbook: Playbook | None) -> AccountSummary:
+    """The account with the playbook's actions for its reasons (``next_steps``)."""
+    if playbook is not None:
+        reasons = [r.model_dump() for r in account.reasons]
+        found = playbook.suggest(reasons, profile=account.profile, band=account.band)
+        account.next_steps = [NextStep.model_validate(step) for step in found]
+    return account
 
 
 def curve(row: HealthScore) -> list[CurvePoint]:

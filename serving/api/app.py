@@ -28,7 +28,7 @@ from vitals.serving.api.deps import ReadKey
 from vitals.serving.api.holder import ModelHolder, ServingModel, registry_loader, serving_model
 from vitals.serving.api.metrics import ApiMetrics, MetricsMiddleware
 from vitals.serving.api.openapi import document_security
-from vitals.serving.api.routers import accounts, alerts, drift, health, ingest, predict
+from vitals.serving.api.routers import accounts, alerts, drift, health, ingest, people, predict
 from vitals.serving.api.routers import model as model_routes
 from vitals.serving.api.vector_cache import VectorCache
 from vitals.serving.batch import LoadedModel, ModelNotFoundError
@@ -42,7 +42,8 @@ DESCRIPTION = """Calibrated, explained customer health per account and account h
 
 Every endpoint except `/healthz` needs an API key (`vitals keys create --scope read`), sent as
 `X-API-Key: <key>` or `Authorization: Bearer <key>`. Scopes: `read` (accounts, model, docs),
-`predict`, `ingest`, `admin` (everything, and model reloads).
+`predict`, `ingest`, `annotate` (CSM sentiment and band overrides), `admin` (everything, the audit
+log, and model reloads).
 """
 
 
@@ -84,7 +85,7 @@ def create_app(
     app.add_exception_handler(InputError, errors.input_error)
     app.add_exception_handler(Exception, errors.unexpected)
     # routes are matched in order: the one called thousands of times a minute goes first
-    modules = (predict, ingest, accounts, alerts, model_routes, drift, health)
+    modules = (predict, ingest, accounts, people, alerts, model_routes, drift, health)
     routers = [module.router for module in modules]
     for router in routers:
         app.include_router(router)

@@ -4,7 +4,7 @@ A key reads ``vk_<id>_<secret>``: ``id`` is public (it names the key in ``vitals
 ``vitals keys revoke``), the secret is 256 random bits. Only the SHA-256 of the whole key is
 stored, so the database cannot give keys away; a fast hash is enough because the keys are long
 random strings, not passwords a person chose. A key holds scopes (``read``, ``predict``,
-``ingest``, ``admin``); ``admin`` allows everything.
+``ingest``, ``annotate``, ``admin``); ``admin`` allows everything.
 
 Verification costs one hash and a dict look-up: results (good and bad keys) are cached by hash
 for ``ttl`` seconds, so a revocation made by another process (``vitals keys revoke``) takes
@@ -26,7 +26,7 @@ from sqlalchemy import Engine, insert, select, update
 from vitals.serving.store.db import store_errors
 from vitals.serving.store.schema import ApiKey
 
-Scope = Literal["read", "predict", "ingest", "admin"]
+Scope = Literal["read", "predict", "ingest", "annotate", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 PREFIX = "vk"
 _CACHE_SIZE = 10_000

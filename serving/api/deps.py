@@ -7,18 +7,22 @@ one blocking step, looking an uncached key up in the store, runs in the thread p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from vitals.config.playbooks import PlaybookError
+from vitals.models.playbook import Playbook, configured_playbook
 from vitals.serving.api.auth import KeyInfo, KeyVerifier, Scope
 from vitals.serving.api.holder import ModelHolder, ServingModel
 from vitals.serving.api.metrics import ApiMetrics
 from vitals.serving.api.vector_cache import VectorCache
 from vitals.serving.store import HealthStore
 
+logger = logging.getLogger(__name__)
 KEY_HEADER = "X-API-Key"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vitals"'}
 
@@ -93,6 +97,20 @@ def require(scope: Scope | None) -> Callable[[Request], Awaitable[KeyInfo]]:
 
     check.required_scope = scope or "any"  # type: ignore[attr-defined]  # read by the docs
     return check
+
+
+def playbook_of(request: Request, served: ServingModel) -> Playbook | None:
+    """The configured playbook for the served model (loaded once per model version); ``None``,
+    logged once, when its file is invalid: the scores are still served."""
+    cache = request.app.state.__dict__.setdefault("playbooks", {})
+    if served.version not in cache:
+        try:
+            settings, features = request.app.state.settings, served.model.feature_names_
+            cache[served.version] = configured_playbook(settings, features=features)
+        except PlaybookError as exc:
+            logger.error("no next steps: %s", exc)
+            cache[served.version] = None
+    return cache[served.version]
 
 
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from vitals.serving.api.people_schemas import BandOverrideView
+
 Band = Literal["good", "average", "poor"]
 Weighting = Literal["count", "contract_value"]
 AccountId = Annotated[str, Field(min_length=1, max_length=128, examples=["A000123"])]
@@ -73,6 +75,32 @@ class Reason(BaseModel):
     breakdown: list[ReasonPart] = Field(default_factory=list)
 
 
+class NextStep(BaseModel):
+    """A suggested action of the playbook, with the reasons that triggered it."""
+
+    id: str | None = Field(examples=["license-utilization"])
+    title: str | None = Field(examples=["Unused seats"])
+    action: str = Field(
+        examples=["License utilization fell: offer an enablement session to the inactive seats"]
+    )
+    priority: int
+    direction: str = Field(description="'lowers' (the reason costs health) or 'raises'")
+    health_points: float = Field(description="points of the costliest triggering reason")
+    reasons: list[dict[str, Any]] = Field(description="rank, measure, feature, health_points")
+
+
+class ScorecardView(BaseModel):
+    """The rule scorecard's score beside the model's: its own points per measure explain it."""
+
+    score: float = Field(ge=0, le=100, examples=[62.5])
+    band: str | None = Field(description="by the same thresholds as the model's band")
+    points: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="per measure: measure, feature, value, points, weight, contribution (the "
+        "contributions add up to the score)",
+    )
+
+
 class CurvePoint(BaseModel):
     """The account's risk of churning within ``days`` days (and so its survival to then)."""
 
@@ -116,6 +144,17 @@ class AccountSummary(BaseModel):
         default_factory=list,
         description="the renewal and the risk by horizon in words: context for the risk, never a "
         "reason for health",
+    )
+    scorecard: ScorecardView | None = Field(
+        default=None, description="the configured rule scorecard's score, band and points"
+    )
+    next_steps: list[NextStep] = Field(
+        default_factory=list,
+        description="what to do about the reasons, from the playbook (account detail only)",
+    )
+    override: BandOverrideView | None = Field(
+        default=None,
+        description="a person's band for the account while in force (the score stays the model's)",
     )
 
 

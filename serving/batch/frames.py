@@ -16,6 +16,7 @@ import pandas as pd
 
 from vitals.models.health_model import RISK_COLUMNS, HealthModel
 from vitals.models.rollup import Weighting
+from vitals.models.scorecard import BAND, POINTS, SCORE, Scorecards, model_bands
 
 WEIGHTINGS: tuple[Weighting, ...] = ("count", "contract_value")
 TOP_CHILDREN = 3
@@ -40,6 +41,9 @@ SCORE_SCHEMA: dict[str, str] = {
     "renewal_risk": "double",
     "days_to_renewal": "double",
     "renewal_revenue_at_risk": "double",
+    "scorecard_score": "double",
+    "scorecard_band": "string",
+    "scorecard_points": "string",
 }
 ROLLUP_SCHEMA: dict[str, str] = {
     "parent_id": "string",
@@ -73,7 +77,11 @@ _REASON_KEYS = (
 
 
 def score_accounts(
-    model: HealthModel, frame: pd.DataFrame, model_version: str, top_k: int = 5
+    model: HealthModel,
+    frame: pd.DataFrame,
+    model_version: str,
+    top_k: int = 5,
+    scorecards: Scorecards | None = None,
 ) -> pd.DataFrame:
     """Score snapshot rows and explain each score.
 
@@ -83,6 +91,8 @@ def score_accounts(
             the model's features).
         model_version: recorded with every row.
         top_k: reasons kept per account.
+        scorecards: the scorecards scored beside the model (their points as JSON text);
+            ``None`` leaves the scorecard columns empty.
 
     Returns:
         One row per snapshot with the columns of :data:`SCORE_SCHEMA`; ``reasons`` is JSON text.
@@ -118,8 +128,28 @@ def score_accounts(
             "renewal_risk": renewal,
             "days_to_renewal": _optional_number(frame, "days_to_renewal"),
             "renewal_revenue_at_risk": renewal * value,
+            **_scorecard_columns(model, frame, scores["profile"], scorecards),
         }
     )
+
+
+def _scorecard_columns(
+    model: HealthModel, frame: pd.DataFrame, profiles: pd.Series, cards: Scorecards | None
+) -> dict[str, np.ndarray]:
+    """The scorecard's score, band and points (JSON text) beside the model's."""
+    if cards is None:
+        empty = np.full(len(frame), None, dtype=object)
+        return {SCORE: np.full(len(frame), np.nan), BAND: empty, POINTS: empty.copy()}
+    scored = cards.score(frame, profiles.to_numpy(), bands=model_bands(model), explain=True)
+    points = [
+        None if p is None else json.dumps(p, allow_nan=False, separators=(",", ":"))
+        for p in scored[POINTS]
+    ]
+    return {
+        SCORE: scored[SCORE].to_numpy(dtype=np.float64),
+        BAND: scored[BAND].astype(object).to_numpy(),
+        POINTS: np.array(points, dtype=object),
+    }
 
 
 def roll_up_scores(

@@ -23,6 +23,8 @@ from vitals.features.engines import ENGINES
 from vitals.features.loader import Dataset
 from vitals.features.pipeline import load_valid_dataset
 from vitals.models.frames import InputError
+from vitals.models.playbook import configured_playbook
+from vitals.models.scorecard import Scorecards
 from vitals.serving.alerts.raise_alerts import raise_alerts
 from vitals.serving.batch import plan
 from vitals.serving.batch.errors import ScoringError
@@ -149,6 +151,10 @@ class _Run:
             self.dataset = load_valid_dataset(self.data_dir)  # its connection draws no bars
             self.features = self.loaded.model.feature_set_
             plan.check_model_fits_data(self.loaded.model, self.dataset)
+            # a bad playbook file stops the run before anything is written
+            names = self.loaded.model.feature_names_
+            self.playbook = configured_playbook(self.settings, features=names)
+            self.scorecards = Scorecards.for_model(self.loaded.model, self.settings.scorecard)
         except BaseException:
             self.__exit__()
             raise
@@ -181,7 +187,9 @@ class _Run:
             return
         assert self.store is not None
         try:
-            raised = raise_alerts(self.store, self.settings.alerts, self.loaded.model, day)
+            raised = raise_alerts(
+                self.store, self.settings.alerts, self.loaded.model, day, playbook=self.playbook
+            )
         except Exception:
             logger.exception("raising the alerts of %s failed", day)
             return
@@ -201,7 +209,7 @@ class _Run:
             for day, frame in snapshots.groupby("as_of", sort=True):
                 self.progress("scoring", done, len(dates))
                 scores = score_accounts(self.loaded.model, frame, self.loaded.version,
-                                        self.options.top_k)  # fmt: skip
+                                        self.options.top_k, self.scorecards)  # fmt: skip
                 yield day, frame, scores, roll_up_scores(self.loaded.model, tree, scores)
                 done += 1
                 self.progress("scoring", done, len(dates))
@@ -218,6 +226,7 @@ class _Run:
         scores, rollups = score_on_spark(
             snapshots.table, self.loaded.model, self.loaded.version, tree,
             top_k=self.options.top_k, master=self.options.spark_master,
+            scorecards=self.scorecards,
         )  # fmt: skip
         _check_every_date(dates, scores)
         by_date = dict(iter(rollups.groupby("as_of", sort=True)))
@@ -276,9 +285,7 @@ def publish_scored(
     vectors: list[tuple[date, pd.DataFrame]] = []
     try:
         for day, features, scores, rollups in scored:
-            writer.stage(
-                run_id, _rows(scores, ("reasons",)), _rows(rollups, ("pulling_down", "reasons"))
-            )
+            writer.stage(run_id, *score_rows(scores, rollups))
             vectors.append((day, features))
         progress("publishing", 0, 1)
         writer.publish(run_id)
@@ -297,14 +304,16 @@ def score_rows(
     scores: pd.DataFrame, rollups: pd.DataFrame
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Scores and roll-ups as rows for the store (their JSON columns passed through as is)."""
-    return _rows(scores, ("reasons",)), _rows(rollups, ("pulling_down", "reasons"))
+    score_json, rollup_json = ("reasons", "scorecard_points"), ("pulling_down", "reasons")
+    return _rows(scores, score_json), _rows(rollups, rollup_json)
 
 
 def _rows(frame: pd.DataFrame, json_columns: tuple[str, ...]) -> list[dict[str, object]]:
     rows = records(frame)
     for row in rows:
         for column in json_columns:
-            row[column] = RawJSON(row[column])
+            if row[column] is not None:  # a missing scorecard stays NULL
+                row[column] = RawJSON(row[column])
     return rows
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vitals.models.health_model import HealthModel
+from vitals.models.scorecard import Scorecards
 from vitals.serving.batch.frames import ROLLUP_SCHEMA, SCORE_SCHEMA, roll_up_scores, score_accounts
 
 ModelFiles = dict[str, bytes]
@@ -70,6 +71,7 @@ def score_on_spark(
     top_k: int = 5,
     master: str = "local[2]",
     partitions: int | None = None,
+    scorecards: Scorecards | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score and roll up snapshots of any number of dates on Spark.
 
@@ -81,6 +83,7 @@ def score_on_spark(
         top_k: reasons kept per account.
         master: Spark master URL.
         partitions: partitions of the scored rows (default: Spark's default parallelism).
+        scorecards: scored beside the model (see :func:`score_accounts`).
 
     Returns:
         (scores, roll-ups) as pandas frames with the columns of ``SCORE_SCHEMA`` and
@@ -95,7 +98,7 @@ def score_on_spark(
     count = partitions or spark.sparkContext.defaultParallelism
     scored = (
         frame.repartition(count, "account_id")
-        .mapInPandas(_scorer(files, model_version, top_k), schema=_ddl(SCORE_SCHEMA))
+        .mapInPandas(_scorer(files, model_version, top_k, scorecards), schema=_ddl(SCORE_SCHEMA))
         .cache()
     )
     try:
@@ -110,13 +113,13 @@ def score_on_spark(
 
 
 def _scorer(
-    files: ModelFiles, model_version: str, top_k: int
+    files: ModelFiles, model_version: str, top_k: int, scorecards: Scorecards | None
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = model_from_files(files)
         for batch in batches:
             if len(batch):
-                yield _plain(score_accounts(model, batch, model_version, top_k))
+                yield _plain(score_accounts(model, batch, model_version, top_k, scorecards))
 
     return score
 

@@ -8,12 +8,13 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from vitals.serving.api.account_views import account_detail
+from vitals.models.playbook import Playbook
+from vitals.serving.api.account_views import account_detail, with_next_steps, with_overrides
 from vitals.serving.api.hierarchy import account_hierarchy
 from vitals.serving.api.holder import ServingModel
 from vitals.serving.api.schemas import AccountDetail
-from vitals.serving.console.activity import Activity, RecentActivity
 from vitals.serving.console.charts import history_chart, renewal_date, survival_chart
+from vitals.serving.ingest.recent import Activity, RecentActivity
 from vitals.serving.store.features_table import read_ancestors
 
 HISTORY_DAYS = 365
@@ -52,6 +53,7 @@ def account_page(
     activity: RecentActivity,
     account_id: str,
     since_days: int,
+    playbook: Playbook | None = None,
 ) -> AccountPage | None:
     """The account page of ``account_id`` (``None``: the store has no score of it)."""
     detail = account_detail(
@@ -64,7 +66,7 @@ def account_page(
     )
     if detail is None or detail.account is None:
         return None
-    account = detail.account
+    account = with_next_steps(with_overrides(session, [detail.account])[0], playbook)
     profile = served.model.profiles_.get(account.profile)
     good = profile.bands.good if profile is not None else None
     poor = profile.bands.poor if profile is not None else None

@@ -16,14 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from vitals.serving.api.deps import ModelDep, StoreDep
+from vitals.serving.api.deps import ModelDep, StoreDep, playbook_of
 from vitals.serving.api.hierarchy import account_hierarchy
 from vitals.serving.api.routers.drift import LimitsDep, MonitorDep
 from vitals.serving.api.routers.model import describe
+from vitals.serving.api.routers.people import recent_rows
 from vitals.serving.api.schemas import Weighting
 from vitals.serving.api.worklist import CursorError
 from vitals.serving.console.account_view import account_page
-from vitals.serving.console.activity import RecentActivity
 from vitals.serving.console.model_view import METRICS, PLOTS, RunArtifactCache
 from vitals.serving.console.session import (
     COOKIE,
@@ -182,16 +182,26 @@ def account(
     since: Annotated[int, Query(ge=1, le=3650)] = 30,
 ) -> Response:
     """One account: score history, reasons, change reasons, survival, activity, hierarchy."""
-    data_dir = request.app.state.settings.ingest.data_dir
-    activity = _state(request, "console_activity", lambda: RecentActivity(data_dir))
     with store.session() as session:
-        found = account_page(session, served, activity, account_id, since)
+        playbook = playbook_of(request, served)
+        found = account_page(session, served, recent_rows(request), account_id, since, playbook)
     if found is None:
         return _page(
             request, "missing.html", 404, user=user, what=f"No scores for account {account_id}."
         )
     horizon = served.model.feature_set_.horizon_days
-    return _page(request, "account.html", user=user, page=found, horizon=horizon)
+    notice = request.query_params.get("notice")
+    return _page(
+        request,
+        "account.html",
+        user=user,
+        page=found,
+        horizon=horizon,
+        can_annotate=user.allows("annotate"),
+        rates=request.app.state.ingestor is not None,
+        notice=notice[:300] if notice else None,
+        bands=BANDS,
+    )
 
 
 @router.get("/hierarchy", response_class=Html)

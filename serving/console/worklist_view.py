@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 from sqlalchemy.orm import Session
@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from vitals.serving.api.schemas import Band
 from vitals.serving.api.worklist import WorklistQuery, worklist_page
 from vitals.serving.console.charts import Sparkline, sparkline
-from vitals.serving.store import HealthRepository
+from vitals.serving.people.overrides import active_overrides
+from vitals.serving.store import BandOverride, HealthRepository
 
 SORTS = {
     "health_score": "Least healthy",
@@ -62,8 +63,10 @@ class WorklistRow:
     band: str
     revenue_at_risk: float | None
     score_change: float | None
+    scorecard_score: float | None
     top_reason: str | None
     spark: Sparkline | None
+    override: BandOverride | None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def worklist_rows(
     start = page.as_of - timedelta(days=SPARK_DAYS)
     ids = [row.account_id for row, _ in page.rows]
     series = HealthRepository(session).score_series(ids, start, page.as_of) if ids else {}
+    overrides = active_overrides(session, ids, datetime.now(UTC))
     rows = [
         WorklistRow(
             account_id=row.account_id,
@@ -98,8 +102,10 @@ def worklist_rows(
             band=row.band,
             revenue_at_risk=row.revenue_at_risk,
             score_change=change,
+            scorecard_score=getattr(row, "scorecard_score", None),
             top_reason=_top_reason(row.reasons),
             spark=sparkline(series.get(row.account_id, []), start, page.as_of),
+            override=overrides.get(row.account_id),
         )
         for row, change in page.rows
     ]

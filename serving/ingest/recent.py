@@ -1,9 +1,9 @@
-"""An account's recent tickets and survey answers, read from the served data directory.
+"""An account's recent tickets, survey answers and CSM ratings, read from the served data.
 
 The health store keeps scores, not the customer's raw rows: these come from the data directory
-that ``vitals serve --data DIR`` ingests into (``ingest.data_dir``), with its ingested rows. Only
-the ``tickets`` and ``surveys`` tables are loaded, once, and loaded again when an ingested batch
-or a file of theirs changed.
+that ``vitals serve --data DIR`` ingests into (``ingest.data_dir``), with its ingested rows
+(ratings given through the API among them). Only these tables are loaded, once, and loaded again
+when an ingested batch or a file of theirs changed.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from vitals.features.ingested import IngestedStore
 from vitals.features.ingested_rows import ingested_store
 from vitals.features.loader import Dataset, load_dataset
 
-TABLES = ("tickets", "surveys")
-_ORDER = {"tickets": "opened_at", "surveys": "responded_at"}
+TABLES = ("tickets", "surveys", "sentiment")
+_ORDER = {"tickets": "opened_at", "surveys": "responded_at", "sentiment": "recorded_at"}
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,12 @@ class Activity:
 
     tickets: list[dict[str, Any]] = field(default_factory=list)
     surveys: list[dict[str, Any]] = field(default_factory=list)
+    sentiment: list[dict[str, Any]] = field(default_factory=list)
     unavailable: str | None = None
 
 
 class RecentActivity:
-    """Reads accounts' recent tickets and survey answers from a data directory.
+    """Reads accounts' recent tickets, survey answers and CSM ratings from a data directory.
 
     Args:
         data_dir: the data directory (``None``: the server was started without one).
@@ -44,7 +45,7 @@ class RecentActivity:
         self._store: IngestedStore | None = None
 
     def of(self, account_id: str, limit: int = 10) -> Activity:
-        """The account's ``limit`` newest tickets and survey answers."""
+        """The account's ``limit`` newest tickets, survey answers and CSM ratings."""
         if self.data_dir is None:
             return Activity(unavailable="the server was started without a data directory")
         with self._lock:
@@ -61,7 +62,7 @@ class RecentActivity:
                 )
                 names = [d[0] for d in cursor.description]
                 found[table] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        return Activity(tickets=found["tickets"], surveys=found["surveys"])
+        return Activity(**found)
 
     def _dataset(self) -> Dataset:
         assert self.data_dir is not None

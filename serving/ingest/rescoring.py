@@ -27,11 +27,13 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pyarrow as pa
 
+from vitals.config.settings import get_settings
 from vitals.features.build import build_features
 from vitals.features.casting import quote
 from vitals.features.ingested import IngestedStore
 from vitals.features.ingested_rows import append_batches
 from vitals.features.loader import Dataset, quiet_connection
+from vitals.models.scorecard import Scorecards
 from vitals.serving.batch import plan
 from vitals.serving.batch.frames import reasons_long, roll_up_scores, score_accounts
 from vitals.serving.batch.jobs import publish_scored, score_rows
@@ -86,6 +88,7 @@ class Rescorer:
         self._reasons: pd.DataFrame | None = None  # the scores' reasons, parsed once
         self._key: tuple[date, str] | None = None
         self._run_id: int | None = None
+        self._cards: dict[str, Scorecards] = {}  # by model version
 
     def pending(self) -> int:
         """Committed batches the live scores do not include yet."""
@@ -112,9 +115,18 @@ class Rescorer:
         new_accounts = any("accounts" in batch.segments for batch in new)
         return self._score_some(loaded, as_of, touched, new_accounts)
 
+    def _scorecards(self, loaded: LoadedModel) -> Scorecards:
+        """The configured scorecards for the model (checked against its features once)."""
+        if loaded.version not in self._cards:
+            scorecard = get_settings().scorecard
+            self._cards[loaded.version] = Scorecards.for_model(loaded.model, scorecard)
+        return self._cards[loaded.version]
+
     def _score_everyone(self, loaded: LoadedModel, as_of: date) -> Step:
         frame = self._features(self.dataset, loaded, as_of)
-        scores = score_accounts(loaded.model, frame, loaded.version, self.top_k)
+        scores = score_accounts(
+            loaded.model, frame, loaded.version, self.top_k, self._scorecards(loaded)
+        )
         tree = self._tree()
         reasons = reasons_long(scores)
         rollups = roll_up_scores(loaded.model, tree, scores, reasons)
@@ -146,7 +158,9 @@ class Rescorer:
             frame = self._features(subset, loaded, as_of)
         finally:
             subset.con.close()
-        fresh = score_accounts(loaded.model, frame, loaded.version, self.top_k)
+        fresh = score_accounts(
+            loaded.model, frame, loaded.version, self.top_k, self._scorecards(loaded)
+        )
         kept = self._scores[~self._scores["account_id"].isin(touched)]
         # the batch's order (by account id), so that every roll-up sums in the same order
         merged = pd.concat([kept, fresh], ignore_index=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from vitals.config.settings import Settings
 from vitals.features.ingested import IngestedStore
 from vitals.features.pipeline import load_valid_dataset
+from vitals.models.playbook import Playbook, configured_playbook
 from vitals.serving.alerts.raise_alerts import raise_alerts
 from vitals.serving.batch.model_source import LoadedModel, load_model, registered_version
 from vitals.serving.ingest.ingestor import Ingestor
@@ -24,12 +25,24 @@ def alerting(store: HealthStore, settings: Settings) -> Callable[[Step, LoadedMo
     """What to do after each re-scoring step: raise the alerts of the accounts it re-scored (all
     of them after a full step). A failure is logged: alerts never stop re-scoring."""
 
+    playbooks: dict[str, Playbook] = {}  # by model version: rules may name its own features
+
     def after(step: Step, loaded: LoadedModel) -> None:
         if not settings.alerts.rules:
             return
         accounts = step.touched if not step.full else None
         try:
-            raised = raise_alerts(store, settings.alerts, loaded.model, step.as_of, accounts)
+            if loaded.version not in playbooks:
+                features = loaded.model.feature_names_
+                playbooks[loaded.version] = configured_playbook(settings, features=features)
+            raised = raise_alerts(
+                store,
+                settings.alerts,
+                loaded.model,
+                step.as_of,
+                accounts,
+                playbook=playbooks[loaded.version],
+            )
         except Exception:
             logger.exception("raising the alerts of %s failed", step.as_of)
             return

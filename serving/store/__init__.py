@@ -26,6 +26,7 @@ from vitals.serving.store.db import (
 )
 from vitals.serving.store.drift_schema import DriftReportRecord
 from vitals.serving.store.migrate import current_revision, head_revision, upgrade
+from vitals.serving.store.people_schema import AuditEntry, BandOverride
 from vitals.serving.store.repository import BandSummary, HealthRepository, ScoreChange
 from vitals.serving.store.schema import HealthScore, ParentHealth, ScoringRun
 from vitals.serving.store.writer import HealthWriter
@@ -33,6 +34,8 @@ from vitals.serving.store.writer import HealthWriter
 __all__ = [
     "Alert",
     "AlertDelivery",
+    "AuditEntry",
+    "BandOverride",
     "BandSummary",
     "ConsoleSecret",
     "DriftReportRecord",

@@ -86,6 +86,9 @@ class _ScoreColumns:
     renewal_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
     days_to_renewal: Mapped[float | None] = mapped_column(Float, nullable=True)
     renewal_revenue_at_risk: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scorecard_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scorecard_band: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    scorecard_points: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, nullable=True)
 
 
 class HealthScore(_ScoreColumns, Base):

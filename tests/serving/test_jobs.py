@@ -11,6 +11,7 @@ import pytest
 from kit import fit_model
 from sqlalchemy import func, select
 
+from vitals.config.settings import Settings
 from vitals.features.build import Snapshots
 from vitals.features.pipeline import PipelineError
 from vitals.models.health_model import HealthModel
@@ -231,3 +232,48 @@ def test_bad_options_are_refused_before_anything_is_opened(
 def test_a_missing_data_directory_is_a_pipeline_error(model_dir: Path, sqlite_url: str) -> None:
     with pytest.raises(PipelineError):
         score("/nonexistent/data", options=options(sqlite_url, model_dir))
+
+
+@pytest.mark.parametrize(
+    ("setting", "text", "named"),
+    [
+        ("scorecard", '[[scorecards.default.measures]]\nname = "X"\n'
+         'feature = "no_such_feature"\nweight = 1\nlinear = {from = 0, to = 1}\n',
+         "no_such_feature"),
+        ("playbook", '[[rules]]\nfeature = "no_such_feature"\ndirection = "lowers"\n'
+         'action = "call them"\n', "no_such_feature"),
+    ],
+)  # fmt: skip
+def test_a_bad_scorecard_or_playbook_file_stops_score_before_anything_is_written(
+    sample_dir: Path,
+    model_dir: Path,
+    sqlite_url: str,
+    tmp_path: Path,
+    setting: str,
+    text: str,
+    named: str,
+) -> None:
+    bad = tmp_path / f"bad-{setting}.toml"
+    bad.write_text(text)
+    settings = Settings(**{setting: str(bad)})
+    with pytest.raises(ValueError, match=named) as raised:
+        score(str(sample_dir), options=options(sqlite_url, model_dir, settings=settings))
+    assert str(bad) in str(raised.value) or bad.name in str(raised.value)
+    assert history(sqlite_url).empty
+
+
+def test_score_stores_the_scorecard_beside_the_model_score(
+    sample_dir: Path, model_dir: Path, sqlite_url: str
+) -> None:
+    score(str(sample_dir), options=options(sqlite_url, model_dir))
+    store = HealthStore.open(sqlite_url)
+    with store.session() as session:
+        rows = session.scalars(select(HealthScore)).all()
+    store.close()
+    carded = [r for r in rows if r.scorecard_score is not None]
+    assert len(carded) == len(rows) > 0  # the default card serves every profile
+    for row in carded[:50]:
+        total = sum(m["contribution"] for m in row.scorecard_points)
+        assert total == pytest.approx(row.scorecard_score, abs=1e-6)
+        assert row.scorecard_band in ("good", "average", "poor")
+    assert len({round(r.scorecard_score, 3) for r in carded}) > 10

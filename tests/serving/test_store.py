@@ -41,7 +41,8 @@ def score_rows(as_of: date, health: dict[str, float], version: str = "v1") -> li
             "reasons": RawJSON(f'[{{"rank":1,"feature":"logins_30d","health_points":{score-75}}}]'),
             "risk_30d": p / 3, "risk_90d": p, "risk_180d": min(1.0, 2 * p),
             "risk_365d": min(1.0, 4 * p), "renewal_risk": p, "days_to_renewal": 40.0,
-            "renewal_revenue_at_risk": p * 1000.0,
+            "renewal_revenue_at_risk": p * 1000.0, "scorecard_score": score - 5.0,
+            "scorecard_band": "average", "scorecard_points": RawJSON("[]"),
         })  # fmt: skip
     return rows
 

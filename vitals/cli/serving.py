@@ -72,7 +72,8 @@ def serve(
 @keys.command("create")
 def create(
     scope: Annotated[
-        list[str], typer.Option("--scope", help="read, predict, ingest or admin (repeatable)")
+        list[str],
+        typer.Option("--scope", help="read, predict, ingest, annotate or admin (repeatable)"),
     ],
     name: Annotated[str | None, typer.Option(help="who or what the key is for")] = None,
     database_url: DatabaseOption = None,

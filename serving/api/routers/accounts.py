@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from vitals.models.frames import InputError
-from vitals.serving.api.account_views import account_detail, summary
-from vitals.serving.api.deps import ModelDep, ReadKey, StoreDep
+from vitals.serving.api.account_views import (
+    account_detail,
+    summary,
+    with_next_steps,
+    with_overrides,
+)
+from vitals.serving.api.deps import ModelDep, ReadKey, StoreDep, playbook_of
 from vitals.serving.api.hierarchy import account_hierarchy
 from vitals.serving.api.hierarchy_schemas import HierarchyResponse
 from vitals.serving.api.parent_views import parent_change_view
@@ -102,6 +107,7 @@ def list_accounts(
     try:
         with store.session() as session:
             page = worklist_page(session, query)
+            items = with_overrides(session, [summary(row, change) for row, change in page.rows])
     except CursorError as exc:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc)}]
@@ -109,7 +115,7 @@ def list_accounts(
     return WorklistPage(
         as_of=page.as_of,
         reference_date=page.reference_date,
-        items=[summary(row, change) for row, change in page.rows],
+        items=items,
         next_cursor=page.next_cursor,
     )
 
@@ -118,6 +124,7 @@ def list_accounts(
     "/{account_id}", response_model=AccountDetail, responses=problems(401, 403, 404, 409, 503)
 )
 def get_account(
+    request: Request,
     _: ReadKey,
     account_id: AccountPath,
     store: StoreDep,
@@ -145,6 +152,9 @@ def get_account(
             history_days=history_days,
             top_k=reasons,
         )
+        if detail is not None and detail.account is not None:
+            with_overrides(session, [detail.account])
+            with_next_steps(detail.account, playbook_of(request, served))
         try:
             parent = parent_change_view(
                 session,

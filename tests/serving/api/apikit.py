@@ -9,15 +9,23 @@ the feature vectors and the account tree are written with
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from fastapi import FastAPI
 
+from vitals.config.settings import Settings, get_settings
 from vitals.features.build import build_features
 from vitals.features.loader import load_dataset
 from vitals.models.health_model import HealthModel
-from vitals.serving.batch import RunOptions, backfill
+from vitals.serving.api.app import create_app
+from vitals.serving.batch import LoadedModel, RunOptions, backfill
 from vitals.serving.store import HealthRepository, HealthStore
 from vitals.serving.store.features_table import write_hierarchy, write_latest_features
 
@@ -54,3 +62,35 @@ def fill_store(url: str, data_dir: Path, model_dir: Path, model: HealthModel) ->
 def auth(key: str) -> dict[str, str]:
     """Headers sending ``key``."""
     return {"X-API-Key": key}
+
+
+@contextmanager
+def annotated_app(
+    store_url: str,
+    model: HealthModel,
+    model_dir: Path,
+    data_dir: Path,
+    folder: Path,
+    **settings: Any,
+) -> Iterator[FastAPI]:
+    """An app over a copy of the filled store (tests that add overrides and ratings change
+    only their copy), ingesting ratings into ``folder/ingested`` beside ``data_dir``."""
+    shutil.copy(store_url.removeprefix("sqlite:///"), folder / "vitals.db")
+    url = f"sqlite:///{folder}/vitals.db"
+    ingested = str(folder / "ingested")
+    # the loader finds ingested rows by the process' settings, as in a server the CLI started
+    os.environ["VITALS_INGEST__STORE_DIR"] = ingested
+    get_settings.cache_clear()
+    store = HealthStore.open(url)
+    ingest = {"data_dir": str(data_dir), "store_dir": ingested, "rescore_in_server": False}
+    configured = Settings(
+        database_url=url, serving={"model": str(model_dir)}, ingest=ingest, **settings
+    )
+    try:
+        yield create_app(
+            configured, model=LoadedModel(model, str(model_dir), "test-1"), store=store
+        )
+    finally:
+        store.close()
+        del os.environ["VITALS_INGEST__STORE_DIR"]
+        get_settings.cache_clear()

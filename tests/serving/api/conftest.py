@@ -29,7 +29,7 @@ from vitals.serving.api.auth import create_key
 from vitals.serving.batch import LoadedModel
 from vitals.serving.store import HealthStore
 
-SCOPES = ("read", "predict", "ingest", "admin")
+SCOPES = ("read", "predict", "ingest", "annotate", "admin")
 
 
 @pytest.fixture(scope="session")

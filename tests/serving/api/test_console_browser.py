@@ -18,13 +18,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from apikit import annotated_app
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from vitals.config.settings import Settings
 from vitals.models.health_model import HealthModel
-from vitals.serving.api.app import create_app
-from vitals.serving.batch import LoadedModel
-from vitals.serving.store import HealthStore
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = os.environ.get("VITALS_CHROMIUM", "/usr/bin/chromium")
@@ -54,31 +51,23 @@ def server(
     sample_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """The app on a real port, reading tickets and surveys from the sample data."""
-    store = HealthStore.open(store_url)
-    settings = Settings(
-        database_url=store_url,
-        serving={"model": str(model_dir)},
-        ingest={
-            "data_dir": str(sample_dir),
-            "store_dir": str(tmp_path_factory.mktemp("ingested")),
-            "rescore_in_server": False,
-        },
-        console={"page_size": 25},
-    )
-    app = create_app(settings, model=LoadedModel(model, str(model_dir), "test-1"), store=store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
+    """The app on a real port over a copy of the filled store (the tests add overrides), reading
+    tickets, surveys and ratings from the sample data and ingesting new ratings beside it."""
+    folder = tmp_path_factory.mktemp("browser")
+    settings = {"console": {"page_size": 25}}
+    with annotated_app(store_url, model, model_dir, sample_dir, folder, **settings) as app:
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +190,38 @@ def api_rolled_up(page: Page, server: str, key: str, parent: str, weighting: str
         f"{n['rollup']['health']:.0f}" if n["rollup"] and n["rollup"]["health"] is not None else ""
         for n in tree["nodes"]
     ]
+
+
+def test_a_csm_rates_an_account_and_overrides_its_band(
+    page: Page, server: str, keys: dict[str, str]
+) -> None:
+    sign_in(page, server, keys["admin"])  # read and annotate
+    page.locator("table.worklist tbody th a").first.click()
+    model_band = page.locator("h1 .band").inner_text()
+    people = page.locator("#people")
+    people.get_by_label("red").check()
+    people.get_by_label("Note").fill("Champion left in May")
+    people.get_by_role("button", name="Save rating").click()
+    expect(page.get_by_role("status")).to_have_text("Rating red saved.")
+    expect(people.locator("table")).to_contain_text("Champion left in May")
+    expect(people.locator("table tbody tr").first).to_contain_text("test admin")
+
+    other = next(b for b in ("good", "average", "poor") if b != model_band)
+    people.get_by_label("Override the band to").select_option(other)
+    people.get_by_label("Reason").fill("Budget freeze announced at the QBR")
+    people.get_by_label("Reason").press("Enter")  # by keyboard
+    expect(page.get_by_role("status")).to_contain_text(f"Band overridden to {other}")
+    expect(page.locator("h1 .override")).to_have_text(f"✎ override: {other}")
+    expect(page.locator("h1 .band")).to_have_text(model_band)  # the model's band stays
+    expect(page.locator(".override-note")).to_contain_text("Budget freeze announced at the QBR")
+    shot(page, "console-account-people")
+
+    page.get_by_role("link", name="Worklist").click()
+    expect(page.locator("table.worklist .override").first).to_have_text(f"✎ override: {other}")
+
+
+def test_a_read_only_key_sees_no_forms(page: Page, server: str, keys: dict[str, str]) -> None:
+    sign_in(page, server, keys["read"])
+    page.locator("table.worklist tbody th a").first.click()
+    expect(page.locator("#people")).to_contain_text("needs a key with the annotate scope")
+    expect(page.get_by_role("button", name="Save rating")).to_have_count(0)

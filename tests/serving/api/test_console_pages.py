@@ -202,6 +202,8 @@ def test_the_account_page_shows_the_reasons_of_the_score_and_of_its_change(
         assert reason["sentence"] in page
     for reason in detail["change"]["reasons"]:
         assert reason["sentence"] in page
+    for step in detail["account"]["next_steps"]:
+        assert step["action"] in page
     chart = json.loads(re.search(r"data-chart='([^']+)'", page).group(1).replace("&#34;", '"'))
     assert chart["series"]["health"] == [round(h["health_score"], 2) for h in detail["history"]]
     assert "Recent tickets and survey answers" in page

@@ -1,0 +1,1 @@
+"""What people add beside the model: CSM sentiment, band overrides, and the audit log of both."""
