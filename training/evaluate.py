@@ -152,7 +152,7 @@ def summary_rows(
     rows = []
     scorecards: Mapping[str, dict] = report.get("scorecards", {})  # type: ignore[assignment]
     results = [*report["models"].items()]  # type: ignore[union-attr]
-    results += [(f"scorecard {n}", r) for n, r in scorecards.items()]
+    results += [(f"card {n}", r) for n, r in scorecards.items()]
     for name, result in results:
         if result.get("overall") is None:
             continue

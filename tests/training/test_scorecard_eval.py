@@ -45,7 +45,7 @@ def test_the_report_sets_every_scorecard_beside_the_model(outcome: TrainingOutco
     assert entry["comparison"]["auc_delta"] == pytest.approx(model["auc"] - overall["auc"])
     assert entry["comparison"]["brier_delta"] == pytest.approx(model["brier"] - overall["brier"])
     rows = summary_rows(report)
-    assert [r["model"] for r in rows][-1] == "scorecard rules"
+    assert [r["model"] for r in rows][-1] == "card rules"
     assert rows[-1]["auc"] == overall["auc"]
 
 

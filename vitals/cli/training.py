@@ -156,7 +156,7 @@ def print_report(report: dict) -> None:
             f"{label}{kind}: {rows[0]['snapshots']:,} snapshots, {rows[0]['churners']:,} churners"
         )
         table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-        table.add_column("model")
+        table.add_column("model", no_wrap=True)
         for header in _COLUMNS.values():
             table.add_column(header, justify="right")
         for row in rows:
