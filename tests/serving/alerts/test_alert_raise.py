@@ -15,6 +15,7 @@ from sqlalchemy import func, inspect, select
 
 from vitals.features.build import Snapshots
 from vitals.models.health_model import HealthModel
+from vitals.models.playbook import load_playbook
 from vitals.serving.alerts.raise_alerts import raise_alerts
 from vitals.serving.store import Alert, AlertDelivery, HealthStore, upgrade
 from vitals.serving.store.features_table import write_hierarchy, write_latest_features
@@ -162,3 +163,13 @@ def test_migration_0005_builds_the_declared_alert_tables(store: HealthStore) -> 
     assert not {"alerts", "alert_deliveries"} & set(inspect(store.engine).get_table_names())
     upgrade(store.engine)
     assert {"alerts", "alert_deliveries"} <= set(inspect(store.engine).get_table_names())
+
+
+def test_alerts_carry_the_playbooks_next_steps_for_their_reasons(store: HealthStore) -> None:
+    publish(store, [score_row("A", D0, 80), score_row("A", D7, 30)])
+    playbook = load_playbook()  # the default, which has a rule for falling logins
+    raised = raise_alerts(store, settings(TO_POOR), None, D7, playbook=playbook)
+    [alert] = raised
+    steps = alert.details["next_steps"]
+    assert steps and steps[0]["action"]
+    assert {t["matched_feature"] for s in steps for t in s["reasons"]} == {"logins_30d"}
