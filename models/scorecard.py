@@ -77,9 +77,16 @@ def card_points(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
 
 
 def card_score(card: Scorecard, points: np.ndarray) -> np.ndarray:
-    """The card's score per row from its points matrix: ``points @ weights / sum(weights)``."""
+    """The card's score per row from its points matrix: ``points @ weights / sum(weights)``.
+
+    Summed measure by measure, so that a row's score does not depend on how many rows are scored
+    with it (a matrix product may add in another order for another number of rows).
+    """
     weights = np.array([m.weight for m in card.measures], dtype=np.float64)
-    return points @ weights / weights.sum()
+    total = np.zeros(points.shape[0])
+    for column, weight in enumerate(weights):
+        total += points[:, column] * weight
+    return total / weights.sum()
 
 
 def model_bands(model: Any) -> dict[str, Bands]:

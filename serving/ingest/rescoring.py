@@ -244,15 +244,26 @@ class Backlog:
         return max(0.0, (datetime.now(UTC) - received).total_seconds())
 
 
+# The first event of each product feature, whoever sent it: how many product features exist at
+# a date (the denominator of feature breadth) is a fact of the whole data, not of a few accounts.
+_FIRST_USE = (
+    "SELECT * FROM events WHERE feature IS NOT NULL "
+    "QUALIFY row_number() OVER (PARTITION BY feature ORDER BY timestamp, account_id) = 1"
+)
+
+
 def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:
-    """A copy of ``dataset`` holding only the rows of ``accounts``, in a connection of its own."""
+    """A copy of ``dataset`` holding only the rows of ``accounts`` (and the first use of each
+    product feature, so that data-wide counts stay those of the whole data), in a connection of
+    its own."""
     con = quiet_connection()
     dataset.con.register("__vitals_touched", pa.table({"account_id": accounts}))
     try:
         for name in dataset.files:
+            extra = f" UNION ALL ({_FIRST_USE})" if name == "events" else ""
             rows = dataset.con.sql(
                 f"SELECT * FROM {quote(name)} "
-                "WHERE account_id IN (SELECT account_id FROM __vitals_touched)"
+                f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){extra}"
             ).to_arrow_table()
             con.register("__vitals_rows", rows)
             con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __vitals_rows")

@@ -93,7 +93,7 @@ def toured(subset: Path) -> Iterator[tuple[Path, str]]:
     run_vitals(subset, "train", "data/", "--register")
     run_vitals(subset, "promote")
     run_vitals(subset, "score", "data/")
-    created = run_vitals(subset, "keys", "create", "--scope", "predict")
+    created = run_vitals(subset, "keys", "create", "--scope", "predict", "--scope", "read")
     key = created_key(created)
     yield subset, key
 
@@ -154,3 +154,23 @@ def test_predict_by_stored_account_id_over_http(
         assert 0 <= result["churn_probability"] <= 1 and 0 <= result["health_score"] <= 100
         assert result["band"] in ("good", "average", "poor") and result["reasons"]
     assert results[-1]["status"] == 404 and results[-1]["churn_probability"] is None
+
+
+def test_the_scorecard_next_steps_and_console_work_on_data_we_did_not_make(
+    toured: tuple[Path, str], server: httpx.Client
+) -> None:
+    folder, key = toured
+    worklist = server.get("/v1/accounts", params={"limit": 5}).json()["items"]
+    account = worklist[0]["account_id"]
+    detail = server.get(f"/v1/accounts/{account}").json()["account"]
+    card = detail["scorecard"]  # the default card, without the tables this data lacks
+    assert card is not None and 0 <= card["score"] <= 100
+    assert sum(m["contribution"] for m in card["points"]) == pytest.approx(card["score"])
+    assert isinstance(detail["next_steps"], list)
+    browser = httpx.Client(base_url=server.base_url)
+    browser.post("/console/login", data={"key": key, "next": "/console"})
+    page = browser.get(f"/console/accounts/{account}")
+    assert page.status_code == 200 and "The rule scorecard" in page.text
+    browser.close()
+    suggested = run_vitals(folder, "scorecard", "suggest", "data/", "--out", "card.toml")
+    assert "suggested" in suggested and (folder / "card.toml").is_file()
