@@ -86,7 +86,7 @@ def card_score(card: Scorecard, points: np.ndarray) -> np.ndarray:
     total = np.zeros(points.shape[0])
     for column, weight in enumerate(weights):
         total += points[:, column] * weight
-    return total / weights.sum()
+    return np.clip(total / weights.sum(), 0.0, 100.0)  # rounding may pass 100 by a hair
 
 
 def model_bands(model: Any) -> dict[str, Bands]:

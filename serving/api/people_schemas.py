@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 
 def _utc(moment: datetime) -> datetime:
@@ -43,8 +43,9 @@ class OverrideIn(BaseModel):
 
     band: str = Field(examples=["poor"], description="good, average or poor")
     reason: str = Field(max_length=1000, examples=["Budget freeze announced on the QBR"])
-    expires_at: datetime | None = Field(
-        default=None, description="when it ends by itself; must be in the future"
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="when it ends by itself: in the future, with a time zone (e.g. Z)",
     )
 
 

@@ -260,7 +260,13 @@ def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:
     dataset.con.register("__vitals_touched", pa.table({"account_id": accounts}))
     try:
         for name in dataset.files:
-            extra = f" UNION ALL ({_FIRST_USE})" if name == "events" else ""
+            # a touched account's first use is among its own rows already
+            extra = (
+                f" UNION ALL (SELECT * FROM ({_FIRST_USE}) WHERE account_id NOT IN "
+                "(SELECT account_id FROM __vitals_touched))"
+                if name == "events"
+                else ""
+            )
             rows = dataset.con.sql(
                 f"SELECT * FROM {quote(name)} "
                 f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){extra}"

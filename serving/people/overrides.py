@@ -9,7 +9,7 @@ itself, with no write (every read compares ``expires_at`` with the time of the r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -77,7 +77,8 @@ def set_override(
         raise OverrideError("band", f"band must be one of {', '.join(BANDS)}, not {band!r}")
     if not reason.strip():
         raise OverrideError("reason", "an override needs a reason")
-    expires = expires_at or now + timedelta(days=DEFAULT_DAYS)
+    # stored in UTC: SQLite keeps the wall time and drops the offset
+    expires = (expires_at or now + timedelta(days=DEFAULT_DAYS)).astimezone(UTC)
     if expires <= now:
         raise OverrideError("expires_at", f"expires_at {expires.isoformat()} is in the past")
     previous = active_overrides(session, [account_id], now).get(account_id)

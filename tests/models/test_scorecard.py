@@ -189,3 +189,14 @@ def test_for_model_checks_the_file_against_the_model_and_scores_its_rows(
         Scorecards.for_model(fitted_model, path)
     with pytest.raises(ScorecardError, match="every measure's feature is missing from the data"):
         Scorecards.for_model(fitted_model)  # the built-in default reads none of these features
+
+
+def test_full_points_score_100_whatever_the_weights_add_to() -> None:
+    measures = tuple(
+        Measure(f"M{i}", f"f{i}", weight, linear=Linear(0.0, 1.0))
+        for i, weight in enumerate((30.8, 35.8, 3.0))
+    )
+    card = ScorecardSet("decimal", {"default": Scorecard("default", measures)})
+    frame = pd.DataFrame({f"f{i}": [1.0, 0.0] for i in range(3)})
+    scored = Scorecards(card).score(frame, [None, None])
+    assert scored[SCORE].tolist() == [100.0, 0.0]  # never a hair over 100 (the API bounds it)

@@ -38,7 +38,7 @@ def test_suggest_prints_both_weights_and_writes_the_suggestion(
         app, ["scorecard", "suggest", "--features", str(snapshot_file), "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "card rules" in result.stdout and "suggested" in result.stdout
+    assert "scorecard rules" in result.stdout and "suggested" in result.stdout
     assert "AUC with the original -> suggested weights: training window" in result.stdout
     assert "out of time, test window" in result.stdout
     features = read_snapshots(snapshot_file).feature_names

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from vitals.serving.api.auth import KeyInfo
@@ -186,14 +187,15 @@ def audit(
     _: AdminKey,
     store: StoreDep,
     account: Annotated[str | None, Query(max_length=128)] = None,
-    since: Annotated[datetime | None, Query(description="entries at or after")] = None,
-    until: Annotated[datetime | None, Query(description="entries before")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="entries at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="entries before")] = None,
     after: Annotated[int | None, Query(ge=0, description="next_after of the last page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Every sentiment entry and override change, oldest first: who, when, what, before and
     after (admin). The log is append-only: no endpoint edits or deletes an entry."""
-    query = AuditQuery(account, since, until, after, limit)
+    utc = [None if t is None else t.astimezone(UTC) for t in (since, until)]
+    query = AuditQuery(account, *utc, after, limit)
     with store.session() as session:
         rows, next_after = audit_page(session, query)
         items = [AuditItem.model_validate(r, from_attributes=True) for r in rows]

@@ -113,6 +113,7 @@ def test_an_override_ends_by_itself_at_its_expiry(people: tuple[TestClient, Path
         ({"band": "poor", "reason": "   "}, "reason"),
         ({"band": "poor"}, "reason"),
         ({"band": "poor", "reason": "x", "expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+        ({"band": "poor", "reason": "x", "expires_at": "2030-01-01T00:00:00"}, "expires_at"),
     ],
 )
 def test_a_bad_override_is_a_422_naming_the_field(
@@ -222,6 +223,7 @@ def test_the_account_endpoint_suggests_next_steps_for_its_reasons(
     poor = client.get(
         "/v1/accounts", headers=auth(keys["read"]), params={"band": "poor", "limit": 20}
     ).json()["items"]
+    assert poor  # the sample has poor accounts
     suggested = 0
     for item in poor:
         account = client.get(f"/v1/accounts/{item['account_id']}", headers=auth(keys["read"]))
@@ -235,3 +237,16 @@ def test_the_account_endpoint_suggests_next_steps_for_its_reasons(
         suggested += bool(detail["next_steps"])
         assert len(detail["next_steps"]) <= 3
     assert suggested >= 0.8 * len(poor)
+
+
+def test_an_expiry_with_an_offset_is_kept_as_the_same_moment(
+    people: tuple[TestClient, Path], keys: dict[str, str]
+) -> None:
+    client, _ = people
+    account = first_account(client, keys["read"], "good")
+    body = {"band": "average", "reason": "r", "expires_at": "2030-01-01T05:00:00+05:00"}
+    made = client.put(f"/v1/accounts/{account}/override", json=body, headers=auth(keys["annotate"]))
+    assert made.status_code == 200, made.text
+    kept = datetime.fromisoformat(made.json()["override"]["expires_at"])
+    assert kept == datetime(2030, 1, 1, tzinfo=UTC)
+    client.delete(f"/v1/accounts/{account}/override", headers=auth(keys["annotate"]))
