@@ -189,7 +189,9 @@ def audit(
     account: Annotated[str | None, Query(max_length=128)] = None,
     since: Annotated[AwareDatetime | None, Query(description="entries at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="entries before")] = None,
-    after: Annotated[int | None, Query(ge=0, description="next_after of the last page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="next_after of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Every sentiment entry and override change, oldest first: who, when, what, before and
