@@ -34,6 +34,7 @@ from vitals.serving.api.vector_cache import VectorCache
 from vitals.serving.batch import LoadedModel, ModelNotFoundError
 from vitals.serving.console import install_console
 from vitals.serving.ingest.runtime import start_ingestion
+from vitals.serving.people.sentiment import redeliver_ratings
 from vitals.serving.store import HealthStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ def _lifespan(
         ingestion = await run_in_threadpool(
             start_ingestion, settings, opened, lambda: _loaded(holder)
         )
+        if ingestion is not None:  # ratings audited just before a crash are stored now
+            await run_in_threadpool(redeliver_ratings, ingestion.ingestor, opened)
         app.state.ingestor = ingestion.ingestor if ingestion is not None else None
         app.state.worker = ingestion.worker if ingestion is not None else None
         deliverer = AlertDeliverer(opened, settings.alerts) if settings.alerts.webhooks else None

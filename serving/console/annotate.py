@@ -19,9 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from vitals.serving.api.deps import StoreDep
 from vitals.serving.api.routers.people import author
 from vitals.serving.console.session import ConsoleUser
-from vitals.serving.people.overrides import OverrideError, end_override, set_override
+from vitals.serving.people.overrides import OverrideError, end_override, save_override
 from vitals.serving.people.sentiment import add_sentiment
-from vitals.serving.store import HealthRepository
 
 router = APIRouter(prefix="/console/accounts/{account_id}", include_in_schema=False)
 
@@ -85,19 +84,15 @@ def override(
     who = _checked(request, user)
     now = datetime.now(UTC)
     try:
-        with store.session() as session:
-            if not HealthRepository(session).latest([account_id]):
-                raise OverrideError("account_id", f"no scores for account {account_id!r}")
-            set_override(
-                session,
-                account_id,
-                band=band,
-                reason=reason,
-                author=who,
-                now=now,
-                expires_at=now + timedelta(days=days),
-            )
-            session.commit()
+        save_override(
+            store,
+            account_id,
+            band=band,
+            reason=reason,
+            author=who,
+            now=now,
+            expires_at=now + timedelta(days=days),
+        )
     except OverrideError as exc:
         return _back(account_id, f"Not saved: {exc}")
     return _back(account_id, f"Band overridden to {band} for {days} days.")

@@ -132,6 +132,12 @@ class Ingestor:
         )
         return IngestResult.of(batch, replayed=False)
 
+    def check(self, rows: Rows, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The rows of a batch that :meth:`ingest` would refuse now (nothing is committed)."""
+        with self.store.exclusive():
+            self.catch_up()
+            return [asdict(r) for r in check_batch(rows, self.dataset, now).rejected]
+
     def catch_up(self) -> None:
         """Add the batches other processes committed since this one last looked."""
         with self.store.exclusive():

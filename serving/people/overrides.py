@@ -2,8 +2,11 @@
 
 An override is its own row: the stored model score and band never change, and nothing here is
 read by training (which reads the data directory only). Creating one while another is active
-replaces it (a ``change``); ending it by hand is an ``end``; reaching its expiry ends it by
-itself, with no write (every read compares ``expires_at`` with the time of the read).
+replaces it (a ``change``); ending it by hand is an ``end``. Reaching its expiry ends it by
+itself: every read compares ``expires_at`` with the time of the read, and :func:`expire_due`
+closes the row and audits the ``expire`` (at the expiry time) before the account's next change
+and before the audit log is listed. One open row per account at most: a partial unique index
+(migration ``0010``) refuses a second, so two people saving at once cannot both win.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vitals.serving.alerts.records import utc
 from vitals.serving.people.audit import record
-from vitals.serving.store import BandOverride
+from vitals.serving.store import BandOverride, HealthRepository, HealthStore
 
 BANDS = ("good", "average", "poor")
 DEFAULT_DAYS = 30
+EXPIRY_ACTOR = "vitals (expiry)"
 
 
 class OverrideError(ValueError):
@@ -81,6 +86,7 @@ def set_override(
     expires = (expires_at or now + timedelta(days=DEFAULT_DAYS)).astimezone(UTC)
     if expires <= now:
         raise OverrideError("expires_at", f"expires_at {expires.isoformat()} is in the past")
+    expire_due(session, now, [account_id])
     previous = active_overrides(session, [account_id], now).get(account_id)
     if previous is not None:
         _end(session, previous, author, now)
@@ -108,6 +114,7 @@ def set_override(
 
 def end_override(session: Session, account_id: str, *, author: str, now: datetime) -> bool:
     """End the account's active override now, and audit it (``False``: none was active)."""
+    expire_due(session, now, [account_id])
     previous = active_overrides(session, [account_id], now).get(account_id)
     if previous is None:
         return False
@@ -122,6 +129,71 @@ def end_override(session: Session, account_id: str, *, author: str, now: datetim
         after=None,
     )
     return True
+
+
+def expire_due(session: Session, now: datetime, account_ids: Sequence[str] | None = None) -> int:
+    """Close the open overrides whose expiry has passed (of ``account_ids``, else all), each with
+    an ``override.expire`` audit entry dated at its expiry. Returns how many were closed."""
+    due = (
+        select(BandOverride)
+        .where(BandOverride.ended_at.is_(None), BandOverride.expires_at <= now)
+        .order_by(BandOverride.expires_at, BandOverride.id)
+    )
+    if account_ids is not None:
+        due = due.where(BandOverride.account_id.in_(list(account_ids)))
+    rows = list(session.scalars(due))
+    for row in rows:
+        _end(session, row, EXPIRY_ACTOR, row.expires_at)
+        record(
+            session,
+            at=utc(row.expires_at),
+            actor=EXPIRY_ACTOR,
+            action="override.expire",
+            account_id=row.account_id,
+            before=as_dict(row),
+            after=None,
+        )
+    return len(rows)
+
+
+def save_override(
+    store: HealthStore,
+    account_id: str,
+    *,
+    band: str,
+    reason: str,
+    author: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> None:
+    """:func:`set_override` in its own transaction, for an account the store has scored.
+
+    When another writer saved an override of the account at the same moment, the unique open
+    row refuses this one; it is tried once more, and then replaces the other (a ``change``).
+
+    Raises:
+        OverrideError: an account without scores, or what :func:`set_override` refuses.
+    """
+    for attempt in range(2):
+        with store.session() as session:
+            if not HealthRepository(session).latest([account_id]):
+                raise OverrideError("account_id", f"no scores for account {account_id!r}")
+            try:
+                set_override(
+                    session,
+                    account_id,
+                    band=band,
+                    reason=reason,
+                    author=author,
+                    now=now,
+                    expires_at=expires_at,
+                )
+                session.commit()
+                return
+            except IntegrityError:
+                session.rollback()
+                if attempt:
+                    raise
 
 
 def _end(session: Session, row: BandOverride, author: str, now: datetime) -> None:

@@ -2,22 +2,35 @@
 
 An entry becomes a row of the ``sentiment`` table of the served data directory, ingested like
 any other row (checked by the contract's rules, stored durably, re-scored), so ratings given
-here and ratings in the customer's own ``sentiment`` file are one table for the features. The
-audit log records each entry once it is stored.
+here and ratings in the customer's own ``sentiment`` file are one table for the features.
+
+The data directory's store and the health store cannot share a transaction, so the audit log
+is the outbox: a checked rating is first appended to the audit log with the idempotency key of
+its ingestion, then ingested under that key. A crash in between leaves an audit entry whose row
+:func:`redeliver_ratings` ingests when the server starts again (a retried key counts once): a
+rating is never stored without its audit entry, nor audited without being stored.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from vitals.features.contract import SENTIMENT_RATINGS
 from vitals.serving.ingest.ingestor import Ingestor
 from vitals.serving.people.audit import record
 from vitals.serving.people.overrides import OverrideError
-from vitals.serving.store import HealthStore
+from vitals.serving.store import AuditEntry, HealthStore
+
+logger = logging.getLogger(__name__)
 
 NOTE_LENGTH = 2000
+ACTION = "sentiment.create"
 
 
 class SentimentError(OverrideError):
@@ -34,7 +47,7 @@ def add_sentiment(
     author: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """Record a rating as a ``sentiment`` row of the data directory, and audit it.
+    """Audit a rating, then store it as a ``sentiment`` row of the data directory.
 
     Returns:
         The stored row.
@@ -56,19 +69,50 @@ def add_sentiment(
         "author": author,
         "note": note or None,
     }
-    result = ingestor.ingest({"sentiment": [row]})
-    if result.rejected:
-        first = result.rejected[0]
-        raise SentimentError(first["field"] or "body", first["message"])
+    if rejected := ingestor.check({"sentiment": [row]}, now):
+        raise SentimentError(rejected[0]["field"] or "body", rejected[0]["message"])
+    key = f"sentiment-{uuid.uuid4()}"
     with store.session() as session:
         record(
             session,
             at=now,
             actor=author,
-            action="sentiment.create",
+            action=ACTION,
             account_id=account_id,
             before=None,
-            after={**row, "batch": result.batch},
+            after={**row, "ingest_key": key},
         )
         session.commit()
+    _ingest(ingestor, row, key)
     return row
+
+
+def redeliver_ratings(ingestor: Ingestor, store: HealthStore) -> int:
+    """Ingest the audited ratings whose ingestion a crash cut short; returns how many.
+
+    Every audited rating is tried again under its own key: those already stored are replayed
+    (nothing new is kept).
+    """
+    with store.session() as session:
+        entries = list(session.scalars(select(AuditEntry).where(AuditEntry.action == ACTION)))
+    delivered = 0
+    for entry in entries:
+        after = dict(entry.after or {})
+        key = after.pop("ingest_key", None)
+        if key is not None and not _ingest(ingestor, after, key):
+            delivered += 1
+    if delivered:
+        logger.warning("%d audited ratings were not stored yet: stored them now", delivered)
+    return delivered
+
+
+def _ingest(ingestor: Ingestor, row: dict[str, Any], key: str) -> bool:
+    """Ingest one rating under ``key``; ``True`` when it had been stored before."""
+    # the body names the row by value: a row read back from the store's JSON may order its
+    # fields differently
+    body = json.dumps(row, sort_keys=True).encode()
+    result = ingestor.ingest({"sentiment": [row]}, key=key, body=body)
+    if result.rejected:  # checked just before: only a data directory changed under us does this
+        first = result.rejected[0]
+        raise SentimentError(first["field"] or "body", first["message"])
+    return result.replayed

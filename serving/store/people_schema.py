@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import DateTime, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vitals.serving.store.schema import ID_LENGTH, Base, JSONType
@@ -23,7 +23,17 @@ class BandOverride(Base):
     """A person's band for an account, with a reason, until it expires or is ended."""
 
     __tablename__ = "band_overrides"
-    __table_args__ = (Index("ix_band_overrides_account", "account_id", "id"),)
+    __table_args__ = (
+        Index("ix_band_overrides_account", "account_id", "id"),
+        # one open override per account: two people saving at once cannot both win
+        Index(
+            "uq_band_overrides_open",
+            "account_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(ID_LENGTH))

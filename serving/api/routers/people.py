@@ -29,7 +29,8 @@ from vitals.serving.people.overrides import (
     OverrideError,
     active_overrides,
     end_override,
-    set_override,
+    expire_due,
+    save_override,
 )
 from vitals.serving.people.sentiment import add_sentiment
 from vitals.serving.store import HealthRepository, HealthStore
@@ -48,6 +49,11 @@ def author(key: KeyInfo) -> str:
 def refused(field: str, message: str, where: str = "body") -> RequestValidationError:
     """A 422 naming the field at fault."""
     return RequestValidationError([{"type": "value_error", "loc": (where, field), "msg": message}])
+
+
+def refusal(exc: OverrideError) -> RequestValidationError:
+    """The 422 of a change refused: the account is in the path, everything else in the body."""
+    return refused(exc.field, str(exc), "path" if exc.field == "account_id" else "body")
 
 
 def recent_rows(request: Request) -> RecentActivity:
@@ -92,8 +98,7 @@ async def rate_account(
             )
         )
     except OverrideError as exc:
-        where = "path" if exc.field == "account_id" else "body"
-        raise refused(exc.field, str(exc), where) from None
+        raise refusal(exc) from None
     return SentimentEntry.model_validate(row)
 
 
@@ -106,9 +111,11 @@ def ratings(
     request: Request,
     _: ReadKey,
     account_id: AccountPath,
+    store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SentimentList:
     """The account's ratings, newest first (from the data directory, with those given here)."""
+    _known(store, account_id)
     found = recent_rows(request).of(account_id, limit)
     if found.unavailable:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ratings: {found.unavailable}")
@@ -139,21 +146,18 @@ def override_band(
     """Override the account's band, with a reason, until `expires_at` (default 30 days): shown
     beside the model's band everywhere, never replacing the stored score, never used in training.
     A new override replaces the one in force; both changes go to the audit log."""
-    _known(store, account_id)
     try:
-        with store.session() as session:
-            set_override(
-                session,
-                account_id,
-                band=change.band,
-                reason=change.reason,
-                author=author(key),
-                now=datetime.now(UTC),
-                expires_at=change.expires_at,
-            )
-            session.commit()
+        save_override(
+            store,
+            account_id,
+            band=change.band,
+            reason=change.reason,
+            author=author(key),
+            now=datetime.now(UTC),
+            expires_at=change.expires_at,
+        )
     except OverrideError as exc:
-        raise refused(exc.field, str(exc)) from None
+        raise refusal(exc) from None
     return _state(store, account_id)
 
 
@@ -164,6 +168,7 @@ def override_band(
 )
 def end_band_override(key: AnnotateKey, account_id: AccountPath, store: StoreDep) -> OverrideState:
     """End the account's override now (audited)."""
+    _known(store, account_id)
     with store.session() as session:
         ended = end_override(session, account_id, author=author(key), now=datetime.now(UTC))
         session.commit()
@@ -179,6 +184,7 @@ def end_band_override(key: AnnotateKey, account_id: AccountPath, store: StoreDep
 )
 def band_override(_: ReadKey, account_id: AccountPath, store: StoreDep) -> OverrideState:
     """The account's override in force, if any."""
+    _known(store, account_id)
     return _state(store, account_id)
 
 
@@ -194,11 +200,14 @@ def audit(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    """Every sentiment entry and override change, oldest first: who, when, what, before and
-    after (admin). The log is append-only: no endpoint edits or deletes an entry."""
+    """Every sentiment entry and override change (create, change, end, expire), oldest first:
+    who, when, what, before and after (admin). The log is append-only: no endpoint edits or
+    deletes an entry."""
     utc = [None if t is None else t.astimezone(UTC) for t in (since, until)]
     query = AuditQuery(account, *utc, after, limit)
     with store.session() as session:
+        if expire_due(session, datetime.now(UTC)):  # the log shows every expiry up to now
+            session.commit()
         rows, next_after = audit_page(session, query)
         items = [AuditItem.model_validate(r, from_attributes=True) for r in rows]
     return AuditPage(items=items, next_after=next_after)

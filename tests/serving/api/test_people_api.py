@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from vitals.features.loader import load_dataset
 from vitals.models.health_model import HealthModel
+from vitals.serving.people import sentiment
 from vitals.serving.people.overrides import active_overrides, set_override
 from vitals.serving.store import HealthScore
 
@@ -134,9 +135,13 @@ def test_an_unknown_account_is_a_422_naming_it(
     client, _ = people
     for method, path, body in (
         ("PUT", "/v1/accounts/NOPE/override", {"band": "poor", "reason": "x"}),
+        ("GET", "/v1/accounts/NOPE/override", None),
+        ("DELETE", "/v1/accounts/NOPE/override", None),
         ("POST", "/v1/accounts/NOPE/sentiment", {"rating": "red"}),
+        ("GET", "/v1/accounts/NOPE/sentiment", None),
     ):
-        answer = client.request(method, path, json=body, headers=auth(keys["annotate"]))
+        key = keys["read"] if method == "GET" else keys["annotate"]
+        answer = client.request(method, path, json=body, headers=auth(key))
         assert answer.status_code == 422, answer.text
         assert answer.json()["detail"][0]["loc"] == ["path", "account_id"]
 
@@ -169,6 +174,62 @@ def test_a_rating_joins_the_data_and_a_bad_one_is_refused(
     ).fetchall()
     assert found == [("red", "test annotate")]
     dataset.con.close()
+
+
+def test_a_rating_audited_before_a_crash_is_stored_once_when_the_server_restarts(
+    people: tuple[TestClient, Path], keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, data = people
+    state = client.app.state  # type: ignore[attr-defined]
+    account = first_account(client, keys["read"], "good")
+    note = "Renewal call went badly"
+
+    def crash(*_: object) -> bool:
+        raise SystemExit("the process died between the audit log and the data")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sentiment, "_ingest", crash)
+        with pytest.raises(SystemExit):
+            sentiment.add_sentiment(
+                state.ingestor, state.store, account, rating="red", note=note,
+                author="csm", now=datetime.now(UTC),
+            )  # fmt: skip
+
+    def kept() -> int:
+        dataset = load_dataset(data)
+        try:
+            query = "SELECT count(*) FROM sentiment WHERE account_id = ? AND note = ?"
+            return dataset.con.execute(query, [account, note]).fetchone()[0]
+        finally:
+            dataset.con.close()
+
+    assert kept() == 0
+    assert sentiment.redeliver_ratings(state.ingestor, state.store) == 1
+    assert kept() == 1
+    assert sentiment.redeliver_ratings(state.ingestor, state.store) == 0  # counted once
+    assert kept() == 1
+    audited = client.get(
+        "/v1/audit", headers=auth(keys["admin"]), params={"account": account}
+    ).json()["items"]
+    assert [e["after"]["note"] for e in audited if e["action"] == "sentiment.create"] == [note]
+
+
+def test_the_audit_log_lists_an_expiry_as_its_own_entry(
+    people: tuple[TestClient, Path], keys: dict[str, str]
+) -> None:
+    client, _ = people
+    account = first_account(client, keys["read"], "poor")
+    store = client.app.state.store  # type: ignore[attr-defined]
+    start = datetime.now(UTC) - timedelta(days=3)
+    with store.session() as session:
+        set_override(
+            session, account, band="good", reason="r", author="ann", now=start,
+            expires_at=start + timedelta(days=1),
+        )  # fmt: skip
+        session.commit()
+    page = client.get("/v1/audit", headers=auth(keys["admin"]), params={"account": account})
+    ends = [(e["action"], e["actor"]) for e in page.json()["items"] if e["before"]]
+    assert ends == [("override.expire", "vitals (expiry)")]
 
 
 def test_the_audit_log_records_every_change_and_cannot_be_altered(
