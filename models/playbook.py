@@ -178,10 +178,12 @@ class Playbook:
         limit: int = DEFAULT_LIMIT,
     ) -> list[SuggestedAction]:
         """The actions for the reasons an alert carries (its ``details``: ``reasons``, of a change
-        or of the current score, and ``after``, whose ``band`` is used when ``band`` is not
-        given). A parent's alert carries measures without features, and gets none."""
+        or of the current score, ``after``, whose ``band`` is used when ``band`` is not given,
+        and the account's ``profile``, used when ``profile`` is not given). A parent's alert
+        carries measures without features, and gets none."""
         after = details.get("after") or {}
         band = band if band is not None else after.get("band")
+        profile = profile if profile is not None else details.get("profile")
         return self.suggest(details.get("reasons") or [], profile=profile, band=band, limit=limit)
 
     def _matches(

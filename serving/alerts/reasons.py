@@ -34,7 +34,7 @@ def alert_details(
 ) -> list[dict[str, Any]]:
     """The ``details`` of each hit's alert, in order: the rule, the values before and after, and
     the reasons (``reasons_kind`` says whether they explain the ``change`` or the ``current``
-    score).
+    score); an account's also carry its health ``profile``.
 
     Args:
         session: a session on the store.
@@ -43,7 +43,7 @@ def alert_details(
         top_k: reasons kept per alert.
     """
     accounts = [h for h in hits if h.subject_kind == "account"]
-    stored = _stored_account_reasons(session, accounts)
+    stored = _stored_accounts(session, accounts)
     changes = _changes(session, model, accounts, top_k)
     details = []
     for hit in hits:
@@ -56,6 +56,8 @@ def alert_details(
         if hit.subject_kind == "parent":
             details.append({**base, **_parent_reasons(session, hit, top_k)})
             continue
+        profile, current = stored.get(hit.subject_id, (None, []))
+        base["profile"] = profile
         change = changes.get((hit.subject_id, hit.reference_date))
         if change is not None:
             base["change"] = change.model_dump(mode="json", exclude={"reasons"})
@@ -63,7 +65,7 @@ def alert_details(
             reasons = [r.model_dump(mode="json") for r in change.reasons]
             details.append({**base, "reasons_kind": "change", "reasons": reasons})
         else:
-            reasons = stored.get(hit.subject_id, [])[:top_k]
+            reasons = current[:top_k]
             details.append({**base, "reasons_kind": "current", "reasons": reasons})
     return details
 
@@ -105,17 +107,19 @@ def _changes(
     return changes
 
 
-def _stored_account_reasons(
+def _stored_accounts(
     session: Session, hits: Sequence[Hit]
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """The profile and the stored reasons of each hit's account at the hits' date."""
     ids = sorted({h.subject_id for h in hits})
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, tuple[str, list[dict[str, Any]]]] = {}
     for start in range(0, len(ids), _CHUNK):
-        query = select(HealthScore.account_id, HealthScore.reasons).where(
+        query = select(HealthScore.account_id, HealthScore.profile, HealthScore.reasons).where(
             HealthScore.as_of == hits[0].as_of,
             HealthScore.account_id.in_(ids[start : start + _CHUNK]),
         )
-        found.update((account, list(reasons)) for account, reasons in session.execute(query))
+        for account, profile, reasons in session.execute(query):
+            found[account] = (profile, list(reasons))
     return found
 
 

@@ -4,6 +4,7 @@ and the migration of their tables."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -173,3 +174,26 @@ def test_alerts_carry_the_playbooks_next_steps_for_their_reasons(store: HealthSt
     steps = alert.details["next_steps"]
     assert steps and steps[0]["action"]
     assert {t["matched_feature"] for s in steps for t in s["reasons"]} == {"logins_30d"}
+
+
+def test_an_alert_gets_only_the_steps_of_its_accounts_profile(
+    store: HealthStore, tmp_path: Path
+) -> None:
+    playbook_file = tmp_path / "playbook.toml"
+    playbook_file.write_text(
+        "\n".join(
+            f'[[rules]]\nfeature = "logins_30d"\ndirection = "lowers"\nprofile = "{p}"\n'
+            f'action = "Call the {p} champion"\n'
+            for p in ("smb", "enterprise")
+        )
+    )
+    playbook = load_playbook(playbook_file)
+    publish(
+        store,
+        [score_row(a, d, s, profile=p) for a, p in (("S", "smb"), ("E", "enterprise"))
+         for d, s in ((D0, 80), (D7, 30))],
+    )  # fmt: skip
+    raised = raise_alerts(store, settings(TO_POOR), None, D7, playbook=playbook)
+    steps = {a.subject_id: [s["action"] for s in a.details["next_steps"]] for a in raised}
+    assert steps == {"S": ["Call the smb champion"], "E": ["Call the enterprise champion"]}
+    assert {a.details["profile"] for a in raised} == {"smb", "enterprise"}
