@@ -32,7 +32,7 @@ from vitals.training.evaluate import MODEL, build_report
 from vitals.training.fit import base_params, margins
 from vitals.training.null_importance import null_importance
 from vitals.training.scorecard_eval import scorecard_section, training_scorecards
-from vitals.training.selection import informative_features
+from vitals.training.selection import training_features
 from vitals.training.sentiment_eval import sentiment_section
 from vitals.training.splits import TimeSplit, training_split
 from vitals.training.survival import FollowUp, fit_survival
@@ -40,7 +40,6 @@ from vitals.training.survival_report import survival_report
 from vitals.training.tuning import TrialCallback
 
 logger = logging.getLogger(__name__)
-SENTIMENT = "sentiment"  # the feature family of the CSM's ratings
 
 
 @dataclass(frozen=True)
@@ -105,22 +104,11 @@ def fit_and_evaluate(
     router = ProfileRouter(profile_rules(settings.profiles), settings.default_profile)
     split = training_split(snapshots, settings, history_start)
     declared = [s.name for s in snapshots.catalog if s.kind == "categorical"]
-    rated = [s.name for s in snapshots.catalog if s.family == SENTIMENT]
-    sparse = dict.fromkeys(rated, config.min_sentiment_share)
-    features, dropped = informative_features(
-        split.train, snapshots.feature_names, declared, min_coverage=sparse
-    )
-    if unused := [n for n in sparse if dropped.get(n) == "sparse"]:
-        logger.warning(
-            "CSM sentiment is not used: fewer than %.0f%% of the training snapshots have a rating "
-            "(training.min_sentiment_share); dropped %s",
-            100 * config.min_sentiment_share,
-            unused,
-        )
+    features, dropped = training_features(split.train, snapshots, config.min_sentiment_share)
     if dropped:
         logger.info("%d features do not vary in the training window: %s", len(dropped), dropped)
     scorecards = training_scorecards(
-        settings.scorecard, snapshots.feature_names, declared, router.profile_names
+        settings.scorecard, snapshots.feature_names, dropped, declared, router.profile_names
     )
     categorical = [n for n in declared if n in features]
     categories = categories_of(split.train, categorical)

@@ -13,7 +13,7 @@ card serves are left out of that scorecard's metrics (``snapshots`` says how man
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,28 +31,49 @@ from vitals.training.splits import TimeSplit
 def training_scorecards(
     scorecard: str | None,
     features: Collection[str],
+    dropped: Mapping[str, str],
     categorical: Collection[str],
     profiles: Collection[str],
 ) -> list[ScorecardSet]:
     """The scorecards a training run evaluates: the configured file, else the built-in default.
 
+    A scorecard is scored on what the model will read when it scores (its features, without
+    those training dropped), so that it scores the same in training and after: the built-in
+    default leaves out measures of dropped features, a file naming one is refused.
+
     Args:
         scorecard: the ``scorecard`` setting (a file), or ``None``.
         features: the snapshots' feature names.
+        dropped: those training does not use, with why (``empty``, ``constant``, ``sparse``).
         categorical: those that are categorical.
         profiles: the health profiles of the run.
 
     Raises:
-        TrainingError: a bad scorecard file (the message names file, line and measure).
+        TrainingError: a bad scorecard file (the message names file, line and measure), or one
+            with a measure of a dropped feature (naming the file, card and measure).
     """
+    used = [name for name in features if name not in dropped]
     try:
-        return [
-            configured_scorecards(
-                scorecard, features=features, categorical=categorical, profiles=profiles
-            )
-        ]
+        loaded = configured_scorecards(
+            scorecard,
+            features=features if scorecard is not None else used,
+            categorical=categorical,
+            profiles=profiles,
+        )
+        for card in loaded.cards.values():
+            for measure in card.measures:
+                if (why := dropped.get(measure.feature)) is not None:
+                    raise ScorecardError(
+                        f"feature {measure.feature!r} is {why} in the training window, so the "
+                        "model does not read it and scoring could not compute this measure: "
+                        "remove the measure, or train on data where the feature varies",
+                        file=scorecard,
+                        card=card.profile,
+                        measure=measure.name,
+                    )
     except ScorecardError as error:
         raise TrainingError(str(error)) from None
+    return [loaded]
 
 
 def scorecard_scores(definition: ScorecardSet, frame: pd.DataFrame) -> np.ndarray:

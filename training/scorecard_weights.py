@@ -28,14 +28,14 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from vitals.config.scorecards import ScorecardError, ScorecardSet, configured_scorecards
+from vitals.config.scorecards import ScorecardSet
 from vitals.config.settings import Settings
 from vitals.models.profiles import ProfileRouter
 from vitals.models.scorecard import Scorecards, card_points
 from vitals.training.assemble import profile_rules
 from vitals.training.data import PROFILE, labels
-from vitals.training.errors import TrainingError
-from vitals.training.scorecard_eval import ranking_auc, scorecard_scores
+from vitals.training.scorecard_eval import ranking_auc, scorecard_scores, training_scorecards
+from vitals.training.selection import training_features
 from vitals.training.splits import TimeSplit, training_split
 from vitals.training.train import training_snapshots
 
@@ -186,13 +186,10 @@ def suggest_for_data(
     categorical = [s.name for s in snapshots.catalog if s.kind == "categorical"]
     names = ProfileRouter(profile_rules(settings.profiles), settings.default_profile).profile_names
     path = settings.scorecard if scorecard is None else str(scorecard)
-    try:
-        definition = configured_scorecards(
-            path, features=snapshots.feature_names, categorical=categorical, profiles=names
-        )
-    except ScorecardError as error:
-        raise TrainingError(str(error)) from None
-    return suggest_weights(training_split(snapshots, settings, history_start), definition)
+    split = training_split(snapshots, settings, history_start)
+    _, dropped = training_features(split.train, snapshots, settings.training.min_sentiment_share)
+    [definition] = training_scorecards(path, snapshots.feature_names, dropped, categorical, names)
+    return suggest_weights(split, definition)
 
 
 def _score(points: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -24,7 +24,12 @@ from vitals.training.errors import TrainingError
 from vitals.training.evaluate import MODEL, summary_rows
 from vitals.training.metrics import METRICS
 from vitals.training.pipeline import TrainingOutcome, fit_and_evaluate
-from vitals.training.scorecard_eval import evaluate_scorecard, ranking_auc, scorecard_scores
+from vitals.training.scorecard_eval import (
+    evaluate_scorecard,
+    ranking_auc,
+    scorecard_scores,
+    training_scorecards,
+)
 from vitals.training.scorecard_weights import fit_weights, suggest_weights
 
 
@@ -80,6 +85,26 @@ def test_a_bad_scorecard_stops_training_before_any_fit(
     bad = settings.model_copy(update={"scorecard": str(path)})
     with pytest.raises(TrainingError, match=rf"{path}, line 3, .*measure 'Usage': unknown feature"):
         fit_and_evaluate(snapshots, bad, history_start=first_event)
+
+
+def test_a_scorecard_is_checked_against_what_the_model_will_read(
+    snapshots: Snapshots, tmp_path: Path
+) -> None:
+    categorical = [s.name for s in snapshots.catalog if s.kind == "categorical"]
+    dropped = {"nps_avg_180d": "constant"}  # as if no survey varied in the training window
+    [default] = training_scorecards(None, snapshots.feature_names, dropped, categorical, ["smb"])
+    read = {m.feature for card in default.cards.values() for m in card.measures}
+    assert "nps_avg_180d" not in read and "active_days_30d" in read
+    assert [m for m in default.dropped if "nps" in str(m).lower()]
+    path = tmp_path / "own.toml"
+    path.write_text(
+        '[[scorecards.default.measures]]\nname = "NPS"\nfeature = "nps_avg_180d"\n'
+        "weight = 1\nlinear = {from = 0, to = 10}\n"
+    )
+    with pytest.raises(TrainingError, match=rf"{path}, .*measure 'NPS': .*is constant in the"):
+        training_scorecards(str(path), snapshots.feature_names, dropped, categorical, ["smb"])
+    [own] = training_scorecards(str(path), snapshots.feature_names, {}, categorical, ["smb"])
+    assert [m.feature for m in own.cards["default"].measures] == ["nps_avg_180d"]
 
 
 def test_fit_weights_follows_the_signal_and_never_goes_backwards() -> None:

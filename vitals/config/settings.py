@@ -114,7 +114,7 @@ class TrainingSettings(BaseModel):
         default=0.05,
         ge=0,
         le=1,
-        description="share of training snapshots with a CSM rating below which sentiment is unused",
+        description="share of training accounts with a CSM rating below which sentiment is unused",
     )
     min_calibration_churners: int = Field(
         default=20, ge=1, description="below this a profile shares the pooled calibrator"
