@@ -262,10 +262,14 @@ def test_a_bad_scorecard_or_playbook_file_stops_score_before_anything_is_written
     assert history(sqlite_url).empty
 
 
-def test_score_stores_the_scorecard_beside_the_model_score(
-    sample_dir: Path, model_dir: Path, sqlite_url: str
+@pytest.mark.parametrize("job", ["score", "backfill"])
+def test_score_and_backfill_store_the_scorecard_beside_the_model_score(
+    sample_dir: Path, model_dir: Path, sqlite_url: str, job: str
 ) -> None:
-    score(str(sample_dir), options=options(sqlite_url, model_dir))
+    if job == "score":
+        score(str(sample_dir), options=options(sqlite_url, model_dir))
+    else:
+        assert len(backfill(str(sample_dir), 28, "14d", options(sqlite_url, model_dir)).dates) == 2
     store = HealthStore.open(sqlite_url)
     with store.session() as session:
         rows = session.scalars(select(HealthScore)).all()
@@ -277,3 +281,4 @@ def test_score_stores_the_scorecard_beside_the_model_score(
         assert total == pytest.approx(row.scorecard_score, abs=1e-6)
         assert row.scorecard_band in ("good", "average", "poor")
     assert len({round(r.scorecard_score, 3) for r in carded}) > 10
+    assert len({r.as_of for r in carded}) == (1 if job == "score" else 2)
