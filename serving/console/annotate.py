@@ -19,8 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from vitals.serving.api.deps import StoreDep
 from vitals.serving.api.routers.people import author
 from vitals.serving.console.session import ConsoleUser
-from vitals.serving.people.overrides import OverrideError, end_override, save_override
-from vitals.serving.people.sentiment import add_sentiment
+from vitals.serving.people.overrides import (
+    OverrideConflict,
+    OverrideError,
+    end_override,
+    save_override,
+)
+from vitals.serving.people.sentiment import RatingNotStored, add_sentiment
 
 router = APIRouter(prefix="/console/accounts/{account_id}", include_in_schema=False)
 
@@ -67,6 +72,8 @@ async def rate(
         )
     except OverrideError as exc:
         return _back(account_id, f"Not saved: {exc}")
+    except RatingNotStored as exc:
+        return _back(account_id, f"Audited, not stored yet: {exc}")
     return _back(account_id, f"Rating {rating} saved.")
 
 
@@ -93,7 +100,7 @@ def override(
             now=now,
             expires_at=now + timedelta(days=days),
         )
-    except OverrideError as exc:
+    except (OverrideError, OverrideConflict) as exc:
         return _back(account_id, f"Not saved: {exc}")
     return _back(account_id, f"Band overridden to {band} for {days} days.")
 

@@ -6,7 +6,10 @@ replaces it (a ``change``); ending it by hand is an ``end``. Reaching its expiry
 itself: every read compares ``expires_at`` with the time of the read, and :func:`expire_due`
 closes the row and audits the ``expire`` (at the expiry time) before the account's next change
 and before the audit log is listed. One open row per account at most: a partial unique index
-(migration ``0010``) refuses a second, so two people saving at once cannot both win.
+(migration ``0010``) refuses a second, so two people saving at once cannot both win; a row is
+closed only while still open, so two writers never both audit its end.
+
+Times are compared in UTC: SQLite keeps a stored time's wall clock and drops its offset.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class OverrideError(ValueError):
         self.field = field
 
 
+class OverrideConflict(RuntimeError):
+    """Another override of the account was saved at the same moment, twice in a row."""
+
+
 def as_dict(row: BandOverride) -> dict[str, Any]:
     """An override as plain JSON data (what the audit log and the API carry)."""
     return {
@@ -57,7 +64,7 @@ def active_overrides(
     rows = session.scalars(
         select(BandOverride)
         .where(BandOverride.account_id.in_(list(account_ids)))
-        .where(BandOverride.ended_at.is_(None), BandOverride.expires_at > now)
+        .where(BandOverride.ended_at.is_(None), BandOverride.expires_at > now.astimezone(UTC))
         .order_by(BandOverride.id)
     )
     return {row.account_id: row for row in rows}  # the newest wins (there is one at most)
@@ -82,14 +89,17 @@ def set_override(
         raise OverrideError("band", f"band must be one of {', '.join(BANDS)}, not {band!r}")
     if not reason.strip():
         raise OverrideError("reason", "an override needs a reason")
-    # stored in UTC: SQLite keeps the wall time and drops the offset
+    now = now.astimezone(UTC)
     expires = (expires_at or now + timedelta(days=DEFAULT_DAYS)).astimezone(UTC)
     if expires <= now:
         raise OverrideError("expires_at", f"expires_at {expires.isoformat()} is in the past")
     expire_due(session, now, [account_id])
     previous = active_overrides(session, [account_id], now).get(account_id)
-    if previous is not None:
-        _end(session, previous, author, now)
+    # a retried save may carry a time just before the row it replaces was made
+    if previous is not None and not _end(
+        session, previous, author, max(now, utc(previous.created_at))
+    ):
+        previous = None  # another writer ended it just now, and audited that
     row = BandOverride(
         account_id=account_id,
         band=band,
@@ -114,11 +124,11 @@ def set_override(
 
 def end_override(session: Session, account_id: str, *, author: str, now: datetime) -> bool:
     """End the account's active override now, and audit it (``False``: none was active)."""
+    now = now.astimezone(UTC)
     expire_due(session, now, [account_id])
     previous = active_overrides(session, [account_id], now).get(account_id)
-    if previous is None:
+    if previous is None or not _end(session, previous, author, now):
         return False
-    _end(session, previous, author, now)
     record(
         session,
         at=now,
@@ -133,17 +143,18 @@ def end_override(session: Session, account_id: str, *, author: str, now: datetim
 
 def expire_due(session: Session, now: datetime, account_ids: Sequence[str] | None = None) -> int:
     """Close the open overrides whose expiry has passed (of ``account_ids``, else all), each with
-    an ``override.expire`` audit entry dated at its expiry. Returns how many were closed."""
+    an ``override.expire`` audit entry dated at its expiry. Returns how many this call closed."""
     due = (
         select(BandOverride)
-        .where(BandOverride.ended_at.is_(None), BandOverride.expires_at <= now)
+        .where(BandOverride.ended_at.is_(None), BandOverride.expires_at <= now.astimezone(UTC))
         .order_by(BandOverride.expires_at, BandOverride.id)
     )
     if account_ids is not None:
         due = due.where(BandOverride.account_id.in_(list(account_ids)))
-    rows = list(session.scalars(due))
-    for row in rows:
-        _end(session, row, EXPIRY_ACTOR, row.expires_at)
+    closed = 0
+    for row in list(session.scalars(due)):
+        if not _end(session, row, EXPIRY_ACTOR, utc(row.expires_at)):
+            continue  # another writer closed it first, and audited that
         record(
             session,
             at=utc(row.expires_at),
@@ -153,7 +164,8 @@ def expire_due(session: Session, now: datetime, account_ids: Sequence[str] | Non
             before=as_dict(row),
             after=None,
         )
-    return len(rows)
+        closed += 1
+    return closed
 
 
 def save_override(
@@ -173,6 +185,7 @@ def save_override(
 
     Raises:
         OverrideError: an account without scores, or what :func:`set_override` refuses.
+        OverrideConflict: the second try lost to yet another writer.
     """
     for attempt in range(2):
         with store.session() as session:
@@ -190,13 +203,20 @@ def save_override(
                 )
                 session.commit()
                 return
-            except IntegrityError:
+            except IntegrityError:  # the one open row per account (the table's only unique key)
                 session.rollback()
                 if attempt:
-                    raise
+                    raise OverrideConflict(
+                        f"other overrides of {account_id!r} were saved at the same moment: "
+                        "read the one in force, and try again"
+                    ) from None
 
 
-def _end(session: Session, row: BandOverride, author: str, now: datetime) -> None:
-    session.execute(
-        update(BandOverride).where(BandOverride.id == row.id).values(ended_at=now, ended_by=author)
+def _end(session: Session, row: BandOverride, author: str, now: datetime) -> bool:
+    """Close ``row`` if it is still open; ``False`` when another writer closed it first."""
+    closed = session.execute(
+        update(BandOverride)
+        .where(BandOverride.id == row.id, BandOverride.ended_at.is_(None))
+        .values(ended_at=now, ended_by=author)
     )
+    return closed.rowcount == 1

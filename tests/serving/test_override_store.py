@@ -4,17 +4,20 @@ when two people save at once, and an expiry that closes the override and is audi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from test_store import publish
 
 from vitals.serving.people import overrides
 from vitals.serving.people.audit import AuditQuery, audit_page
-from vitals.serving.store import BandOverride, HealthStore
+from vitals.serving.store import BandOverride, HealthStore, upgrade
+from vitals.serving.store.migrate import alembic_config
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -29,6 +32,7 @@ def store(database_url: str) -> Iterator[HealthStore]:
 
 
 def open_rows(store: HealthStore, account: str) -> list[BandOverride]:
+    """The account's overrides not ended (by hand, by a change or by expiry)."""
     with store.session() as session:
         found = select(BandOverride).where(
             BandOverride.account_id == account, BandOverride.ended_at.is_(None)
@@ -37,12 +41,14 @@ def open_rows(store: HealthStore, account: str) -> list[BandOverride]:
 
 
 def actions(store: HealthStore, account: str) -> list[tuple[str, str, datetime]]:
+    """The account's audit entries: action, actor and time (UTC)."""
     with store.session() as session:
         rows, _ = audit_page(session, AuditQuery(account_id=account))
         return [(r.action, r.actor, r.at.replace(tzinfo=UTC)) for r in rows]
 
 
-def save(store: HealthStore, band: str, author: str, now: datetime = NOW, **kw) -> None:
+def save(store: HealthStore, band: str, author: str, now: datetime = NOW, **kw: datetime) -> None:
+    """Save an override of a1 to ``band`` by ``author``."""
     overrides.save_override(
         store, "a1", band=band, reason=f"to {band}", author=author, now=now, **kw
     )
@@ -66,7 +72,9 @@ def test_two_people_saving_at_once_leave_one_override_and_both_audited(
     reads = threading.local()
     looked_up = overrides.active_overrides
 
-    def racing_lookup(session, account_ids, now):
+    def racing_lookup(
+        session: Session, account_ids: Sequence[str], now: datetime
+    ) -> dict[str, BandOverride]:
         found = looked_up(session, account_ids, now)
         if not getattr(reads, "done", False):
             reads.done = True
@@ -123,3 +131,54 @@ def test_an_account_without_scores_cannot_be_overridden(store: HealthStore) -> N
     with pytest.raises(overrides.OverrideError) as refused:
         overrides.save_override(store, "nope", band="poor", reason="r", author="a", now=NOW)
     assert refused.value.field == "account_id"
+
+
+def test_a_save_that_loses_twice_is_a_conflict_not_a_store_error(
+    store: HealthStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(store, "poor", "ann")
+    # every lookup misses the row in force, as if another writer saved one each time
+    monkeypatch.setattr(overrides, "active_overrides", lambda *_: {})
+    with pytest.raises(overrides.OverrideConflict, match="same moment"):
+        save(store, "good", "bob")
+    monkeypatch.undo()
+    assert [r.band for r in open_rows(store, "a1")] == ["poor"]
+    assert [a for a, _, _ in actions(store, "a1")] == ["override.create"]
+
+
+def test_two_writers_closing_one_expired_override_audit_its_expiry_once(
+    store: HealthStore,
+) -> None:
+    save(store, "poor", "ann", expires_at=NOW + timedelta(days=1))
+    later = NOW + timedelta(days=2)
+    with store.session() as first, store.session() as second:
+        [stale] = open_rows(store, "a1")  # the second writer read it open ...
+        assert overrides.expire_due(first, later) == 1  # ... and the first closed it
+        first.commit()
+        assert not overrides._end(second, stale, "someone", later)  # so it is not ended again
+        second.commit()
+    assert [a for a, _, _ in actions(store, "a1")] == ["override.create", "override.expire"]
+    assert open_rows(store, "a1") == []
+
+
+def test_migration_0010_ends_duplicate_open_overrides_and_audits_each(database_url: str) -> None:
+    opened = HealthStore.open(database_url)
+    config = alembic_config()
+    with opened.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009")
+    with opened.session() as session:
+        for day, band in ((1, "poor"), (2, "average"), (3, "good")):
+            session.add(BandOverride(
+                account_id="a1", band=band, reason="r", author="ann",
+                created_at=NOW + timedelta(days=day), expires_at=NOW + timedelta(days=30),
+            ))  # fmt: skip
+        session.commit()
+    upgrade(opened.engine)
+    assert [r.band for r in open_rows(opened, "a1")] == ["good"]
+    ended = actions(opened, "a1")
+    assert ended == [("override.end", "vitals (migration 0010)", NOW + timedelta(days=3))] * 2
+    with opened.session() as session:
+        rows, _ = audit_page(session, AuditQuery(account_id="a1"))
+        assert sorted(r.before["band"] for r in rows) == ["average", "poor"]
+    opened.close()

@@ -26,13 +26,14 @@ from vitals.serving.api.schemas import AccountId, problems
 from vitals.serving.ingest.recent import RecentActivity
 from vitals.serving.people.audit import AuditQuery, audit_page
 from vitals.serving.people.overrides import (
+    OverrideConflict,
     OverrideError,
     active_overrides,
     end_override,
     expire_due,
     save_override,
 )
-from vitals.serving.people.sentiment import add_sentiment
+from vitals.serving.people.sentiment import RatingNotStored, add_sentiment
 from vitals.serving.store import HealthRepository, HealthStore
 
 router = APIRouter(tags=["people"])
@@ -99,6 +100,8 @@ async def rate_account(
         )
     except OverrideError as exc:
         raise refusal(exc) from None
+    except RatingNotStored as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     return SentimentEntry.model_validate(row)
 
 
@@ -123,12 +126,14 @@ def ratings(
 
 
 def _known(store: HealthStore, account_id: str) -> None:
+    """Refuse (422) an account the store has no scores of."""
     with store.session() as session:
         if not HealthRepository(session).latest([account_id]):
             raise refused("account_id", f"no scores for account {account_id!r}", "path")
 
 
 def _state(store: HealthStore, account_id: str) -> OverrideState:
+    """The account's override in force now, as the API shows it."""
     with store.session() as session:
         row = active_overrides(session, [account_id], datetime.now(UTC)).get(account_id)
         view = None if row is None else BandOverrideView.model_validate(row, from_attributes=True)
@@ -138,7 +143,7 @@ def _state(store: HealthStore, account_id: str) -> OverrideState:
 @router.put(
     "/v1/accounts/{account_id}/override",
     response_model=OverrideState,
-    responses=problems(401, 403, 503),
+    responses={**problems(401, 403, 503), 409: {"description": "saved at the same moment"}},
 )
 def override_band(
     key: AnnotateKey, account_id: AccountPath, store: StoreDep, change: OverrideIn
@@ -158,6 +163,8 @@ def override_band(
         )
     except OverrideError as exc:
         raise refusal(exc) from None
+    except OverrideConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return _state(store, account_id)
 
 
@@ -200,9 +207,11 @@ def audit(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    """Every sentiment entry and override change (create, change, end, expire), oldest first:
-    who, when, what, before and after (admin). The log is append-only: no endpoint edits or
-    deletes an entry."""
+    """Every sentiment entry and override change (create, change, end, expire), in the order
+    they were appended: who, when, what, before and after (admin). The log is append-only: no
+    endpoint edits or deletes an entry. An expiry is appended when the server next looks (before
+    this list, or the account's next change), dated at the expiry: to follow the log, page with
+    `after`, which never misses an entry, rather than `since`."""
     utc = [None if t is None else t.astimezone(UTC) for t in (since, until)]
     query = AuditQuery(account, *utc, after, limit)
     with store.session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from vitals.features.loader import load_dataset
 from vitals.models.health_model import HealthModel
 from vitals.serving.people import sentiment
+from vitals.serving.people.audit import record
 from vitals.serving.people.overrides import active_overrides, set_override
 from vitals.serving.store import HealthScore
 
@@ -212,6 +214,45 @@ def test_a_rating_audited_before_a_crash_is_stored_once_when_the_server_restarts
         "/v1/audit", headers=auth(keys["admin"]), params={"account": account}
     ).json()["items"]
     assert [e["after"]["note"] for e in audited if e["action"] == "sentiment.create"] == [note]
+
+
+def test_a_rating_not_stored_is_a_503_that_says_it_is_audited_and_stored_later(
+    people: tuple[TestClient, Path], keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = people
+    account = first_account(client, keys["read"], "good")
+
+    def disk_full(*_: object) -> bool:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sentiment, "_ingest", disk_full)
+    answer = client.post(
+        f"/v1/accounts/{account}/sentiment",
+        json={"rating": "yellow", "note": "disk full"},
+        headers=auth(keys["annotate"]),
+    )
+    assert answer.status_code == 503 and "do not send it again" in answer.json()["detail"]
+    monkeypatch.undo()
+    state = client.app.state  # type: ignore[attr-defined]
+    assert sentiment.redeliver_ratings(state.ingestor, state.store) == 1
+
+
+def test_a_rating_the_data_now_refuses_never_stops_the_server_from_starting(
+    people: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _ = people
+    state = client.app.state  # type: ignore[attr-defined]
+    row = {"account_id": "GONE", "recorded_at": "2026-01-01T00:00:00+00:00", "rating": "red",
+           "author": "csm", "note": None}  # fmt: skip
+    with state.store.session() as session:  # audited for an account since removed from the data
+        record(
+            session, at=datetime.now(UTC), actor="csm", action="sentiment.create",
+            account_id="GONE", before=None, after={**row, "ingest_key": "sentiment-gone"},
+        )  # fmt: skip
+        session.commit()
+    with caplog.at_level(logging.WARNING):
+        assert sentiment.redeliver_ratings(state.ingestor, state.store) == 0
+    assert "cannot be stored" in caplog.text and "GONE" in caplog.text
 
 
 def test_the_audit_log_lists_an_expiry_as_its_own_entry(
