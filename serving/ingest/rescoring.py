@@ -246,9 +246,13 @@ class Backlog:
 
 # The first event of each product feature, whoever sent it: how many product features exist at
 # a date (the denominator of feature breadth) is a fact of the whole data, not of a few accounts.
+# The earliest time per feature first (an aggregate), then its rows: a window over all events
+# sorted every event, about ten times slower, on every step.
 _FIRST_USE = (
-    "SELECT * FROM events WHERE feature IS NOT NULL "
-    "QUALIFY row_number() OVER (PARTITION BY feature ORDER BY timestamp, account_id) = 1"
+    "SELECT e.* FROM events AS e JOIN (SELECT feature, min(timestamp) AS first_at FROM events "
+    "WHERE feature IS NOT NULL GROUP BY feature) AS f "
+    "ON e.feature = f.feature AND e.timestamp = f.first_at "
+    "QUALIFY row_number() OVER (PARTITION BY e.feature ORDER BY e.account_id) = 1"
 )
 
 
