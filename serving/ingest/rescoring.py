@@ -161,23 +161,24 @@ class Rescorer:
         fresh = score_accounts(
             loaded.model, frame, loaded.version, self.top_k, self._scorecards(loaded)
         )
-        kept = self._scores[~self._scores["account_id"].isin(touched)]
-        # the batch's order (by account id), so that every roll-up sums in the same order
-        merged = pd.concat([kept, fresh], ignore_index=True)
-        merged = merged.sort_values("account_id", kind="stable", ignore_index=True)
+        # kept in no particular order: only the trees rolled up below are put in order
+        merged = pd.concat(
+            [self._scores[~self._scores["account_id"].isin(touched)], fresh], ignore_index=True
+        )
         reasons = pd.concat(
             [self._reasons[~self._reasons["account_id"].isin(touched)], reasons_long(fresh)],
             ignore_index=True,
-        ).sort_values("account_id", kind="stable", ignore_index=True)
+        )
         tree = self._tree()
         # a parent's roll-up reads only its own subtree: roll up the trees the touched accounts
-        # are in (same rows, same order, so the same sums as over everyone)
+        # are in (same rows, in the batch's order by account id, so the same sums as over
+        # everyone)
         members = _same_trees(tree, touched)
         rollups = roll_up_scores(
             loaded.model,
             tree[tree["account_id"].isin(members)],
-            merged[merged["account_id"].isin(members)],
-            reasons[reasons["account_id"].isin(members)].reset_index(drop=True),
+            _in_order(merged, members),
+            _in_order(reasons, members),
         )
         # a touched parent's own roll-up counts its own score too
         parents = sorted(_ancestors(tree, touched) | set(touched))
@@ -281,6 +282,13 @@ def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:
     finally:
         dataset.con.unregister("__vitals_touched")
     return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
+
+
+def _in_order(frame: pd.DataFrame, accounts: set[str]) -> pd.DataFrame:
+    """The rows of ``accounts``, by account id as a batch run orders them (each account's own
+    rows keep their order)."""
+    rows = frame[frame["account_id"].isin(accounts)]
+    return rows.sort_values("account_id", kind="stable", ignore_index=True)
 
 
 def _same_trees(tree: pd.DataFrame, accounts: Iterable[str]) -> set[str]:
