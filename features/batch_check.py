@@ -71,31 +71,75 @@ class CheckedBatch:
         return {name: table.num_rows for name, table in self.tables.items()}
 
 
-def check_batch(
-    rows: Mapping[str, Sequence[Mapping[str, Any]]], base: Dataset, now: datetime | None = None
-) -> CheckedBatch:
-    """Check a batch against every row rule, given the data it extends.
+class BatchChecker:
+    """Checks batches against the data they extend, one batch at a time.
+
+    The checker keeps one scratch DuckDB database, and the column types of the base tables, from
+    batch to batch: the base only gains rows, or a table it lacked (see
+    :func:`~vitals.features.ingested_rows.append_batches`), so a table's columns are read once
+    it is there. Each check runs on a cursor of its own, whose temporary tables and views
+    (registered Arrow tables too) go when it closes; the batch's tables are dropped by the next
+    check's load, like every contract table already there.
 
     Args:
-        rows: per contract table, the rows as JSON objects (field -> scalar).
-        base: the loaded data it extends (the directory and what was ingested before).
-        now: stamps after this are in the future; default the current time (UTC).
-
-    Returns:
-        The valid rows and the rejected ones.
-
-    Raises:
-        BatchError: a table that is not in the data contract, a field that is not a column of
-            its table, or a value that is not a JSON scalar.
+        base: the loaded data the batches extend (the directory and what was ingested before).
     """
-    present = {name: list(items) for name, items in rows.items() if items}
-    for name in present:
-        if name not in TABLES:
-            raise BatchError(f"{name!r} is not a table of the data contract ({', '.join(TABLES)})")
-    con = quiet_connection()
-    try:
+
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+        self._scratch = quiet_connection()
+        self._types: dict[str, dict[str, str]] = {}
+
+    def check(
+        self, rows: Mapping[str, Sequence[Mapping[str, Any]]], now: datetime | None = None
+    ) -> CheckedBatch:
+        """Check a batch against every row rule, given the base data.
+
+        Args:
+            rows: per contract table, the rows as JSON objects (field -> scalar).
+            now: stamps after this are in the future; default the current time (UTC).
+
+        Returns:
+            The valid rows and the rejected ones.
+
+        Raises:
+            BatchError: a table that is not in the data contract, a field that is not a column
+                of its table, or a value that is not a JSON scalar.
+        """
+        present = {name: list(items) for name, items in rows.items() if items}
+        for name in present:
+            if name not in TABLES:
+                raise BatchError(
+                    f"{name!r} is not a table of the data contract ({', '.join(TABLES)})"
+                )
+        con = self._scratch.cursor()
+        try:
+            return self._check(con, present, now)
+        finally:
+            con.close()
+
+    def _base_types(self, table: str) -> dict[str, str]:
+        """The base table's columns and their DuckDB types, in order (empty without the table)."""
+        if not self.base.has(table):
+            return {}
+        if table not in self._types:
+            described = f"SELECT column_name, column_type FROM (DESCRIBE {quote(table)})"
+            self._types[table] = dict(self.base.con.execute(described).fetchall())
+        return self._types[table]
+
+    def close(self) -> None:
+        """Close the scratch database."""
+        self._scratch.close()
+
+    def _check(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        present: dict[str, list[Mapping[str, Any]]],
+        now: datetime | None,
+    ) -> CheckedBatch:
+        base = self.base
         with tempfile.TemporaryDirectory(prefix="vitals-batch-") as folder:
-            columns = {name: _columns(base, name) for name in present}
+            columns = {name: self._columns(name) for name in present}
             for name, items in present.items():
                 _write_csv(Path(folder) / f"{name}.csv", name, items, columns[name])
             batch, issues = load_for_validation(folder, con)
@@ -103,7 +147,7 @@ def check_batch(
         whole = {i.table: i for i in issues if i.rule in _WHOLE_TABLE and i.table in present}
         own_accounts = batch.has("accounts") and "accounts" not in whole
         checker = _checker(con, batch, base, own_accounts)
-        checker.apply_all(issues, _rules(batch, now) + _extra_type_rules(batch, base))
+        checker.apply_all(issues, _rules(batch, now) + self._extra_type_rules(batch))
         if own_accounts:
             _refuse_orphans(checker, batch)
         rejected = [
@@ -116,13 +160,47 @@ def check_batch(
                 for i in range(len(present[name]))
             ]
         tables = {
-            name: _typed(con, name, base, {r.index for r in rejected if r.table == name})
+            name: self._typed(con, name, {r.index for r in rejected if r.table == name})
             for name in batch.files
             if name not in whole
         }
         return CheckedBatch(tables, sorted(rejected, key=lambda r: (r.table, r.index, r.rule)))
-    finally:
-        con.close()
+
+    def _columns(self, table: str) -> list[str]:
+        """The columns a batch row of ``table`` may have: the base table's, or the contract's."""
+        return list(self._base_types(table)) or TABLES[table].column_names
+
+    def _extra_type_rules(self, batch: Dataset) -> list[RowRule]:
+        """Rules that each extra column's values read as the type the data gives that column."""
+        rules = []
+        for table in batch.files:
+            for column, kind in self._base_types(table).items():
+                if column in TABLES[table].column_names or kind == "VARCHAR":
+                    continue
+                col = quote(column)
+                where = f"{col} IS NOT NULL AND TRY_CAST({col} AS {kind}) IS NULL"
+                message = f"{table}.{column} is not a {kind} value, the type it has in the data"
+                rules.append(RowRule(table, "bad_value", column, where, message, (column,)))
+        return rules
+
+    def _typed(self, con: duckdb.DuckDBPyConnection, table: str, refused: set[int]) -> pa.Table:
+        """The valid rows of ``table``, in the base table's columns and types.
+
+        Raises:
+            BatchError: an extra column's value cannot be read as the base column's type.
+        """
+        types = self._base_types(table)
+        select = ", ".join(
+            f"CAST({quote(n)} AS {types[n]}) AS {quote(n)}" if n in types else quote(n)
+            for n in self._columns(table)
+        )
+        where = f"WHERE {ROW} NOT IN ({', '.join(str(i + 1) for i in sorted(refused))})"
+        try:
+            return con.sql(
+                f"SELECT {select} FROM {quote(table)} {where if refused else ''} ORDER BY {ROW}"
+            ).to_arrow_table()
+        except duckdb.ConversionException as err:
+            raise BatchError(f"{table}: {str(err).splitlines()[0]}") from None
 
 
 def _message(table: str, rule: str, column: str | None, message: str) -> str:
@@ -131,13 +209,6 @@ def _message(table: str, rule: str, column: str | None, message: str) -> str:
     if rule != "bad_value" or column is None or column not in TABLES[table].column_names:
         return message
     return f"{table}.{column} is not {WHAT[TABLES[table].column(column).type]}"
-
-
-def _columns(base: Dataset, table: str) -> list[str]:
-    """The columns a batch row of ``table`` may have: the base table's, or the contract's."""
-    if not base.has(table):
-        return TABLES[table].column_names
-    return [row[0] for row in base.con.execute(f"DESCRIBE {quote(table)}").fetchall()]
 
 
 def _write_csv(path: Path, table: str, items: list[Mapping[str, Any]], columns: list[str]) -> None:
@@ -189,8 +260,8 @@ def _checker(
         else ""
     )
     con.execute(
-        f"CREATE TEMP VIEW {_KNOWN_ACCOUNTS} AS SELECT account_id FROM __vitals_base_accounts "
-        f"{kept}"
+        f"CREATE OR REPLACE TEMP VIEW {_KNOWN_ACCOUNTS} AS "
+        f"SELECT account_id FROM __vitals_base_accounts {kept}"
     )
     for table, column in _UNIQUE_IN_BASE:
         ids = (
@@ -237,42 +308,3 @@ def _rules(batch: Dataset, now: datetime | None) -> list[RowRule]:
             message = f"{table}.{column} already exists: an account is added once"
             rules.append(RowRule(table, f"unique_{column}", column, where, message, (column,)))
     return rules
-
-
-def _extra_type_rules(batch: Dataset, base: Dataset) -> list[RowRule]:
-    """Rules that each extra column's values read as the type the data gives that column."""
-    rules = []
-    for table in batch.files:
-        if not base.has(table):
-            continue
-        described = f"SELECT column_name, column_type FROM (DESCRIBE {quote(table)})"
-        for column, kind in base.con.execute(described).fetchall():
-            if column in TABLES[table].column_names or kind == "VARCHAR":
-                continue
-            where = f"{quote(column)} IS NOT NULL AND TRY_CAST({quote(column)} AS {kind}) IS NULL"
-            message = f"{table}.{column} is not a {kind} value, the type it has in the data"
-            rules.append(RowRule(table, "bad_value", column, where, message, (column,)))
-    return rules
-
-
-def _typed(
-    con: duckdb.DuckDBPyConnection, table: str, base: Dataset, refused: set[int]
-) -> pa.Table:
-    """The valid rows of ``table``, in the base table's columns and types.
-
-    Raises:
-        BatchError: an extra column's value cannot be read as the base column's type.
-    """
-    described = f"SELECT column_name, column_type FROM (DESCRIBE {quote(table)})"
-    types = dict(base.con.execute(described).fetchall()) if base.has(table) else {}
-    select = ", ".join(
-        f"CAST({quote(n)} AS {types[n]}) AS {quote(n)}" if n in types else quote(n)
-        for n in _columns(base, table)
-    )
-    where = f"WHERE {ROW} NOT IN ({', '.join(str(i + 1) for i in sorted(refused))})"
-    try:
-        return con.sql(
-            f"SELECT {select} FROM {quote(table)} {where if refused else ''} ORDER BY {ROW}"
-        ).to_arrow_table()
-    except duckdb.ConversionException as err:
-        raise BatchError(f"{table}: {str(err).splitlines()[0]}") from None

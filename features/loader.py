@@ -230,8 +230,8 @@ def _load(
     if tables is not None and (unknown := sorted(set(tables) - set(TABLES))):
         raise ValueError(f"not tables of the data contract: {unknown}")
     dataset = Dataset(root, con, {})
+    _drop_relations(con, TABLES)
     for name, table in TABLES.items():
-        _drop_relation(con, name)
         if name not in files or (tables is not None and name not in tables):
             continue
         try:
@@ -278,12 +278,12 @@ def _discover(root: Path) -> tuple[dict[str, Path], list[LoadIssue]]:
     return files, issues
 
 
-def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    kinds = con.execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = current_database() AND table_schema = current_schema() "
-        "AND table_name = ?",
-        [name],
+def _drop_relations(con: duckdb.DuckDBPyConnection, names: Collection[str]) -> None:
+    """Drop the tables and views of the current schema named in ``names``."""
+    found = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = current_schema()"
     ).fetchall()
-    for (kind,) in kinds:
-        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {quote(name)}")
+    for name, kind in found:
+        if name in names:
+            con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {quote(name)}")

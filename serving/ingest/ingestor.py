@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vitals.config.settings import IngestSettings
-from vitals.features.batch_check import check_batch
+from vitals.features.batch_check import BatchChecker
 from vitals.features.ingested import Batch, IngestedStore, body_hash
 from vitals.features.ingested_rows import append_batches
 from vitals.features.pipeline import load_valid_dataset
@@ -79,6 +79,7 @@ class Ingestor:
         self.settings = settings
         self.store = IngestedStore(settings.store_dir, data_dir)
         self.dataset = load_valid_dataset(data_dir)
+        self.checker = BatchChecker(self.dataset)
 
     def ingest(
         self,
@@ -117,7 +118,7 @@ class Ingestor:
             if (found := self.store.find(key, digest)) is not None:
                 return IngestResult.of(found, replayed=True)
             self.catch_up()
-            checked = check_batch(rows, self.dataset, now)
+            checked = self.checker.check(rows, now)
             result = {
                 "accepted": checked.accepted,
                 "rejected": [asdict(r) for r in checked.rejected],
@@ -136,7 +137,7 @@ class Ingestor:
         """The rows of a batch that :meth:`ingest` would refuse now (nothing is committed)."""
         with self.store.exclusive():
             self.catch_up()
-            return [asdict(r) for r in check_batch(rows, self.dataset, now).rejected]
+            return [asdict(r) for r in self.checker.check(rows, now).rejected]
 
     def catch_up(self) -> None:
         """Add the batches other processes committed since this one last looked."""
@@ -146,4 +147,5 @@ class Ingestor:
 
     def close(self) -> None:
         """Release the data held in DuckDB."""
+        self.checker.close()
         self.dataset.con.close()
