@@ -158,6 +158,12 @@ def _folded(columns: list[tuple[str, str]], lasts: list[str]) -> str:
     return f"SELECT x.account_id, x.as_of_day, {', '.join(cols)} FROM ev_bins x GROUP BY 1, 2"
 
 
+def events_since(first_day: int) -> str:
+    """SQL condition keeping the events that can reach a window of a snapshot on ``first_day``
+    or later (every events query but the first use of each product feature reads only these)."""
+    return f"timestamp >= DATE '{from_day(first_day - MAX_LOOKBACK)}'"
+
+
 def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> list[Step]:
     """Daily roll-ups of events and their windowed sums per snapshot date.
 
@@ -167,7 +173,7 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
         first_day: day number of the earliest snapshot date; older events than its look-back
             cannot reach any window, so the daily roll-ups skip them.
     """
-    since = f"timestamp >= DATE '{from_day(first_day - MAX_LOOKBACK)}'"
+    since = events_since(first_day)
     metrics = ["events", "logins", "sessions", "session_minutes", "value_sum", "active_days"]
     metrics += [item.column for item in items]
     columns = [

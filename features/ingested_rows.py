@@ -78,14 +78,15 @@ def append_batches(
     return added
 
 
-def _scan(files: list[Path]) -> str:
+def scan_segments(files: list[Path]) -> str:
+    """SQL reading segment files as one table (their columns matched by name)."""
     return f"read_parquet([{', '.join(literal(str(f)) for f in files)}], union_by_name = true)"
 
 
 def _create(dataset: Dataset, name: str, first: Path, lenient: bool) -> None:
     extra = f", CAST(NULL AS BIGINT) AS {ROW}, CAST([] AS VARCHAR[]) AS {BAD}" if lenient else ""
     dataset.con.execute(
-        f"CREATE TABLE {quote(name)} AS SELECT *{extra} FROM {_scan([first])} LIMIT 0"
+        f"CREATE TABLE {quote(name)} AS SELECT *{extra} FROM {scan_segments([first])} LIMIT 0"
     )
     dataset.files[name] = first
     dataset.added_columns[name] = []
@@ -96,7 +97,8 @@ def _delete_replaced(dataset: Dataset, name: str, file: Path) -> None:
         f"n.{quote(k)} IS NOT DISTINCT FROM t.{quote(k)}" for k in REPLACED_BY[name]
     )
     dataset.con.execute(
-        f"DELETE FROM {quote(name)} t WHERE EXISTS (SELECT 1 FROM {_scan([file])} n WHERE {same})"
+        f"DELETE FROM {quote(name)} t "
+        f"WHERE EXISTS (SELECT 1 FROM {scan_segments([file])} n WHERE {same})"
     )
 
 
@@ -106,5 +108,5 @@ def _insert(dataset: Dataset, name: str, files: list[Path], lenient: bool) -> in
         first = f"(SELECT coalesce(max({ROW}), 0) FROM {quote(name)})"
         select = f"*, {first} + row_number() OVER () AS {ROW}, CAST([] AS VARCHAR[]) AS {BAD}"
     return dataset.con.execute(
-        f"INSERT INTO {quote(name)} BY NAME SELECT {select} FROM {_scan(files)}"
+        f"INSERT INTO {quote(name)} BY NAME SELECT {select} FROM {scan_segments(files)}"
     ).fetchall()[0][0]

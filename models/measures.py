@@ -43,10 +43,16 @@ class Measures:
         return cls(tuple(groups), tuple(np.asarray(v, dtype=np.int64) for v in groups.values()))
 
     def totals(self, values: np.ndarray) -> np.ndarray:
-        """Per row, the sum of each measure's features: shape (rows, measures)."""
-        out = np.empty((values.shape[0], len(self.names)))
+        """Per row, the sum of each measure's features: shape (rows, measures).
+
+        Added one feature at a time, so a row's sums do not depend on the other rows: numpy's
+        ``sum(axis=1)`` orders the additions differently for one row and for many, which would
+        make an account scored alone differ in the last bit from the same account in a batch.
+        """
+        out = np.zeros((values.shape[0], len(self.names)))
         for m, members in enumerate(self.members):
-            out[:, m] = values[:, members].sum(axis=1)
+            for j in members:
+                out[:, m] += values[:, j]
         return out
 
     def leads(self, points: np.ndarray, rows: np.ndarray, measures: np.ndarray) -> np.ndarray:
@@ -108,29 +114,40 @@ def breakdowns(
         describe: ``(feature, rows, points) -> entries`` with values and sentences.
         unit: what the points are (health, or percentage points of risk).
     """
-    pair_of, feature_of, shown = [], [], []
+    pair_of, feature_of, shown = [], [], []  # per column of the ordered members
     rests: list[tuple[int, int, float]] = []  # pair, features summed, their points
-    for i, (r, m) in enumerate(zip(rows.tolist(), measures.tolist(), strict=True)):
+    for m in np.unique(measures):  # the pairs of one measure share its members: sort at once
+        at = np.flatnonzero(measures == m)
         members = table.members[m]
-        share = points[r, members]
-        order = np.argsort(-np.abs(share), kind="stable")
-        moved = order[share[order] != 0.0]
-        for k in moved[:BREAKDOWN]:
-            pair_of.append(i)
-            feature_of.append(int(members[k]))
-            shown.append(float(share[k]))
-        if len(moved) > BREAKDOWN:
-            rest = moved[BREAKDOWN:]
-            rests.append((i, len(rest), float(share[rest].sum())))
+        share = points[np.ix_(rows[at], members)]
+        order = np.argsort(-np.abs(share), axis=1, kind="stable")
+        ordered = np.take_along_axis(share, order, axis=1)
+        moved = np.count_nonzero(ordered, axis=1)  # features worth 0 sort last
+        for k in range(min(BREAKDOWN, len(members))):
+            listed = moved > k
+            pair_of.append(at[listed])
+            feature_of.append(members[order[listed, k]])
+            shown.append(ordered[listed, k])
+        for i in np.flatnonzero(moved > BREAKDOWN):
+            rest = ordered[i, BREAKDOWN : moved[i]]
+            rests.append((int(at[i]), len(rest), float(rest.sum())))
+    # by pair, each pair's features in their order (a stable sort keeps the column order)
+    pairs, features, values = (
+        np.concatenate(c or [np.empty(0)]) for c in (pair_of, feature_of, shown)
+    )
+    by_pair = np.argsort(pairs, kind="stable")
+    pairs, features, values = pairs[by_pair].astype(np.int64), features[by_pair], values[by_pair]
+    rests.sort()
     out: list[list[dict[str, Any]]] = [[] for _ in range(len(rows))]
-    pairs, features, values = np.asarray(pair_of), np.asarray(feature_of), np.asarray(shown)
-    entries: dict[int, dict[str, Any]] = {}
+    entries: list[Any] = [None] * len(pairs)
     for j in np.unique(features):
         at = np.flatnonzero(features == j)
-        for position, entry in zip(at, describe(int(j), rows[pairs[at]], values[at]), strict=True):
-            entries[int(position)] = entry
-    for position in range(len(pairs)):
-        out[int(pairs[position])].append(entries[position])
+        for position, entry in zip(
+            at.tolist(), describe(int(j), rows[pairs[at]], values[at]), strict=True
+        ):
+            entries[position] = entry
+    for pair, entry in zip(pairs.tolist(), entries, strict=True):
+        out[pair].append(entry)
     for i, count, total in rests:
         out[i].append(
             {

@@ -7,12 +7,12 @@ text (``allow_nan=False``: a missing value is ``null``), ready to be bound as is
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic_core import from_json, to_json
 
 from vitals.models.health_model import RISK_COLUMNS, HealthModel
 from vitals.models.rollup import Weighting
@@ -141,10 +141,7 @@ def _scorecard_columns(
         empty = np.full(len(frame), None, dtype=object)
         return {SCORE: np.full(len(frame), np.nan), BAND: empty, POINTS: empty.copy()}
     scored = cards.score(frame, profiles.to_numpy(), bands=model_bands(model), explain=True)
-    points = [
-        None if p is None else json.dumps(p, allow_nan=False, separators=(",", ":"))
-        for p in scored[POINTS]
-    ]
+    points = [None if p is None else compact_json(p) for p in scored[POINTS]]
     return {
         SCORE: scored[SCORE].to_numpy(dtype=np.float64),
         BAND: scored[BAND].astype(object).to_numpy(),
@@ -262,8 +259,14 @@ def _grouped_json(ids: np.ndarray, long: pd.DataFrame, owner: str, keys: tuple[s
         if position[i] >= 0:
             items.setdefault(int(position[i]), []).append(dict(zip(keys, row, strict=True)))
     for i, entries in items.items():
-        out[i] = json.dumps(entries, allow_nan=False, separators=(",", ":"))
+        out[i] = compact_json(entries)
     return out
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as compact JSON text (non-finite numbers as ``null``), written by pydantic's
+    Rust encoder: several times faster than ``json.dumps`` on the reasons of every score."""
+    return to_json(value, inf_nan_mode="null").decode()
 
 
 def _json_by_parent(ids: np.ndarray, long: pd.DataFrame, keys: tuple[str, ...]) -> list[str]:
@@ -276,6 +279,6 @@ def reasons_long(scored: pd.DataFrame) -> pd.DataFrame:
     rows = [
         (account, r["measure"], r["health_points"])
         for account, text in zip(scored["account_id"], scored["reasons"], strict=True)
-        for r in json.loads(text)
+        for r in from_json(text)
     ]
     return pd.DataFrame(rows, columns=["account_id", "measure", "health_points"])

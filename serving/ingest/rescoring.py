@@ -6,9 +6,11 @@ ingested batch):
 
 * When the date moves on (an ingested row stamped on a new day moves the end of the data), when
   the model changes, and at the start, it scores everyone: the day moves every account's
-  features (tenure, recency, days to renewal), so a batch run would change them all.
+  features (tenure, recency, days to renewal), so a batch run would change them all. So does the
+  first use of a product feature, which changes every account's count of features available.
 * Otherwise only the accounts that new batches touched get their features recomputed (from their
-  own rows alone: every feature of an account reads only that account's rows) and are re-scored;
+  own rows alone, and only the events within reach of a window: every feature of an account
+  reads only that account's rows, besides that count) and are re-scored;
   the roll-ups of every parent above them are recomputed from all current scores, in the batch's
   order, so a parent also equals the batch's to the last bit.
 
@@ -30,8 +32,10 @@ import pyarrow as pa
 from vitals.config.settings import get_settings
 from vitals.features.build import build_features
 from vitals.features.casting import quote
-from vitals.features.ingested import IngestedStore
-from vitals.features.ingested_rows import append_batches
+from vitals.features.dates import to_day
+from vitals.features.event_queries import events_since
+from vitals.features.ingested import Batch, IngestedStore
+from vitals.features.ingested_rows import append_batches, scan_segments
 from vitals.features.loader import Dataset, quiet_connection
 from vitals.models.scorecard import Scorecards
 from vitals.serving.batch import plan
@@ -39,7 +43,7 @@ from vitals.serving.batch.frames import reasons_long, roll_up_scores, score_acco
 from vitals.serving.batch.jobs import publish_scored, score_rows
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.store import HealthStore
-from vitals.serving.store.features_table import write_hierarchy, write_latest_features
+from vitals.serving.store.features_table import replace_some_features, write_hierarchy
 from vitals.serving.store.writer import read_progress, record_progress
 
 logger = logging.getLogger(__name__)
@@ -88,6 +92,7 @@ class Rescorer:
         self._reasons: pd.DataFrame | None = None  # the scores' reasons, parsed once
         self._key: tuple[date, str] | None = None
         self._run_id: int | None = None
+        self._first_use: pa.Table | None = None  # see _first_uses
         self._cards: dict[str, Scorecards] = {}  # by model version
 
     def pending(self) -> int:
@@ -106,14 +111,13 @@ class Rescorer:
         """
         new = list(self.ingested.batches(after=self.dataset.ingested_through))
         append_batches(self.dataset, self.ingested, new)
+        known, self._first_use = self._first_use, self._first_uses(new)
         as_of = plan.score_date(self.dataset, None)
-        if self._key != (as_of, loaded.version):
+        if self._key != (as_of, loaded.version) or _new_features(known, self._first_use):
             return self._score_everyone(loaded, as_of)
         if not new:
             return None
-        touched = sorted({a for batch in new for a in batch.accounts})
-        new_accounts = any("accounts" in batch.segments for batch in new)
-        return self._score_some(loaded, as_of, touched, new_accounts)
+        return self._score_some(loaded, as_of, new)
 
     def _scorecards(self, loaded: LoadedModel) -> Scorecards:
         """The configured scorecards for the model (checked against its features once)."""
@@ -149,11 +153,10 @@ class Rescorer:
         logger.info("scored all %d accounts as of %s", len(scores), as_of)
         return Step(as_of, len(scores), True, self.dataset.ingested_through)
 
-    def _score_some(
-        self, loaded: LoadedModel, as_of: date, touched: list[str], new_accounts: bool
-    ) -> Step:
+    def _score_some(self, loaded: LoadedModel, as_of: date, new: list[Batch]) -> Step:
         assert self._scores is not None and self._reasons is not None and self._run_id is not None
-        subset = _subset(self.dataset, touched)
+        touched = sorted({a for batch in new for a in batch.accounts})
+        subset = _subset(self.dataset, touched, as_of, self._first_use)
         try:
             frame = self._features(subset, loaded, as_of)
         finally:
@@ -184,8 +187,7 @@ class Rescorer:
         parents = sorted(_ancestors(tree, touched) | set(touched))
         changed = rollups[rollups["parent_id"].isin(parents)]
         score_records, rollup_records = score_rows(fresh, changed)
-        write_latest_features(self.store, frame, as_of, loaded.version, only_these=True)
-        if new_accounts:
+        if any("accounts" in batch.segments for batch in new):
             write_hierarchy(self.store, tree, as_of)
         self.store.writer().replace_accounts(
             self._run_id,
@@ -195,9 +197,31 @@ class Rescorer:
             parents,
             rollup_records,
             progress=(CONSUMER, self.dataset.ingested_through),
+            within=lambda conn: replace_some_features(conn, frame, as_of, loaded.version),
         )
         self._scores, self._reasons = merged, reasons
         return Step(as_of, len(touched), False, self.dataset.ingested_through, tuple(touched))
+
+    def _first_uses(self, new: list[Batch]) -> pa.Table | None:
+        """The first event of each product feature in the data with the ``new`` batches (``None``
+        without events). Events are only ever added: the first uses known before and the new
+        batches' events hold the first uses now, found without reading every event again."""
+        if not self.dataset.has("events"):
+            return None
+        if self._first_use is None:
+            return self.dataset.con.sql(_first_use_sql("events")).to_arrow_table()
+        files = [self.ingested.root / b.segments["events"] for b in new if "events" in b.segments]
+        if not files:
+            return self._first_use
+        self.dataset.con.register("__vitals_first_use", self._first_use)
+        try:
+            known_and_new = (
+                "(SELECT * FROM __vitals_first_use "
+                f"UNION ALL BY NAME SELECT * FROM {scan_segments(files)})"
+            )
+            return self.dataset.con.sql(_first_use_sql(known_and_new)).to_arrow_table()
+        finally:
+            self.dataset.con.unregister("__vitals_first_use")
 
     def _features(self, dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:
         features = loaded.model.feature_set_
@@ -248,39 +272,55 @@ class Backlog:
 # The first event of each product feature, whoever sent it: how many product features exist at
 # a date (the denominator of feature breadth) is a fact of the whole data, not of a few accounts.
 # The earliest time per feature first (an aggregate), then its rows: a window over all events
-# sorted every event, about ten times slower, on every step.
-_FIRST_USE = (
-    "SELECT e.* FROM events AS e JOIN (SELECT feature, min(timestamp) AS first_at FROM events "
-    "WHERE feature IS NOT NULL GROUP BY feature) AS f "
-    "ON e.feature = f.feature AND e.timestamp = f.first_at "
-    "QUALIFY row_number() OVER (PARTITION BY e.feature ORDER BY e.account_id) = 1"
-)
+# sorted every event, about ten times slower.
+def _first_use_sql(events: str) -> str:
+    return (
+        f"SELECT e.* FROM {events} AS e JOIN (SELECT feature, min(timestamp) AS first_at "
+        f"FROM {events} WHERE feature IS NOT NULL GROUP BY feature) AS f "
+        "ON e.feature = f.feature AND e.timestamp = f.first_at "
+        "QUALIFY row_number() OVER (PARTITION BY e.feature ORDER BY e.account_id) = 1"
+    )
 
 
-def _subset(dataset: Dataset, accounts: list[str]) -> Dataset:
-    """A copy of ``dataset`` holding only the rows of ``accounts`` (and the first use of each
-    product feature, so that data-wide counts stay those of the whole data), in a connection of
-    its own."""
+def _new_features(known: pa.Table | None, now: pa.Table | None) -> bool:
+    """Whether a product feature was used for the first time: that changes every account's
+    count of the features available, so everyone is scored again."""
+    if known is None or now is None:
+        return known is not now
+    return bool(set(now["feature"].to_pylist()) - set(known["feature"].to_pylist()))
+
+
+def _subset(
+    dataset: Dataset, accounts: list[str], as_of: date, first_use: pa.Table | None
+) -> Dataset:
+    """A copy of ``dataset`` for the features of ``accounts`` as of ``as_of``, in a connection of
+    its own: their rows, but only the events that can reach a window (the rest is most of the
+    events of a long history), and the first use of each product feature (``first_use``), so
+    that data-wide counts stay those of the whole data."""
     con = quiet_connection()
-    dataset.con.register("__vitals_touched", pa.table({"account_id": accounts}))
+    touched = pa.table({"account_id": accounts})
+    dataset.con.register("__vitals_touched", touched)
+    since = events_since(to_day(as_of))
     try:
         for name in dataset.files:
-            # a touched account's first use is among its own rows already
-            extra = (
-                f" UNION ALL (SELECT * FROM ({_FIRST_USE}) WHERE account_id NOT IN "
-                "(SELECT account_id FROM __vitals_touched))"
-                if name == "events"
-                else ""
-            )
+            recent = f" AND {since}" if name == "events" else ""
             rows = dataset.con.sql(
                 f"SELECT * FROM {quote(name)} "
-                f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){extra}"
+                f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){recent}"
             ).to_arrow_table()
             con.register("__vitals_rows", rows)
             con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __vitals_rows")
             con.unregister("__vitals_rows")
     finally:
         dataset.con.unregister("__vitals_touched")
+    if first_use is not None:
+        # a first use among the accounts' copied rows is there already
+        con.register("__vitals_first_use", first_use)
+        con.register("__vitals_touched", touched)
+        con.execute(
+            "INSERT INTO events BY NAME SELECT * FROM __vitals_first_use WHERE NOT "
+            f"(account_id IN (SELECT account_id FROM __vitals_touched) AND {since})"
+        )
     return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
 
 

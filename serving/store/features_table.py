@@ -67,12 +67,8 @@ def write_latest_features(
     model_version: str,
     *,
     keep_days: int = KEEP_DAYS,
-    only_these: bool = False,
 ) -> int:
     """Store the feature vectors of one date, replacing that date's rows, and prune old ones.
-
-    With ``only_these`` (the incremental path), only the given accounts' rows of that date are
-    replaced, and nothing is pruned.
 
     Args:
         engine_or_store: a :class:`~vitals.serving.store.HealthStore` or its engine.
@@ -89,6 +85,38 @@ def write_latest_features(
         ValueError: no ``account_id`` column, or an account repeated.
         StoreError: the store cannot be written (nothing is changed).
     """
+    _, rows = _feature_rows(frame, as_of, model_version)
+    engine = _engine(engine_or_store)
+    with store_errors(engine, "write feature vectors"), engine.begin() as conn:
+        conn.execute(delete(AccountFeatures).where(AccountFeatures.as_of == as_of))
+        conn.execute(
+            delete(AccountFeatures).where(AccountFeatures.as_of < as_of - timedelta(keep_days))
+        )
+        for chunk in _chunks(rows, _CHUNK):
+            conn.execute(insert(AccountFeatures), chunk)
+    return len(rows)
+
+
+def replace_some_features(
+    conn: Connection, frame: pd.DataFrame, as_of: date, model_version: str
+) -> int:
+    """Replace the given accounts' feature vectors of one date inside an open transaction (the
+    incremental path, which writes them with their scores); see :func:`write_latest_features`.
+
+    Returns:
+        The number of vectors written.
+
+    Raises:
+        ValueError: no ``account_id`` column, or an account repeated.
+    """
+    ids, rows = _feature_rows(frame, as_of, model_version)
+    _replace(conn, ids, rows, as_of)
+    return len(rows)
+
+
+def _feature_rows(
+    frame: pd.DataFrame, as_of: date, model_version: str
+) -> tuple[list[str], list[dict[str, Any]]]:
     if "account_id" not in frame.columns:
         raise ValueError("frame needs an account_id column")
     ids = frame["account_id"].astype(str).tolist()
@@ -105,23 +133,18 @@ def write_latest_features(
         }
         for a, text in zip(ids, _json_rows(frame), strict=True)
     ]
-    engine = _engine(engine_or_store)
-    with store_errors(engine, "write feature vectors"), engine.begin() as conn:
-        if only_these:
-            for chunk in _chunks(ids, _CHUNK):
-                conn.execute(
-                    delete(AccountFeatures).where(
-                        AccountFeatures.as_of == as_of, AccountFeatures.account_id.in_(chunk)
-                    )
-                )
-        else:
-            conn.execute(delete(AccountFeatures).where(AccountFeatures.as_of == as_of))
-            conn.execute(
-                delete(AccountFeatures).where(AccountFeatures.as_of < as_of - timedelta(keep_days))
+    return ids, rows
+
+
+def _replace(conn: Connection, ids: list[str], rows: list[dict[str, Any]], as_of: date) -> None:
+    for chunk in _chunks(ids, _CHUNK):
+        conn.execute(
+            delete(AccountFeatures).where(
+                AccountFeatures.as_of == as_of, AccountFeatures.account_id.in_(chunk)
             )
-        for chunk in _chunks(rows, _CHUNK):
-            conn.execute(insert(AccountFeatures), chunk)
-    return len(rows)
+        )
+    for chunk in _chunks(rows, _CHUNK):
+        conn.execute(insert(AccountFeatures), chunk)
 
 
 def read_latest_features(

@@ -17,7 +17,7 @@ belongs to a killed process: the next run that begins marks it ``failed`` and dr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -184,6 +184,7 @@ class HealthWriter:
         parents: list[str],
         rollups: list[dict[str, Any]],
         progress: tuple[str, int] | None = None,
+        within: Callable[[Connection], object] | None = None,
     ) -> None:
         """Replace some accounts' and parents' live rows of one date, in one transaction.
 
@@ -200,11 +201,14 @@ class HealthWriter:
             parents: the parents whose roll-ups are replaced.
             rollups: their new rows, with the :data:`~vitals.serving.store.schema.ROLLUP_COLUMNS`.
             progress: ``(consumer, sequence)`` to record, if any.
+            within: more writes for the same transaction (e.g. the accounts' feature vectors).
 
         Raises:
             StoreError: the write failed; nothing changed.
         """
         with store_errors(self.engine, "replace scores"), self.engine.begin() as conn:
+            if within is not None:
+                within(conn)
             for chunk in _chunks(accounts):
                 conn.execute(
                     delete(HealthScore).where(

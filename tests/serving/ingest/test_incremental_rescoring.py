@@ -32,8 +32,12 @@ def ingest_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def random_batch(rng: random.Random, accounts: list[str], last_day: Any, serial: int) -> dict:
-    """Rows for a few accounts, stamped on the data's last day (the scoring date stays)."""
+def random_batch(
+    rng: random.Random, accounts: list[str], last_day: Any, serial: int, feature: str
+) -> dict:
+    """Rows for a few accounts, stamped on the data's last day (the scoring date stays), some
+    using the product ``feature``. Batch 1 adds an event older than any window reaches (it
+    counts only for the feature's first use), batch 4 the first use of a new product feature."""
     chosen = rng.sample(accounts, rng.randint(1, 6))
     day = pd.Timestamp(last_day)
     stamp = lambda: (day + timedelta(seconds=rng.randint(0, 86_399))).isoformat()  # noqa: E731
@@ -42,12 +46,20 @@ def random_batch(rng: random.Random, accounts: list[str], last_day: Any, serial:
             "account_id": a,
             "timestamp": stamp(),
             "event_type": rng.choice(["login", "report_run", "export", "brand_new_type"]),
+            "feature": rng.choice([None, None, feature]),
             "user_id": f"u{rng.randint(1, 9)}",
             "value": rng.choice([None, 1.0, 2.5]),
         }
         for a in chosen
         for _ in range(rng.randint(1, 20))
     ]
+    if serial == 1:
+        old = (day - timedelta(days=200)).isoformat()
+        events.append({"account_id": chosen[0], "timestamp": old, "event_type": "login",
+                       "feature": feature})  # fmt: skip
+    if serial == 4:
+        events.append({"account_id": chosen[0], "timestamp": stamp(), "event_type": "login",
+                       "feature": "launched_today"})  # fmt: skip
     batch: dict[str, list[dict[str, Any]]] = {"events": events}
     if rng.random() < 0.5:
         batch["tickets"] = [
@@ -88,12 +100,12 @@ def changes(ingestor: Ingestor, last_day: Any) -> dict[str, list[dict[str, Any]]
     ticket = con.execute(
         "SELECT account_id, ticket_id, opened_at, priority FROM tickets "
         "WHERE closed_at IS NULL ORDER BY ticket_id LIMIT 1"
-    ).fetchone()
+    ).fetchall()[0]
     line = con.execute(
         "SELECT account_id, product, start_date, mrr FROM subscriptions WHERE account_id IN "
         "(SELECT account_id FROM subscriptions GROUP BY 1 HAVING count(*) = 1) "
         "AND end_date IS NULL ORDER BY account_id LIMIT 1"
-    ).fetchone()
+    ).fetchall()[0]
     assert ticket is not None and line is not None
     closed = pd.Timestamp(last_day).isoformat()
     ended = (pd.Timestamp(last_day) - timedelta(days=45)).date().isoformat()
@@ -152,13 +164,17 @@ def test_incremental_scores_equal_a_batch_run(
     )
     first = rescorer.step(loaded)
     assert first is not None and first.full
+    feature = ingestor.dataset.con.execute("SELECT min(feature) FROM events").fetchall()[0][0]
     rng = random.Random(11)
     rejected = 0
     for serial in range(6):
-        result = ingestor.ingest(random_batch(rng, accounts, last_day, serial), key=f"k{serial}")
+        rows = random_batch(rng, accounts, last_day, serial, feature)
+        result = ingestor.ingest(rows, key=f"k{serial}")
         rejected += len(result.rejected)
         step = rescorer.step(loaded)
-        assert step is not None and not step.full and step.through == result.batch
+        assert step is not None and step.through == result.batch
+        # a product feature used for the first time counts for everyone
+        assert step.full == (serial == 4)
     assert rejected == 1  # the subscription of an unknown account
     updates = changes(ingestor, last_day)
     result = ingestor.ingest(updates, key="updates")
