@@ -64,6 +64,11 @@ ROLLUP_SCHEMA: dict[str, str] = {
     "reasons": "string",
     "renewal_revenue_at_risk": "double",
 }
+#: the columns of the scores a roll-up reads (with their reasons)
+ROLLED_UP = (
+    "as_of", "model_version", "account_id",
+    "churn_probability", "renewal_risk", "band", "contract_value",
+)  # fmt: skip
 _ROLLUP_NUMBERS = (
     "weight", "share_good", "share_average", "share_poor", "health", "contract_value",
     "revenue_at_risk", "renewal_revenue_at_risk",
@@ -163,7 +168,8 @@ def roll_up_scores(
     Args:
         model: the model that scored (its band weights are used).
         tree: ``account_id, parent_id`` of every account.
-        scored: rows from :func:`score_accounts` of a single ``as_of``.
+        scored: rows from :func:`score_accounts` of a single ``as_of`` (the columns of
+            :data:`ROLLED_UP` suffice when ``reasons`` are given).
         reasons: ``scored``'s reasons as :func:`reasons_long` gives them, when already at hand
             (they are read from the ``reasons`` JSON otherwise).
 
@@ -179,9 +185,7 @@ def roll_up_scores(
     dates = pd.unique(scored["as_of"])
     if len(dates) != 1:
         raise ValueError(f"roll-ups are per date, got {len(dates)} dates")
-    scores = scored[
-        ["account_id", "churn_probability", "renewal_risk", "band", "contract_value"]
-    ].copy()
+    scores = scored[list(ROLLED_UP[2:])].copy()
     scores["contract_value"] = scores["contract_value"].fillna(0.0)
     if reasons is None:
         reasons = reasons_long(scored)

@@ -39,7 +39,7 @@ from vitals.features.ingested_rows import append_batches, scan_segments
 from vitals.features.loader import Dataset, quiet_connection
 from vitals.models.scorecard import Scorecards
 from vitals.serving.batch import plan
-from vitals.serving.batch.frames import reasons_long, roll_up_scores, score_accounts
+from vitals.serving.batch.frames import ROLLED_UP, reasons_long, roll_up_scores, score_accounts
 from vitals.serving.batch.jobs import publish_scored, score_rows
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.store import HealthStore
@@ -149,7 +149,8 @@ class Rescorer:
         )
         with self.store.engine.begin() as conn:
             record_progress(conn, CONSUMER, self.dataset.ingested_through)
-        self._scores, self._reasons, self._key = scores, reasons, (as_of, loaded.version)
+        self._scores, self._reasons = _rolled_up(scores), reasons
+        self._key = (as_of, loaded.version)
         logger.info("scored all %d accounts as of %s", len(scores), as_of)
         return Step(as_of, len(scores), True, self.dataset.ingested_through)
 
@@ -166,7 +167,8 @@ class Rescorer:
         )
         # kept in no particular order: only the trees rolled up below are put in order
         merged = pd.concat(
-            [self._scores[~self._scores["account_id"].isin(touched)], fresh], ignore_index=True
+            [self._scores[~self._scores["account_id"].isin(touched)], _rolled_up(fresh)],
+            ignore_index=True,
         )
         reasons = pd.concat(
             [self._reasons[~self._reasons["account_id"].isin(touched)], reasons_long(fresh)],
@@ -322,6 +324,12 @@ def _subset(
             f"(account_id IN (SELECT account_id FROM __vitals_touched) AND {since})"
         )
     return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
+
+
+def _rolled_up(scores: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the scores that roll-ups read: the live scores keep only these (their
+    reasons' JSON, kilobytes per account, would be copied at every step)."""
+    return scores[list(ROLLED_UP)]
 
 
 def _in_order(frame: pd.DataFrame, accounts: set[str]) -> pd.DataFrame:
