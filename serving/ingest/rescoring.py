@@ -27,21 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
-import pyarrow as pa
 
 from vitals.config.settings import get_settings
-from vitals.features.build import build_features
-from vitals.features.casting import quote
-from vitals.features.dates import to_day
-from vitals.features.event_queries import events_since
-from vitals.features.ingested import Batch, IngestedStore
-from vitals.features.ingested_rows import append_batches, scan_segments
-from vitals.features.loader import Dataset, quiet_connection
+from vitals.features.ingested import IngestedStore
+from vitals.features.loader import Dataset
 from vitals.models.scorecard import Scorecards
-from vitals.serving.batch import plan
 from vitals.serving.batch.frames import ROLLED_UP, reasons_long, roll_up_scores, score_accounts
 from vitals.serving.batch.jobs import publish_scored, score_rows
 from vitals.serving.batch.model_source import LoadedModel
+from vitals.serving.ingest.work import Work, WorkReader
 from vitals.serving.store import HealthStore
 from vitals.serving.store.features_table import replace_some_features, write_hierarchy
 from vitals.serving.store.writer import read_progress, record_progress
@@ -85,14 +79,13 @@ class Rescorer:
         self, store: HealthStore, dataset: Dataset, ingested: IngestedStore, top_k: int = 5
     ) -> None:
         self.store = store
-        self.dataset = dataset
+        self.reader = WorkReader(dataset, ingested)
         self.ingested = ingested
         self.top_k = top_k
         self._scores: pd.DataFrame | None = None
         self._reasons: pd.DataFrame | None = None  # the scores' reasons, parsed once
-        self._key: tuple[date, str] | None = None
+        self._key: tuple[date, str] | None = None  # what the live scores are of
         self._run_id: int | None = None
-        self._first_use: pa.Table | None = None  # see _first_uses
         self._cards: dict[str, Scorecards] = {}  # by model version
 
     def pending(self) -> int:
@@ -109,15 +102,27 @@ class Rescorer:
         Returns:
             What was done, or ``None`` when nothing was new.
         """
-        new = list(self.ingested.batches(after=self.dataset.ingested_through))
-        append_batches(self.dataset, self.ingested, new)
-        known, self._first_use = self._first_use, self._first_uses(new)
-        as_of = plan.score_date(self.dataset, None)
-        if self._key != (as_of, loaded.version) or _new_features(known, self._first_use):
-            return self._score_everyone(loaded, as_of)
-        if not new:
+        work = self.reader.next(loaded)
+        if work is None:
             return None
-        return self._score_some(loaded, as_of, new)
+        try:
+            return self.apply(work)
+        except Exception:
+            self.reader.restart()  # its batches are taken in: only scoring everyone covers them
+            raise
+
+    def apply(self, work: Work) -> Step:
+        """Score the work's accounts and store them (with their parents' roll-ups).
+
+        Raises:
+            RuntimeError: partial work for scores this rescorer does not hold (the step before
+                it failed): the reader must :meth:`~WorkReader.restart`.
+        """
+        if work.full:
+            return self._score_everyone(work)
+        if self._key != (work.as_of, work.loaded.version):
+            raise RuntimeError("the live scores are not those this work updates: score everyone")
+        return self._score_some(work)
 
     def _scorecards(self, loaded: LoadedModel) -> Scorecards:
         """The configured scorecards for the model (checked against its features once)."""
@@ -126,16 +131,22 @@ class Rescorer:
             self._cards[loaded.version] = Scorecards.for_model(loaded.model, scorecard)
         return self._cards[loaded.version]
 
-    def _score_everyone(self, loaded: LoadedModel, as_of: date) -> Step:
-        frame = self._features(self.dataset, loaded, as_of)
+    def _score_everyone(self, work: Work) -> Step:
+        loaded, as_of = work.loaded, work.as_of
+        self._key = None  # until everything is stored
         scores = score_accounts(
-            loaded.model, frame, loaded.version, self.top_k, self._scorecards(loaded)
+            loaded.model, work.frame, loaded.version, self.top_k, self._scorecards(loaded)
         )
-        tree = self._tree()
         reasons = reasons_long(scores)
-        rollups = roll_up_scores(loaded.model, tree, scores, reasons)
+        rollups = roll_up_scores(loaded.model, work.tree, scores, reasons)
         publish_scored(
-            self.store, loaded, "score", "duckdb", [as_of], [(as_of, frame, scores, rollups)], tree
+            self.store,
+            loaded,
+            "score",
+            "duckdb",
+            [as_of],
+            [(as_of, work.frame, scores, rollups)],
+            work.tree,
         )
         writer = self.store.writer()
         if self._run_id is not None:
@@ -148,22 +159,17 @@ class Rescorer:
             dates=[as_of],
         )
         with self.store.engine.begin() as conn:
-            record_progress(conn, CONSUMER, self.dataset.ingested_through)
+            record_progress(conn, CONSUMER, work.through)
         self._scores, self._reasons = _rolled_up(scores), reasons
         self._key = (as_of, loaded.version)
         logger.info("scored all %d accounts as of %s", len(scores), as_of)
-        return Step(as_of, len(scores), True, self.dataset.ingested_through)
+        return Step(as_of, len(scores), True, work.through)
 
-    def _score_some(self, loaded: LoadedModel, as_of: date, new: list[Batch]) -> Step:
+    def _score_some(self, work: Work) -> Step:
         assert self._scores is not None and self._reasons is not None and self._run_id is not None
-        touched = sorted({a for batch in new for a in batch.accounts})
-        subset = _subset(self.dataset, touched, as_of, self._first_use)
-        try:
-            frame = self._features(subset, loaded, as_of)
-        finally:
-            subset.con.close()
+        loaded, as_of, touched, tree = work.loaded, work.as_of, list(work.touched), work.tree
         fresh = score_accounts(
-            loaded.model, frame, loaded.version, self.top_k, self._scorecards(loaded)
+            loaded.model, work.frame, loaded.version, self.top_k, self._scorecards(loaded)
         )
         # kept in no particular order: only the trees rolled up below are put in order
         merged = pd.concat(
@@ -174,7 +180,6 @@ class Rescorer:
             [self._reasons[~self._reasons["account_id"].isin(touched)], reasons_long(fresh)],
             ignore_index=True,
         )
-        tree = self._tree()
         # a parent's roll-up reads only its own subtree: roll up the trees the touched accounts
         # are in (same rows, in the batch's order by account id, so the same sums as over
         # everyone)
@@ -189,7 +194,7 @@ class Rescorer:
         parents = sorted(_ancestors(tree, touched) | set(touched))
         changed = rollups[rollups["parent_id"].isin(parents)]
         score_records, rollup_records = score_rows(fresh, changed)
-        if any("accounts" in batch.segments for batch in new):
+        if work.new_accounts:
             write_hierarchy(self.store, tree, as_of)
         self.store.writer().replace_accounts(
             self._run_id,
@@ -198,52 +203,17 @@ class Rescorer:
             score_records,
             parents,
             rollup_records,
-            progress=(CONSUMER, self.dataset.ingested_through),
-            within=lambda conn: replace_some_features(conn, frame, as_of, loaded.version),
+            progress=(CONSUMER, work.through),
+            within=lambda conn: replace_some_features(conn, work.frame, as_of, loaded.version),
         )
         self._scores, self._reasons = merged, reasons
-        return Step(as_of, len(touched), False, self.dataset.ingested_through, tuple(touched))
-
-    def _first_uses(self, new: list[Batch]) -> pa.Table | None:
-        """The first event of each product feature in the data with the ``new`` batches (``None``
-        without events). Events are only ever added: the first uses known before and the new
-        batches' events hold the first uses now, found without reading every event again."""
-        if not self.dataset.has("events"):
-            return None
-        if self._first_use is None:
-            return self.dataset.con.sql(_first_use_sql("events")).to_arrow_table()
-        files = [self.ingested.root / b.segments["events"] for b in new if "events" in b.segments]
-        if not files:
-            return self._first_use
-        self.dataset.con.register("__vitals_first_use", self._first_use)
-        try:
-            known_and_new = (
-                "(SELECT * FROM __vitals_first_use "
-                f"UNION ALL BY NAME SELECT * FROM {scan_segments(files)})"
-            )
-            return self.dataset.con.sql(_first_use_sql(known_and_new)).to_arrow_table()
-        finally:
-            self.dataset.con.unregister("__vitals_first_use")
-
-    def _features(self, dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:
-        features = loaded.model.feature_set_
-        snapshots = build_features(
-            dataset,
-            [as_of],
-            horizon_days=features.horizon_days,
-            grace_days=features.grace_days,
-            vocabulary=features.vocabulary,
-        )
-        return snapshots.to_pandas()
-
-    def _tree(self) -> pd.DataFrame:
-        return self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+        return Step(as_of, len(touched), False, work.through, work.touched)
 
     def close(self) -> None:
         """Mark the live run complete and release the data."""
         if self._run_id is not None:
             self.store.writer().finish(self._run_id)
-        self.dataset.con.close()
+        self.reader.close()
 
 
 @dataclass(frozen=True)
@@ -269,61 +239,6 @@ class Backlog:
             return 0.0
         received = datetime.fromisoformat(self.ingested.batch(done + 1).received_at)
         return max(0.0, (datetime.now(UTC) - received).total_seconds())
-
-
-# The first event of each product feature, whoever sent it: how many product features exist at
-# a date (the denominator of feature breadth) is a fact of the whole data, not of a few accounts.
-# The earliest time per feature first (an aggregate), then its rows: a window over all events
-# sorted every event, about ten times slower.
-def _first_use_sql(events: str) -> str:
-    return (
-        f"SELECT e.* FROM {events} AS e JOIN (SELECT feature, min(timestamp) AS first_at "
-        f"FROM {events} WHERE feature IS NOT NULL GROUP BY feature) AS f "
-        "ON e.feature = f.feature AND e.timestamp = f.first_at "
-        "QUALIFY row_number() OVER (PARTITION BY e.feature ORDER BY e.account_id) = 1"
-    )
-
-
-def _new_features(known: pa.Table | None, now: pa.Table | None) -> bool:
-    """Whether a product feature was used for the first time: that changes every account's
-    count of the features available, so everyone is scored again."""
-    if known is None or now is None:
-        return known is not now
-    return bool(set(now["feature"].to_pylist()) - set(known["feature"].to_pylist()))
-
-
-def _subset(
-    dataset: Dataset, accounts: list[str], as_of: date, first_use: pa.Table | None
-) -> Dataset:
-    """A copy of ``dataset`` for the features of ``accounts`` as of ``as_of``, in a connection of
-    its own: their rows, but only the events that can reach a window (the rest is most of the
-    events of a long history), and the first use of each product feature (``first_use``), so
-    that data-wide counts stay those of the whole data."""
-    con = quiet_connection()
-    touched = pa.table({"account_id": accounts})
-    dataset.con.register("__vitals_touched", touched)
-    since = events_since(to_day(as_of))
-    try:
-        for name in dataset.files:
-            recent = f" AND {since}" if name == "events" else ""
-            rows = dataset.con.sql(
-                f"SELECT * FROM {quote(name)} "
-                f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){recent}"
-            ).to_arrow_table()
-            con.register("__vitals_rows", rows)
-            con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __vitals_rows")
-            con.unregister("__vitals_rows")
-    finally:
-        dataset.con.unregister("__vitals_touched")
-    if first_use is not None:
-        # a first use among the accounts' copied rows is there already
-        con.register("__vitals_first_use", first_use)
-        con.register("__vitals_touched", touched)
-        con.execute(
-            "INSERT INTO events BY NAME SELECT * FROM __vitals_first_use WHERE NOT "
-            f"(account_id IN (SELECT account_id FROM __vitals_touched) AND {since})"
-        )
-    return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
 
 
 def _rolled_up(scores: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@ batches."""
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,57 @@ def test_each_step_raises_the_alerts_of_the_accounts_it_scored(
         assert len(list(session.scalars(select(Alert.id)))) == len(parents)  # not raised again
     worker.stop()
     store.close()
+
+
+@pytest.mark.slow
+def test_the_worker_thread_reads_ahead_recovers_from_a_failed_step_and_equals_a_batch_run(
+    sample_dir: Path, model_dir: Path, ingest_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live_url = f"sqlite:///{ingest_env}/live.db"
+    settings = get_settings().model_copy(
+        update={
+            "database_url": live_url,
+            "ingest": get_settings().ingest.model_copy(
+                update={"data_dir": str(sample_dir), "rescore_every_seconds": 0.05}
+            ),
+        }
+    )
+    store = HealthStore.open(live_url)
+    loaded = load_model(str(model_dir))
+    worker = start_worker(settings, store, lambda: loaded, start=False)
+    applied, failed = worker.rescorer.apply, []
+
+    def apply_failing_once(work: Any) -> Any:
+        if not work.full and not failed:  # the store is down for one partial step
+            failed.append(work.through)
+            raise RuntimeError("store down")
+        return applied(work)
+
+    monkeypatch.setattr(worker.rescorer, "apply", apply_failing_once)
+    ingestor = Ingestor(sample_dir, settings.ingest)
+    accounts = sorted(
+        ingestor.dataset.con.execute("SELECT account_id FROM accounts").df()["account_id"]
+    )
+    last_day = ingestor.dataset.data_end.date()
+    feature = ingestor.dataset.con.execute("SELECT min(feature) FROM events").fetchall()[0][0]
+    rng = random.Random(5)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not worker.state.steps and time.monotonic() < deadline:  # everyone scored first
+        time.sleep(0.05)
+    for serial in range(5, 13):  # batches arrive while steps read and score (none scores all)
+        ingestor.ingest(random_batch(rng, accounts, last_day, serial, feature), key=f"w{serial}")
+    deadline = time.monotonic() + 120
+    while worker.rescorer.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.stop()
+    ingestor.close()
+    assert failed and worker.rescorer.pending() == 0 and worker.state.error is None
+    store.close()
+
+    batch_url = f"sqlite:///{ingest_env}/batch.db"
+    score(str(sample_dir), options=RunOptions(model=str(model_dir), database_url=batch_url))
+    live_scores, live_rollups = live_rows(live_url)
+    batch_scores, batch_rollups = live_rows(batch_url)
+    pd.testing.assert_frame_equal(live_scores, batch_scores, check_exact=True)
+    pd.testing.assert_frame_equal(live_rollups, batch_rollups, check_exact=True)

@@ -1,0 +1,200 @@
+"""What a re-scoring step reads from the data: the features of the accounts to score.
+
+The :class:`WorkReader` owns the data directory loaded with every ingested batch. Each call of
+:meth:`WorkReader.next` takes in the batches committed since the last one and computes the
+features a step scores: every current customer's when the date, the model or the product
+features in use changed (see :mod:`vitals.serving.ingest.rescoring`), otherwise only the touched
+accounts'. It reads and computes in DuckDB, apart from the scoring and writing of
+:class:`~vitals.serving.ingest.rescoring.Rescorer`, so a worker can read the next step's data
+while the last one is scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+
+from vitals.features.build import build_features
+from vitals.features.casting import quote
+from vitals.features.dates import to_day
+from vitals.features.event_queries import events_since
+from vitals.features.ingested import Batch, IngestedStore
+from vitals.features.ingested_rows import append_batches, scan_segments
+from vitals.features.loader import Dataset, quiet_connection
+from vitals.serving.batch import plan
+from vitals.serving.batch.model_source import LoadedModel
+
+
+@dataclass(frozen=True)
+class Work:
+    """The data of one re-scoring step.
+
+    Attributes:
+        loaded: the model the features were built for.
+        as_of: the scoring date.
+        full: whether ``frame`` holds every current customer (else the touched ones).
+        frame: snapshot rows to score.
+        tree: ``account_id, parent_id`` of every account.
+        touched: the accounts the new batches touched (empty for a full step).
+        new_accounts: whether the new batches added accounts.
+        through: the last ingested batch the data includes.
+    """
+
+    loaded: LoadedModel
+    as_of: date
+    full: bool
+    frame: pd.DataFrame
+    tree: pd.DataFrame
+    touched: tuple[str, ...]
+    new_accounts: bool
+    through: int
+
+
+class WorkReader:
+    """Reads each step's data from a data directory and its ingested batches.
+
+    Args:
+        dataset: the data directory loaded with every ingested batch so far (kept up to date
+            from ``ingested``; owned by the reader from now on).
+        ingested: the store of ingested batches.
+    """
+
+    def __init__(self, dataset: Dataset, ingested: IngestedStore) -> None:
+        self.dataset = dataset
+        self.ingested = ingested
+        self._key: tuple[date, str] | None = None  # what the last work was read for
+        self._first_use: pa.Table | None = None  # see _first_uses
+
+    def next(self, loaded: LoadedModel) -> Work | None:
+        """Take in the batches committed since the last call and read the next step's data.
+
+        Returns:
+            The work, or ``None`` when nothing is new.
+        """
+        new = list(self.ingested.batches(after=self.dataset.ingested_through))
+        append_batches(self.dataset, self.ingested, new)
+        known, self._first_use = self._first_use, self._first_uses(new)
+        as_of = plan.score_date(self.dataset, None)
+        full = self._key != (as_of, loaded.version) or _new_features(known, self._first_use)
+        if not full and not new:
+            return None
+        touched = sorted({a for batch in new for a in batch.accounts})
+        if full:
+            frame = _features(self.dataset, loaded, as_of)
+        else:
+            subset = _subset(self.dataset, touched, as_of, self._first_use)
+            try:
+                frame = _features(subset, loaded, as_of)
+            finally:
+                subset.con.close()
+        tree = self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+        self._key = (as_of, loaded.version)
+        return Work(
+            loaded,
+            as_of,
+            full,
+            frame,
+            tree,
+            () if full else tuple(touched),
+            any("accounts" in batch.segments for batch in new),
+            self.dataset.ingested_through,
+        )
+
+    def restart(self) -> None:
+        """Have the next work score everyone (after a step failed to store its scores)."""
+        self._key = None
+
+    def _first_uses(self, new: list[Batch]) -> pa.Table | None:
+        """The first event of each product feature in the data with the ``new`` batches (``None``
+        without events). Events are only ever added: the first uses known before and the new
+        batches' events hold the first uses now, found without reading every event again."""
+        if not self.dataset.has("events"):
+            return None
+        if self._first_use is None:
+            return self.dataset.con.sql(_first_use_sql("events")).to_arrow_table()
+        files = [self.ingested.root / b.segments["events"] for b in new if "events" in b.segments]
+        if not files:
+            return self._first_use
+        self.dataset.con.register("__vitals_first_use", self._first_use)
+        try:
+            known_and_new = (
+                "(SELECT * FROM __vitals_first_use "
+                f"UNION ALL BY NAME SELECT * FROM {scan_segments(files)})"
+            )
+            return self.dataset.con.sql(_first_use_sql(known_and_new)).to_arrow_table()
+        finally:
+            self.dataset.con.unregister("__vitals_first_use")
+
+    def close(self) -> None:
+        """Release the data."""
+        self.dataset.con.close()
+
+
+def _features(dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:
+    features = loaded.model.feature_set_
+    snapshots = build_features(
+        dataset,
+        [as_of],
+        horizon_days=features.horizon_days,
+        grace_days=features.grace_days,
+        vocabulary=features.vocabulary,
+    )
+    return snapshots.to_pandas()
+
+
+# The first event of each product feature, whoever sent it: how many product features exist at
+# a date (the denominator of feature breadth) is a fact of the whole data, not of a few accounts.
+# The earliest time per feature first (an aggregate), then its rows: a window over all events
+# sorted every event, about ten times slower.
+def _first_use_sql(events: str) -> str:
+    return (
+        f"SELECT e.* FROM {events} AS e JOIN (SELECT feature, min(timestamp) AS first_at "
+        f"FROM {events} WHERE feature IS NOT NULL GROUP BY feature) AS f "
+        "ON e.feature = f.feature AND e.timestamp = f.first_at "
+        "QUALIFY row_number() OVER (PARTITION BY e.feature ORDER BY e.account_id) = 1"
+    )
+
+
+def _new_features(known: pa.Table | None, now: pa.Table | None) -> bool:
+    """Whether a product feature was used for the first time: that changes every account's
+    count of the features available, so everyone is scored again."""
+    if known is None or now is None:
+        return known is not now
+    return bool(set(now["feature"].to_pylist()) - set(known["feature"].to_pylist()))
+
+
+def _subset(
+    dataset: Dataset, accounts: list[str], as_of: date, first_use: pa.Table | None
+) -> Dataset:
+    """A copy of ``dataset`` for the features of ``accounts`` as of ``as_of``, in a connection of
+    its own: their rows, but only the events that can reach a window (the rest is most of the
+    events of a long history), and the first use of each product feature (``first_use``), so
+    that data-wide counts stay those of the whole data."""
+    con = quiet_connection()
+    touched = pa.table({"account_id": accounts})
+    dataset.con.register("__vitals_touched", touched)
+    since = events_since(to_day(as_of))
+    try:
+        for name in dataset.files:
+            recent = f" AND {since}" if name == "events" else ""
+            rows = dataset.con.sql(
+                f"SELECT * FROM {quote(name)} "
+                f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){recent}"
+            ).to_arrow_table()
+            con.register("__vitals_rows", rows)
+            con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __vitals_rows")
+            con.unregister("__vitals_rows")
+    finally:
+        dataset.con.unregister("__vitals_touched")
+    if first_use is not None:
+        # a first use among the accounts' copied rows is there already
+        con.register("__vitals_first_use", first_use)
+        con.register("__vitals_touched", touched)
+        con.execute(
+            "INSERT INTO events BY NAME SELECT * FROM __vitals_first_use WHERE NOT "
+            f"(account_id IN (SELECT account_id FROM __vitals_touched) AND {since})"
+        )
+    return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
