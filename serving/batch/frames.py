@@ -7,7 +7,6 @@ text (``allow_nan=False``: a missing value is ``null``), ready to be bound as is
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from pydantic_core import from_json, to_json
 from vitals.models.health_model import RISK_COLUMNS, HealthModel
 from vitals.models.rollup import Weighting
 from vitals.models.scorecard import BAND, POINTS, SCORE, Scorecards, model_bands
+from vitals.serving.store.db import json_values
 
 WEIGHTINGS: tuple[Weighting, ...] = ("count", "contract_value")
 TOP_CHILDREN = 3
@@ -238,26 +238,13 @@ def _nullable(column: pd.Series) -> np.ndarray:
     return column.astype(object).where(column.notna(), None).to_numpy(dtype=object)
 
 
-def _clean(value: Any) -> Any:
-    """A JSON-safe scalar: numpy scalars to Python, NaN and missing to ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
 def _grouped_json(ids: np.ndarray, long: pd.DataFrame, owner: str, keys: tuple[str, ...]) -> list:
     """JSON list per id of the rows of ``long`` whose ``owner`` column names it (in table order)."""
     out = ["[]"] * len(ids)
     if long.empty:
         return out
     position = pd.Index(ids).get_indexer(long[owner].to_numpy(dtype=object))
-    columns = [[_clean(v) for v in long[k].to_numpy(dtype=object)] for k in keys]
+    columns = [json_values(long[k]) for k in keys]
     items: dict[int, list[dict[str, Any]]] = {}
     for i, row in enumerate(zip(*columns, strict=True)):
         if position[i] >= 0:

@@ -1,4 +1,5 @@
-"""Connecting to the health store: engine creation, error translation, fast JSON binding.
+"""Connecting to the health store: engine creation, error translation, fast JSON binding and
+JSON-ready values.
 
 SQLite (a file, ``sqlite:///vitals.db`` by default) and PostgreSQL (``postgresql+psycopg://...``)
 are both supported. Errors from the driver become a :class:`StoreError` whose message names the
@@ -8,10 +9,14 @@ database (password hidden) and says what went wrong, so the command line can pri
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -110,3 +115,33 @@ def _message(engine: Engine, doing: str, exc: DBAPIError) -> str:
     else:
         hint = "the database refused the operation"
     return f"cannot {doing} in {_where(engine)}: {hint} ({detail})"
+
+
+def json_values(column: pd.Series) -> list[Any]:
+    """A column's values as JSON-ready Python values (see :func:`_plain`), numbers in bulk.
+
+    NaN and missing become ``None``. ``to_json`` writes a float as its shortest exact text, so
+    it reads back as the same float.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        numbers = column.to_numpy()
+        values = numbers.astype(object)
+        values[~np.isfinite(numbers)] = None
+        return values.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return column.tolist()
+    return [_plain(value) for value in column.to_numpy(dtype=object)]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: numpy scalars to Python, NaN / NA / NaT to ``None``, dates to ISO text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, date | pd.Timestamp):
+        return value.isoformat()
+    return value

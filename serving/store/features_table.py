@@ -16,21 +16,19 @@ Both writers take a :class:`~vitals.serving.store.HealthStore` or an engine from
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from vitals.features.build import LABEL_COLUMNS
-from vitals.serving.store.db import RawJSON, store_errors
+from vitals.serving.store.db import RawJSON, json_values, store_errors
 from vitals.serving.store.schema import AccountFeatures, AccountHierarchy
 
 KEEP_DAYS = 400  # history kept per account: enough for "change over the last year"
@@ -244,39 +242,10 @@ def read_ancestors(session: Session, account_id: str) -> list[str]:
 def _json_rows(frame: pd.DataFrame) -> Iterator[str]:
     """Each row's feature columns as one compact JSON object (``json.loads`` reads it back)."""
     names = [name for name in frame.columns if name not in _NOT_FEATURES]
-    columns = [_json_values(col) for name, col in frame.items() if name not in _NOT_FEATURES]
+    columns = [json_values(col) for name, col in frame.items() if name not in _NOT_FEATURES]
     rows = zip(*columns, strict=True) if columns else repeat((), len(frame))
     for row in rows:
         yield to_json(dict(zip(names, row, strict=True))).decode()
-
-
-def _json_values(column: pd.Series) -> list[Any]:
-    """A column's values as JSON-ready Python values (see :func:`_plain`), numeric ones in bulk.
-
-    ``to_json`` writes a float as its shortest exact text, so it reads back as the same float.
-    """
-    dtype = column.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind == "f":
-        numbers = column.to_numpy()
-        values = numbers.astype(object)
-        values[~np.isfinite(numbers)] = None
-        return values.tolist()
-    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
-        return column.tolist()
-    return [_plain(value) for value in column.to_numpy(dtype=object)]
-
-
-def _plain(value: Any) -> Any:
-    """A JSON value: numpy scalars to Python, NaN / NA / NaT to ``None``, dates to ISO text."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, date | pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
