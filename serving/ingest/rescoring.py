@@ -102,11 +102,9 @@ class Rescorer:
         Returns:
             What was done, or ``None`` when nothing was new.
         """
-        work = self.reader.next(loaded)
-        if work is None:
-            return None
         try:
-            return self.apply(work)
+            work = self.reader.next(loaded)
+            return None if work is None else self.apply(work)
         except Exception:
             self.reader.restart()  # its batches are taken in: only scoring everyone covers them
             raise
@@ -168,6 +166,10 @@ class Rescorer:
     def _score_some(self, work: Work) -> Step:
         assert self._scores is not None and self._reasons is not None and self._run_id is not None
         loaded, as_of, touched, tree = work.loaded, work.as_of, list(work.touched), work.tree
+        if not touched:  # nothing to re-score: the batches are covered
+            with self.store.engine.begin() as conn:
+                record_progress(conn, CONSUMER, work.through)
+            return Step(as_of, 0, False, work.through)
         fresh = score_accounts(
             loaded.model, work.frame, loaded.version, self.top_k, self._scorecards(loaded)
         )
@@ -204,7 +206,9 @@ class Rescorer:
             parents,
             rollup_records,
             progress=(CONSUMER, work.through),
-            within=lambda conn: replace_some_features(conn, work.frame, as_of, loaded.version),
+            within=lambda conn: replace_some_features(
+                conn, work.frame, as_of, loaded.version, touched
+            ),
         )
         self._scores, self._reasons = merged, reasons
         return Step(as_of, len(touched), False, work.through, work.touched)

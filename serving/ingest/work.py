@@ -84,6 +84,8 @@ class WorkReader:
         touched = sorted({a for batch in new for a in batch.accounts})
         if full:
             frame = _features(self.dataset, loaded, as_of)
+        elif not touched:  # every row of the new batches was refused
+            frame = pd.DataFrame({"account_id": pd.Series([], dtype=object)})
         else:
             subset = _subset(self.dataset, touched, as_of, self._first_use)
             try:
@@ -104,8 +106,10 @@ class WorkReader:
         )
 
     def restart(self) -> None:
-        """Have the next work score everyone (after a step failed to store its scores)."""
+        """Have the next work score everyone, with the first uses found again over all events
+        (after a step failed: its batches may be in the data but in neither)."""
         self._key = None
+        self._first_use = None
 
     def _first_uses(self, new: list[Batch]) -> pa.Table | None:
         """The first event of each product feature in the data with the ``new`` batches (``None``

@@ -73,6 +73,9 @@ class RescoringWorker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._thread.is_alive():  # its data and live run are still in use: left as they are
+            logger.warning("re-scoring did not stop within %.0f s", timeout)
+            return
         self.rescorer.close()
 
     def turn(self) -> Step | None:

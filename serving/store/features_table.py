@@ -96,10 +96,18 @@ def write_latest_features(
 
 
 def replace_some_features(
-    conn: Connection, frame: pd.DataFrame, as_of: date, model_version: str
+    conn: Connection,
+    frame: pd.DataFrame,
+    as_of: date,
+    model_version: str,
+    accounts: Sequence[str] = (),
 ) -> int:
-    """Replace the given accounts' feature vectors of one date inside an open transaction (the
+    """Replace some accounts' feature vectors of one date inside an open transaction (the
     incremental path, which writes them with their scores); see :func:`write_latest_features`.
+
+    The vectors of ``frame``'s accounts and of ``accounts`` are deleted, ``frame``'s written: an
+    account in ``accounts`` without a row (no longer a customer) keeps no vector that date, as
+    after a batch run.
 
     Returns:
         The number of vectors written.
@@ -108,7 +116,7 @@ def replace_some_features(
         ValueError: no ``account_id`` column, or an account repeated.
     """
     ids, rows = _feature_rows(frame, as_of, model_version)
-    _replace(conn, ids, rows, as_of)
+    _replace(conn, sorted(set(ids) | set(accounts)), rows, as_of)
     return len(rows)
 
 

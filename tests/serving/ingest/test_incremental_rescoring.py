@@ -22,7 +22,7 @@ from vitals.serving.ingest.ingestor import Ingestor
 from vitals.serving.ingest.rescoring import Rescorer
 from vitals.serving.ingest.runtime import start_worker
 from vitals.serving.store import Alert, HealthStore, ParentHealth
-from vitals.serving.store.schema import SCORE_COLUMNS, HealthScore
+from vitals.serving.store.schema import SCORE_COLUMNS, AccountFeatures, HealthScore
 
 
 @pytest.fixture
@@ -183,6 +183,11 @@ def test_incremental_scores_equal_a_batch_run(
     step = rescorer.step(loaded)
     assert step is not None and step.accounts == 2
     ended = updates["subscriptions"][0]["account_id"]
+    refused = ingestor.ingest({"events": [{"account_id": "NOBODY", "timestamp": str(last_day),
+                                           "event_type": "login"}]}, key="refused")  # fmt: skip
+    assert refused.accepted == {"events": 0} and len(refused.rejected) == 1
+    step = rescorer.step(loaded)  # nothing to re-score, but the batch is covered
+    assert step is not None and step.accounts == 0 and rescorer.pending() == 0
     assert rescorer.step(loaded) is None
     rescorer.close()
     store.close()
@@ -195,6 +200,20 @@ def test_incremental_scores_equal_a_batch_run(
     assert ended not in set(live_scores["account_id"])  # its only line ended: no customer now
     pd.testing.assert_frame_equal(live_scores, batch_scores, check_exact=True)
     pd.testing.assert_frame_equal(live_rollups, batch_rollups, check_exact=True)
+    live_vectors = vectors(live_url, step.as_of)
+    assert ended not in live_vectors  # no customer: no vector, as after a batch run
+    assert live_vectors == vectors(batch_url, step.as_of)
+
+
+def vectors(url: str, as_of: Any) -> dict[str, dict[str, Any]]:
+    """The stored feature vectors of one date, by account."""
+    store = HealthStore.open(url)
+    try:
+        with store.session() as session:
+            found = session.scalars(select(AccountFeatures).where(AccountFeatures.as_of == as_of))
+            return {row.account_id: row.features for row in found}
+    finally:
+        store.close()
 
 
 def test_each_step_raises_the_alerts_of_the_accounts_it_scored(
