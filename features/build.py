@@ -222,6 +222,27 @@ def build_features(
     )
 
 
+def build_feature_set(
+    dataset: Dataset,
+    feature_set: FeatureSet,
+    as_of: Sequence[date],
+    *,
+    engine: str = "duckdb",
+    spark_master: str = "local[2]",
+) -> Snapshots:
+    """Snapshots of ``feature_set`` (a model's: its vocabulary, horizon and grace) at ``as_of``;
+    see :func:`build_features`."""
+    return build_features(
+        dataset,
+        as_of,
+        horizon_days=feature_set.horizon_days,
+        grace_days=feature_set.grace_days,
+        engine=engine,
+        spark_master=spark_master,
+        vocabulary=feature_set.vocabulary,
+    )
+
+
 def _engine(name: str, dataset: Dataset, present: set[str], master: str) -> Engine:
     if name == "spark":
         return SparkEngine(dataset.con, sorted(present), master)

@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 
 from vitals.config.settings import Settings, get_settings
-from vitals.features.build import Snapshots, build_features
+from vitals.features.build import Snapshots, build_feature_set
 from vitals.features.dates import parse_every
 from vitals.features.engines import ENGINES
 from vitals.features.loader import Dataset
@@ -236,14 +236,12 @@ class _Run:
             self.progress("scoring", done, len(dates))
 
     def _snapshots(self, dates: list[date]) -> Snapshots:
-        return build_features(
+        return build_feature_set(
             self.dataset,
+            self.features,
             dates,
-            horizon_days=self.features.horizon_days,
-            grace_days=self.features.grace_days,
             engine=self.options.engine,
             spark_master=self.options.spark_master,
-            vocabulary=self.features.vocabulary,
         )
 
 

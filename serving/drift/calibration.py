@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from vitals.features.build import Snapshots, build_features, data_end_day
+from vitals.features.build import Snapshots, build_feature_set, data_end_day
 from vitals.features.dates import from_day
 from vitals.features.loader import Dataset
 from vitals.models.drift import CalibrationGap, calibration_gap
@@ -189,13 +189,7 @@ def _predicted(store: HealthStore, version: str, dates: list[date]) -> pd.DataFr
 def _observed(source: Dataset | Snapshots, dates: list[date], model: HealthModel) -> pd.DataFrame:
     """``account_id, as_of`` and the churn label of every customer at ``dates``."""
     if not isinstance(source, Snapshots):
-        source = build_features(
-            source,
-            dates,
-            horizon_days=model.feature_set_.horizon_days,
-            grace_days=model.feature_set_.grace_days,
-            vocabulary=model.feature_set_.vocabulary,
-        )
+        source = build_feature_set(source, model.feature_set_, dates)
     frame = source.table.select([*KEYS, LABEL]).to_pandas()
     frame = frame.assign(account_id=frame["account_id"].astype(object))
     frame = frame.assign(as_of=pd.to_datetime(frame["as_of"]))

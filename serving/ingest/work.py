@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 
-from vitals.features.build import build_features
+from vitals.features.build import build_feature_set
 from vitals.features.casting import quote
 from vitals.features.dates import to_day
 from vitals.features.event_queries import events_since
@@ -138,15 +138,7 @@ class WorkReader:
 
 
 def _features(dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:
-    features = loaded.model.feature_set_
-    snapshots = build_features(
-        dataset,
-        [as_of],
-        horizon_days=features.horizon_days,
-        grace_days=features.grace_days,
-        vocabulary=features.vocabulary,
-    )
-    return snapshots.to_pandas()
+    return build_feature_set(dataset, loaded.model.feature_set_, [as_of]).to_pandas()
 
 
 # The first event of each product feature, whoever sent it: how many product features exist at
