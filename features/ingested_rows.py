@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from vitals.config.settings import get_settings
 from vitals.features.casting import literal, quote
@@ -31,6 +31,20 @@ REPLACED_BY: dict[str, tuple[str, ...]] = {
     "tickets": ("ticket_id",),
     "subscriptions": ("account_id", "product", "start_date"),
 }
+
+
+class Appended(NamedTuple):
+    """What :func:`append_batches` did.
+
+    Attributes:
+        rows: rows added (replacing rows count as added).
+        replaced_accounts: the accounts of the rows that were replaced. A replacing row may name
+            another account (a ticket filed on the wrong account and corrected), which then
+            lost a row without being in the batch.
+    """
+
+    rows: int
+    replaced_accounts: frozenset[str]
 
 
 def ingested_store(root: Path) -> IngestedStore | None:
@@ -58,9 +72,9 @@ def append_batches(
     appended to (all when ``None``).
 
     Returns:
-        The rows added (replacing rows count as added).
+        The rows added and the accounts of the rows replaced.
     """
-    added = 0
+    added, replaced = 0, set()
     for name in TABLES if tables is None else [t for t in TABLES if t in tables]:
         files = [store.root / b.segments[name] for b in batches if name in b.segments]
         if not files:
@@ -69,13 +83,13 @@ def append_batches(
             _create(dataset, name, files[0], lenient)
         if name in REPLACED_BY:
             for file in files:  # one at a time: a later batch replaces an earlier one's row
-                _delete_replaced(dataset, name, file)
+                replaced |= _delete_replaced(dataset, name, file)
                 added += _insert(dataset, name, [file], lenient)
         else:
             added += _insert(dataset, name, files, lenient)
     if batches:
         dataset.ingested_through = batches[-1].sequence
-    return added
+    return Appended(added, frozenset(replaced))
 
 
 def scan_segments(files: list[Path]) -> str:
@@ -92,14 +106,17 @@ def _create(dataset: Dataset, name: str, first: Path, lenient: bool) -> None:
     dataset.added_columns[name] = []
 
 
-def _delete_replaced(dataset: Dataset, name: str, file: Path) -> None:
+def _delete_replaced(dataset: Dataset, name: str, file: Path) -> set[str]:
+    """Delete the rows that the segment's rows replace; the accounts they belonged to."""
     same = " AND ".join(
         f"n.{quote(k)} IS NOT DISTINCT FROM t.{quote(k)}" for k in REPLACED_BY[name]
     )
-    dataset.con.execute(
+    deleted = dataset.con.execute(
         f"DELETE FROM {quote(name)} t "
-        f"WHERE EXISTS (SELECT 1 FROM {scan_segments([file])} n WHERE {same})"
-    )
+        f"WHERE EXISTS (SELECT 1 FROM {scan_segments([file])} n WHERE {same}) "
+        "RETURNING t.account_id"
+    ).fetchall()
+    return {account for (account,) in deleted}
 
 
 def _insert(dataset: Dataset, name: str, files: list[Path], lenient: bool) -> int:

@@ -38,7 +38,8 @@ class Work:
         full: whether ``frame`` holds every current customer (else the touched ones).
         frame: snapshot rows to score.
         tree: ``account_id, parent_id`` of every account.
-        touched: the accounts the new batches touched (empty for a full step).
+        touched: the accounts the new batches touched, and those of the rows they replaced
+            (empty for a full step).
         new_accounts: whether the new batches added accounts.
         through: the last ingested batch the data includes.
     """
@@ -75,13 +76,14 @@ class WorkReader:
             The work, or ``None`` when nothing is new.
         """
         new = list(self.ingested.batches(after=self.dataset.ingested_through))
-        append_batches(self.dataset, self.ingested, new)
+        appended = append_batches(self.dataset, self.ingested, new)
         known, self._first_use = self._first_use, self._first_uses(new)
         as_of = plan.score_date(self.dataset, None)
         full = self._key != (as_of, loaded.version) or _new_features(known, self._first_use)
         if not full and not new:
             return None
-        touched = sorted({a for batch in new for a in batch.accounts})
+        # a replacing row may have moved a ticket off an account that is not in its batch
+        touched = sorted({a for batch in new for a in batch.accounts} | appended.replaced_accounts)
         if full:
             frame = _features(self.dataset, loaded, as_of)
         elif not touched:  # every row of the new batches was refused

@@ -81,7 +81,7 @@ def test_ingested_rows_are_kept_or_refused_and_keep_the_data_valid(
             assert report.ok, json.dumps(report.to_dict(), default=str)[:3000]
             dataset = load_dataset(root)
             assert dataset.ingested_through == 1
-            assert append_batches(dataset, ingestor.store, []) == 0
+            assert append_batches(dataset, ingestor.store, []).rows == 0
             some = load_dataset(root, tables=PARTIAL)  # e.g. the console's recent activity
             assert set(some.files) == {t for t in PARTIAL if dataset.has(t)}
             for table in some.files:

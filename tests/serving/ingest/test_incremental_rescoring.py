@@ -96,24 +96,34 @@ def random_batch(
 
 
 def changes(ingestor: Ingestor, last_day: Any) -> dict[str, list[dict[str, Any]]]:
-    """An open ticket closed, and the only line of a one-line account ended (it churns)."""
+    """An open ticket closed, the only line of a one-line account ended (it churns), and an open
+    ticket of a third account moved to a fourth (it had been filed on the wrong account)."""
     con = ingestor.dataset.con
-    ticket = con.execute(
-        "SELECT account_id, ticket_id, opened_at, priority FROM tickets "
-        "WHERE closed_at IS NULL ORDER BY ticket_id LIMIT 1"
-    ).fetchall()[0]
     line = con.execute(
         "SELECT account_id, product, start_date, mrr FROM subscriptions WHERE account_id IN "
         "(SELECT account_id FROM subscriptions GROUP BY 1 HAVING count(*) = 1) "
         "AND end_date IS NULL ORDER BY account_id LIMIT 1"
     ).fetchall()[0]
-    assert ticket is not None and line is not None
+    ticket, moved = con.execute(
+        "SELECT account_id, ticket_id, opened_at, priority FROM tickets WHERE closed_at IS NULL "
+        "AND account_id <> ? "
+        "QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY ticket_id) = 1 "
+        "ORDER BY ticket_id LIMIT 2",
+        [line[0]],
+    ).fetchall()
+    customer = con.execute(
+        "SELECT min(account_id) FROM subscriptions WHERE end_date IS NULL "
+        "AND account_id NOT IN (?, ?, ?)",
+        [line[0], ticket[0], moved[0]],
+    ).fetchall()[0][0]
     closed = pd.Timestamp(last_day).isoformat()
     ended = (pd.Timestamp(last_day) - timedelta(days=45)).date().isoformat()
     return {
         "tickets": [
             {"account_id": ticket[0], "ticket_id": ticket[1], "opened_at": ticket[2].isoformat(),
-             "priority": ticket[3], "closed_at": closed, "csat": 2}
+             "priority": ticket[3], "closed_at": closed, "csat": 2},
+            {"account_id": customer, "ticket_id": moved[1], "opened_at": moved[2].isoformat(),
+             "priority": moved[3]},
         ],
         "subscriptions": [
             {"account_id": line[0], "product": line[1], "start_date": line[2].isoformat(),
@@ -179,9 +189,10 @@ def test_incremental_scores_equal_a_batch_run(
     assert rejected == 1  # the subscription of an unknown account
     updates = changes(ingestor, last_day)
     result = ingestor.ingest(updates, key="updates")
-    assert result.accepted == {"subscriptions": 1, "tickets": 1}, result.rejected
+    assert result.accepted == {"subscriptions": 1, "tickets": 2}, result.rejected
     step = rescorer.step(loaded)
-    assert step is not None and step.accounts == 2
+    # the moved ticket's old account lost a ticket without being in the batch: re-scored too
+    assert step is not None and step.accounts == 4
     ended = updates["subscriptions"][0]["account_id"]
     refused = ingestor.ingest({"events": [{"account_id": "NOBODY", "timestamp": str(last_day),
                                            "event_type": "login"}]}, key="refused")  # fmt: skip
