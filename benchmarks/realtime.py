@@ -90,19 +90,29 @@ def throughput(load: Load, poller: Poller, clients: int, size: int, seconds: flo
 def freshness(load: Load, poller: Poller, rate: float, size: int, seconds: float) -> tuple:
     """Acknowledgement to ``rescored >= batch`` for every batch of a steady load."""
     cpu, started = load.server.cpu_seconds(), time.perf_counter()
+    worker_cpu = load.server.worker_cpu_seconds()
     sent = load.open_loop("freshness", rate, size, seconds, retry_for=60)
     elapsed = time.perf_counter() - started
+    worker_cores = (load.server.worker_cpu_seconds() - worker_cpu) / elapsed
     acked = [s for s in sent if s.ack]
     poller.wait_for(sent)
-    lags = [max(0.0, t - s.ack) for s in acked if (t := poller.rescored_at(s.seq)) is not None]
+    lagged = [(s.ack, t - s.ack) for s in acked if (t := poller.rescored_at(s.seq)) is not None]
+    lags = [max(0.0, lag) for _, lag in lagged]
+    # p95 per 10 s of load: flat when re-scoring keeps up, rising when it falls behind
+    slices: dict[int, list[float]] = {}
+    for ack, lag in lagged:
+        slices.setdefault(int((ack - started) // 10), []).append(max(0.0, lag))
+    by_10s = [round(percentiles(slices[k])["p95"], 2) for k in sorted(slices)]
     return {
         "rate": rate, "batch_size": size, "seconds": seconds, "batches": len(sent),
         "acknowledged": len(acked), "not_rescored": len(acked) - len(lags),
         "acknowledged_rows_per_s": accepted(sent)[1] / elapsed, "failures": tally(sent),
         "ack_after_made_ms": percentiles([s.ack - s.made for s in acked], 1e3),
         "server_cores": (load.server.cpu_seconds() - cpu) / (time.perf_counter() - started),
+        "worker_cores": worker_cores,
         "rescoring_steps_seen": sum(1 for t in poller.times if t >= started),
         "status_poll_ms": percentiles(poller.latencies, 1e3), "freshness_s": percentiles(lags),
+        "freshness_p95_by_10s": by_10s,
     }, sent  # fmt: skip
 
 
@@ -196,12 +206,14 @@ def render(console: Console, r: dict, checks: dict[str, bool]) -> None:
         f"freshness at {f['rate']:,.0f} ev/s: p50 / p95", f"{fs['p50']} / {fs['p95']}",
         f"p99 {fs['p99']}, max {fs['max']}; {f['acknowledged']:,} of {f['batches']:,} batches of "
         f"{f['batch_size']} over {f['seconds']:.0f} s; {f['rescoring_steps_seen']} re-scoring "
-        f"steps seen; not re-scored: {f['not_rescored']}; status poll {ms(f['status_poll_ms'])}",
+        f"steps seen; not re-scored: {f['not_rescored']}; status poll {ms(f['status_poll_ms'])}; "
+        f"p95 per 10 s of load: {', '.join(f'{v:.1f}' for v in f['freshness_p95_by_10s'])} s",
     )  # fmt: skip
     table.add_row(
         "  acknowledged at that load", f"{f['acknowledged_rows_per_s']:,.0f} ev/s",
         f"a batch answered after it was made: {ms(f['ack_after_made_ms'])}; server process "
-        f"{f['server_cores']:.2f} cores; failures: {f['failures'] or 'none'}",
+        f"{f['server_cores']:.2f} cores, its re-scoring worker {f['worker_cores']:.2f}; "
+        f"failures: {f['failures'] or 'none'}",
     )  # fmt: skip
     table.add_row(
         "zero lost: rows acknowledged / stored",

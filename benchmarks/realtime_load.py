@@ -135,8 +135,13 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server process has used (Linux ``/proc``)."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(self.process.pid)
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time the server's child processes (its re-scoring worker) have used so far."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return sum(_cpu_seconds(int(child)) for child in children)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind."""
@@ -278,6 +283,15 @@ class Poller(threading.Thread):
         while self.rescored_at(last) is None and time.perf_counter() - started < timeout:
             time.sleep(POLL_S)
         return time.perf_counter() - started
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a running process (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float], scale: float = 1.0) -> dict[str, float | None]:
