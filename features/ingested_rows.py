@@ -63,7 +63,7 @@ def append_batches(
     batches: Sequence[Batch],
     lenient: bool = False,
     tables: Collection[str] | None = None,
-) -> int:
+) -> Appended:
     """Add the rows of committed ``batches`` (in order) to the dataset's tables.
 
     A table the directory lacks is created from its segments. With ``lenient`` (a validation
@@ -71,11 +71,37 @@ def append_batches(
     ``dataset.ingested_through`` becomes the last batch's sequence. ``tables`` limits the tables
     appended to (all when ``None``).
 
+    All batches are added, or none (a failure rolls the tables back and re-raises).
+
     Returns:
         The rows added and the accounts of the rows replaced.
     """
+    chosen = [t for t in TABLES if tables is None or t in tables]
+    files, added_columns = dict(dataset.files), dict(dataset.added_columns)
+    # all or nothing: a failure half-way (an unreadable segment) must not leave some batches'
+    # rows in the tables, or taking in the same batches again would add them twice
+    dataset.con.execute("BEGIN TRANSACTION")
+    try:
+        appended = _append(dataset, store, batches, lenient, chosen)
+        dataset.con.execute("COMMIT")
+    except BaseException:
+        dataset.con.execute("ROLLBACK")
+        dataset.files, dataset.added_columns = files, added_columns
+        raise
+    if batches:
+        dataset.ingested_through = batches[-1].sequence
+    return appended
+
+
+def _append(
+    dataset: Dataset,
+    store: IngestedStore,
+    batches: Sequence[Batch],
+    lenient: bool,
+    tables: list[str],
+) -> Appended:
     added, replaced = 0, set()
-    for name in TABLES if tables is None else [t for t in TABLES if t in tables]:
+    for name in tables:
         files = [store.root / b.segments[name] for b in batches if name in b.segments]
         if not files:
             continue
@@ -87,8 +113,6 @@ def append_batches(
                 added += _insert(dataset, name, [file], lenient)
         else:
             added += _insert(dataset, name, files, lenient)
-    if batches:
-        dataset.ingested_through = batches[-1].sequence
     return Appended(added, frozenset(replaced))
 
 
