@@ -90,10 +90,11 @@ def throughput(load: Load, poller: Poller, clients: int, size: int, seconds: flo
 def freshness(load: Load, poller: Poller, rate: float, size: int, seconds: float) -> tuple:
     """Acknowledgement to ``rescored >= batch`` for every batch of a steady load."""
     cpu, started = load.server.cpu_seconds(), time.perf_counter()
-    worker_cpu = load.server.worker_cpu_seconds()
+    worker_cpu, own_cpu = load.server.worker_cpu_seconds(), time.process_time()
     sent = load.open_loop("freshness", rate, size, seconds, retry_for=60)
     elapsed = time.perf_counter() - started
     worker_cores = (load.server.worker_cpu_seconds() - worker_cpu) / elapsed
+    client_cores = (time.process_time() - own_cpu) / elapsed
     acked = [s for s in sent if s.ack]
     poller.wait_for(sent)
     lagged = [(s.ack, t - s.ack) for s in acked if (t := poller.rescored_at(s.seq)) is not None]
@@ -110,6 +111,7 @@ def freshness(load: Load, poller: Poller, rate: float, size: int, seconds: float
         "ack_after_made_ms": percentiles([s.ack - s.made for s in acked], 1e3),
         "server_cores": (load.server.cpu_seconds() - cpu) / (time.perf_counter() - started),
         "worker_cores": worker_cores,
+        "client_cores": client_cores,
         "rescoring_steps_seen": sum(1 for t in poller.times if t >= started),
         "status_poll_ms": percentiles(poller.latencies, 1e3), "freshness_s": percentiles(lags),
         "freshness_p95_by_10s": by_10s,
@@ -212,8 +214,8 @@ def render(console: Console, r: dict, checks: dict[str, bool]) -> None:
     table.add_row(
         "  acknowledged at that load", f"{f['acknowledged_rows_per_s']:,.0f} ev/s",
         f"a batch answered after it was made: {ms(f['ack_after_made_ms'])}; server process "
-        f"{f['server_cores']:.2f} cores, its re-scoring worker {f['worker_cores']:.2f}; "
-        f"failures: {f['failures'] or 'none'}",
+        f"{f['server_cores']:.2f} cores, its re-scoring worker {f['worker_cores']:.2f}, this "
+        f"load generator {f['client_cores']:.2f}; failures: {f['failures'] or 'none'}",
     )  # fmt: skip
     table.add_row(
         "zero lost: rows acknowledged / stored",
