@@ -1,12 +1,6 @@
-"""The health API: app factory, server, and API keys (see :mod:`vitals.serving.api.app`)."""
+"""The health API: the app factory (:mod:`vitals.serving.api.app`), the server and API keys
+(:mod:`vitals.serving.api.server`).
 
-from vitals.serving.api.app import create_app
-from vitals.serving.api.server import (
-    example_requests,
-    issue_key,
-    keys_in_store,
-    serve,
-    withdraw_key,
-)
-
-__all__ = ["create_app", "example_requests", "issue_key", "keys_in_store", "serve", "withdraw_key"]
+Nothing is imported here, so that the console (which the app mounts) can import the API's
+dependencies without importing the app first.
+"""

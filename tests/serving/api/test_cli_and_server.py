@@ -129,7 +129,7 @@ def test_example_requests_work_against_the_app(
 ) -> None:
     import shlex
 
-    from vitals.serving.api import example_requests
+    from vitals.serving.api.server import example_requests
 
     lines = example_requests("http://testserver", keys["admin"], "A000001")
     assert lines[0] == "curl http://testserver/healthz"
