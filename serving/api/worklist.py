@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from vitals.serving.api.schemas import SortKey
 from vitals.serving.store import HealthRepository, HealthScore
+from vitals.serving.store.features_table import read_subtree
 
 Order = Literal["asc", "desc"]
 _MISSING_AS_ZERO = ("risk_30d", "risk_90d", "risk_180d", "risk_365d", "renewal_revenue_at_risk")
@@ -58,6 +59,7 @@ class WorklistQuery:
     limit: int
     as_of: date | None
     cursor: str | None
+    under: str | None = None  # keep every account below this one, at any depth
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def worklist_page(session: Session, q: WorklistQuery) -> Page:
         query = query.outerjoin(
             then, (then.account_id == HealthScore.account_id) & (then.as_of == reference)
         )
-    query = _filtered(query, q, change, wants_change)
+    query = _filtered(session, query, q, change, wants_change)
     key = _sort_key(q.sort, change)
     if position:
         after = key > position["key"] if order == "asc" else key < position["key"]
@@ -116,13 +118,18 @@ def worklist_page(session: Session, q: WorklistQuery) -> Page:
     return Page(as_of, reference, rows, cursor)
 
 
-def _filtered(query: Any, q: WorklistQuery, change: Any, wants_change: bool) -> Any:
+def _filtered(
+    session: Session, query: Any, q: WorklistQuery, change: Any, wants_change: bool
+) -> Any:
     if q.bands:
         query = query.where(HealthScore.band.in_(q.bands))
     if q.profiles:
         query = query.where(HealthScore.profile.in_(q.profiles))
     if q.parent_id is not None:
         query = query.where(HealthScore.parent_id == q.parent_id)
+    if q.under is not None:
+        below = [account for account, _ in read_subtree(session, q.under)[1:]]
+        query = query.where(HealthScore.account_id.in_(below))
     if q.min_revenue_at_risk is not None:
         query = query.where(_risk() >= q.min_revenue_at_risk)
     if wants_change:

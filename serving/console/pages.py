@@ -131,7 +131,7 @@ def worklist(
     user: ConsoleUser,
     store: StoreDep,
     served: ModelDep,
-    sort: Sort = "health_score",
+    sort: Sort = "churn_probability",
     band: Bands = None,
     profile: Text = None,
     parent: Text = None,
@@ -150,6 +150,7 @@ def worklist(
         page=page,
         sorts=SORTS,
         bands=BANDS,
+        horizon=served.model.feature_set_.horizon_days,
         profiles=sorted(served.model.profiles_),
         next_url=_next_url(request, page.next_cursor),
     )

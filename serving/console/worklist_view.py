@@ -15,9 +15,11 @@ from vitals.serving.people.overrides import active_overrides
 from vitals.serving.store import BandOverride, HealthRepository
 
 SORTS = {
-    "health_score": "Least healthy",
+    "churn_probability": "Highest churn risk",
     "revenue_at_risk": "Revenue at risk",
+    "renewal_revenue_at_risk": "Revenue at risk by the renewal",
     "score_change": "Biggest fall (30 days)",
+    "health_score": "Least healthy",
 }
 BANDS: tuple[str, ...] = get_args(Band)
 CHANGE_DAYS = 30
@@ -28,10 +30,10 @@ SPARK_DAYS = 180
 class WorklistFilters:
     """What the worklist form asks for (every field optional but the sort)."""
 
-    sort: str = "health_score"
+    sort: str = "churn_probability"
     bands: tuple[str, ...] = ()
     profile: str | None = None
-    parent: str | None = None
+    parent: str | None = None  # every account below it, at any depth
     fell_by: float | None = None  # points lost over CHANGE_DAYS days
 
     def query(self, limit: int, cursor: str | None) -> WorklistQuery:
@@ -39,7 +41,8 @@ class WorklistFilters:
         return WorklistQuery(
             bands=list(self.bands),
             profiles=[self.profile] if self.profile else [],
-            parent_id=self.parent or None,
+            parent_id=None,
+            under=self.parent or None,
             min_revenue_at_risk=None,
             change_days=CHANGE_DAYS,  # every row shows its change; only these filters need one
             min_change=None,
@@ -61,6 +64,7 @@ class WorklistRow:
     profile: str
     health_score: float
     band: str
+    churn_probability: float
     revenue_at_risk: float | None
     score_change: float | None
     scorecard_score: float | None
@@ -100,6 +104,7 @@ def worklist_rows(
             profile=row.profile,
             health_score=row.health_score,
             band=row.band,
+            churn_probability=row.churn_probability,
             revenue_at_risk=row.revenue_at_risk,
             score_change=change,
             scorecard_score=getattr(row, "scorecard_score", None),

@@ -55,6 +55,10 @@ def list_accounts(
     parent: Annotated[
         str | None, Query(max_length=128, description="keep the direct children of this account")
     ] = None,
+    under: Annotated[
+        str | None,
+        Query(max_length=128, description="keep every account below this one, at any depth"),
+    ] = None,
     min_revenue_at_risk: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     change_days: Annotated[
         int | None, Query(ge=1, le=3650, description="measure score changes over N days")
@@ -103,6 +107,7 @@ def list_accounts(
         limit,
         as_of,
         cursor,
+        under,
     )
     try:
         with store.session() as session:

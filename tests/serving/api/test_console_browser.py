@@ -164,7 +164,7 @@ def test_the_hierarchy_weighting_toggle(page: Page, server: str, keys: dict[str,
     assert rolled_up(page) == api_rolled_up(page, server, keys["read"], parent, "count")
     toggle = page.get_by_role("button", name="Weighted by contract value")
     toggle.focus()
-    toggle.press("Enter")  # by keyboard; htmx swaps the tree in place
+    toggle.press(" ")  # by keyboard (Space, as for any button); htmx swaps the tree in place
     expect(tree).to_have_attribute("data-weighting", "contract_value")
     expect(page).to_have_url(re.compile(r"weighting=contract_value"))
     expect(page.get_by_role("button", name="Weighted by contract value")).to_have_attribute(

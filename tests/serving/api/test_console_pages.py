@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import matplotlib.pyplot as plt
 import mlflow
 import pytest
+import sqlalchemy as sa
 from apikit import auth
 from fastapi.testclient import TestClient
 
@@ -147,13 +151,12 @@ def test_the_worklist_pages_through_the_same_accounts_as_the_api(
     browser: TestClient, keys: dict[str, str]
 ) -> None:
     signed_in(browser, keys["read"])
-    listed = worklist_ids(browser)
-    assert listed == api_ids(browser, keys["read"])
+    listed = worklist_ids(browser)  # highest churn risk first
+    assert listed == api_ids(browser, keys["read"], sort="churn_probability")
     assert len(listed) > 50  # more than one page of the default size
-    by_risk = worklist_ids(browser, sort="revenue_at_risk", band=["poor", "average"])
-    assert by_risk == api_ids(
-        browser, keys["read"], sort="revenue_at_risk", band=["poor", "average"]
-    )
+    for sort in ("revenue_at_risk", "renewal_revenue_at_risk"):
+        chosen = worklist_ids(browser, sort=sort, band=["poor", "average"])
+        assert chosen == api_ids(browser, keys["read"], sort=sort, band=["poor", "average"])
     fell = worklist_ids(browser, fell=2, sort="score_change")
     assert fell == api_ids(
         browser, keys["read"], change_days=30, max_change=-2, sort="score_change"
@@ -161,11 +164,45 @@ def test_the_worklist_pages_through_the_same_accounts_as_the_api(
     assert fell  # the sample data has accounts that fell
 
 
+def test_the_worklist_filters_by_profile_and_by_everything_under_a_parent(
+    browser: TestClient, keys: dict[str, str]
+) -> None:
+    signed_in(browser, keys["read"])
+    everyone = browser.get("/v1/accounts", headers=auth(keys["read"]), params={"limit": 500})
+    profile = everyone.json()["items"][0]["profile"]
+    in_profile = worklist_ids(browser, profile=profile)
+    assert in_profile and in_profile == api_ids(
+        browser, keys["read"], sort="churn_probability", profile=profile
+    )
+    assert len(in_profile) < len(worklist_ids(browser))
+    # the parent whose tree is deepest: its grandchildren must be listed too
+    index = browser.get("/console/hierarchy").text
+    roots = re.findall(r'<a href="/console/hierarchy/([^"]+)">', index)
+    trees = {
+        root: browser.get(f"/v1/accounts/{root}/hierarchy", headers=auth(keys["read"])).json()[
+            "nodes"
+        ]
+        for root in roots
+    }
+    root, nodes = max(trees.items(), key=lambda t: max(n["depth"] for n in t[1]))
+    assert max(n["depth"] for n in nodes) >= 2
+    below = {n["account_id"] for n in nodes if n["depth"] >= 1 and n["scored"]}
+    under = worklist_ids(browser, parent=root)
+    assert set(under) == below and len(under) == len(below)
+    assert under == api_ids(browser, keys["read"], sort="churn_probability", under=root)
+    children = set(api_ids(browser, keys["read"], parent=root))
+    assert children < set(under)  # the API's parent filter keeps direct children only
+
+
 def test_worklist_rows_show_health_band_sparkline_revenue_and_top_reason(
     browser: TestClient, keys: dict[str, str]
 ) -> None:
     signed_in(browser, keys["read"])
-    first = browser.get("/v1/accounts", headers=auth(keys["read"]), params={"limit": 1}).json()
+    first = browser.get(
+        "/v1/accounts",
+        headers=auth(keys["read"]),
+        params={"limit": 1, "sort": "churn_probability"},
+    ).json()
     item = first["items"][0]
     page = browser.get("/console").text
     row = page[page.index(f'/console/accounts/{item["account_id"]}"') :].split("</tr>")[0]
@@ -173,6 +210,7 @@ def test_worklist_rows_show_health_band_sparkline_revenue_and_top_reason(
     assert f">{item['health_score']:.0f}<" in row
     assert '<svg class="spark"' in row and "scores)" in row
     assert f"{item['revenue_at_risk']:,.0f}" in row
+    assert f'<td class="num risk">{100 * item["churn_probability"]:.0f}%</td>' in row
     lowering = [r for r in item["reasons"] if r["health_points"] < 0]
     worst = min(lowering, key=lambda r: r["health_points"])
     assert worst["sentence"] in row.replace("&#39;", "'")
@@ -206,6 +244,9 @@ def test_the_account_page_shows_the_reasons_of_the_score_and_of_its_change(
         assert step["action"] in page
     chart = json.loads(re.search(r"data-chart='([^']+)'", page).group(1).replace("&#34;", '"'))
     assert chart["series"]["health"] == [round(h["health_score"], 2) for h in detail["history"]]
+    # the band thresholds of the account's profile, as flat lines over the history
+    assert len(set(chart["series"]["good from"])) == len(set(chart["series"]["poor below"])) == 1
+    assert chart["series"]["good from"][0] > chart["series"]["poor below"][0]
     assert "Recent tickets and survey answers" in page
     missing = browser.get("/console/accounts/NO-SUCH-ACCOUNT")
     assert missing.status_code == 404 and "No scores for account NO-SUCH-ACCOUNT" in missing.text
@@ -255,7 +296,9 @@ def test_the_model_page_shows_the_runs_report_and_plots(
     figure.savefig(tmp_path / "roc.png")
     plt.close(figure)
     png = (tmp_path / "roc.png").read_bytes()
-    with mlflow.start_run() as run:
+    # artifacts beside the test's store (MLflow's default would be ./mlruns of the checkout)
+    experiment = mlflow.create_experiment("console", artifact_location=(tmp_path / "runs").as_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
         mlflow.log_dict(report, "report.json")
         mlflow.log_artifact(str(tmp_path / "roc.png"), "plots")
     tracked = HealthModel.load(model_dir)
@@ -273,3 +316,55 @@ def test_the_model_page_shows_the_runs_report_and_plots(
         assert plot.status_code == 200 and plot.content == png
         assert client.get("/console/model/plots/lift.png").status_code == 404
     store.close()
+
+
+def test_the_account_page_shows_the_curve_the_renewal_and_the_place_in_the_hierarchy(
+    store_url: str, model: HealthModel, model_dir: Path, keys: dict[str, str], tmp_path: Path
+) -> None:
+    # the fixture's model has no risk curve: give one child account's latest score a curve, in
+    # a copy of the store, as a model with the survival pieces stores it
+    with (
+        closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as source,
+        closing(sqlite3.connect(tmp_path / "vitals.db")) as copy,
+    ):
+        source.backup(copy)  # what the write-ahead log holds too
+    url = f"sqlite:///{tmp_path}/vitals.db"
+    store = HealthStore.open(url)
+    risks = {"risk_30d": 0.04, "risk_90d": 0.11, "risk_180d": 0.2, "risk_365d": 0.33}
+    with store.engine.begin() as conn:
+        account, as_of, days = conn.execute(
+            sa.text(
+                "SELECT account_id, as_of, days_to_renewal FROM health_scores "
+                "WHERE parent_id IS NOT NULL AND days_to_renewal BETWEEN 1 AND 365 "
+                "AND as_of = (SELECT max(as_of) FROM health_scores) ORDER BY account_id LIMIT 1"
+            )
+        ).one()
+        conn.execute(
+            sa.text(
+                "UPDATE health_scores SET risk_30d = :risk_30d, risk_90d = :risk_90d, "
+                "risk_180d = :risk_180d, risk_365d = :risk_365d "
+                "WHERE account_id = :account AND as_of = :as_of"
+            ),
+            {**risks, "account": account, "as_of": as_of},
+        )
+    settings = Settings(database_url=url, serving={"model": str(model_dir)})
+    app = create_app(settings, model=LoadedModel(model, str(model_dir), "test-1"), store=store)
+    with TestClient(app) as client:
+        signed_in(client, keys["read"])
+        scored = client.get(f"/v1/accounts/{account}", headers=auth(keys["read"])).json()
+        page = client.get(f"/console/accounts/{account}").text
+    store.close()
+    curve = re.search(r'id="survival-h".*?data-chart=\'([^\']+)\'', page, re.S)
+    assert curve is not None, "no survival chart on the account page"
+    chart = json.loads(curve.group(1).replace("&#34;", '"'))
+    assert chart["series"]["x"] == [0, 30, 90, 180, 365]
+    assert chart["series"]["still a customer"] == [1.0] + [round(1 - r, 4) for r in risks.values()]
+    assert chart["marker"]["x"] == days
+    renewal = date.fromisoformat(str(as_of)[:10]) + timedelta(days=round(days))
+    assert f"Next renewal: <strong>{renewal.isoformat()}</strong>" in page
+    parent = scored["account"]["parent_id"]
+    place = page[page.index('id="place-h"') :]
+    assert f'Part of <a href="/console/accounts/{parent}">{parent}</a>' in place
+    start = page.index('class="crumbs"')
+    crumbs = page[start : page.index("</nav>", start)]
+    assert f'href="/console/accounts/{parent}"' in crumbs
