@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -25,6 +26,9 @@ from vitals.features.table_load import (
     TableLoad,
     Unreadable,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,12 @@ class Dataset:
         if not self.has("events"):
             return None
         return self.con.execute(bulk_start_sql("events", "timestamp")).fetchall()[0][0]
+
+    def account_tree(self) -> pd.DataFrame:
+        """The account hierarchy: ``account_id, parent_id`` of every account (``parent_id``
+        missing for a top-level account), as ``HealthModel.roll_up`` and ``parent_change`` read
+        it."""
+        return self.con.execute("SELECT account_id, parent_id FROM accounts").df()
 
 
 def bulk_start_sql(table: str, column: str) -> str:

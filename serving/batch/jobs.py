@@ -168,7 +168,7 @@ class _Run:
 
     def execute(self, kind: str, dates: list[date]) -> RunSummary:
         assert self.store is not None
-        tree = self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+        tree = self.dataset.account_tree()
         try:
             run_id = publish_scored(
                 self.store, self.loaded, kind, self.options.engine, dates,

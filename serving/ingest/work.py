@@ -94,7 +94,7 @@ class WorkReader:
                 frame = _features(subset, loaded, as_of)
             finally:
                 subset.con.close()
-        tree = self.dataset.con.execute("SELECT account_id, parent_id FROM accounts").df()
+        tree = self.dataset.account_tree()
         self._key = (as_of, loaded.version)
         return Work(
             loaded,

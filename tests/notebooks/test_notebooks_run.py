@@ -8,21 +8,30 @@ that no startup script or configuration of the user's profile runs and nothing i
 MLflow there, and removes it when the kernel stops: the working directory stays empty and the
 folder is gone afterwards. Cells are found by their tags (``metadata.tags``) and their outputs
 checked for what the notebook is there to show.
+
+The notebooks use only the public Python API: every import of Vitals in a code cell is
+``from vitals import <name>`` with ``<name>`` in ``vitals.__all__`` (checked on the cells'
+source, without running them).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import default
+
+import vitals
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 CELL_TIMEOUT = 120  # seconds, per cell
@@ -193,3 +202,83 @@ def test_committed_without_outputs(path: Path) -> None:
         assert cell.outputs == [], f"cell {index} of {path.name} has outputs"
         assert cell.execution_count is None, f"cell {index} of {path.name} has an execution count"
         assert "execution" not in cell.metadata, f"cell {index} of {path.name} has run timings"
+
+
+def off_the_api(source: str) -> list[str]:
+    """The imports of Vitals in ``source`` (a cell, magics allowed) that bypass ``vitals``'s API:
+    a submodule (``import vitals.x``, ``from vitals.x import y``) or a name not in ``__all__``."""
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    wrong = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            wrong += [f"import {a.name}" for a in node.names if a.name.startswith("vitals.")]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith("vitals."):
+                wrong.append(f"from {node.module} import ...")
+            elif node.module == "vitals":
+                names = [a.name for a in node.names if a.name not in vitals.__all__]
+                wrong += [f"from vitals import {name} (not in vitals.__all__)" for name in names]
+    return wrong
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_use_only_the_public_api(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    wrong = [
+        f"{path.name}, cell {index} ({cell.get('id')}): {found}"
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        for found in off_the_api(cell.source)
+    ]
+    assert not wrong, "imports beside the public API:\n" + "\n".join(wrong)
+    assert any("from vitals import" in cell.source for cell in notebook.cells), (
+        f"{path.name} imports nothing from vitals"
+    )
+
+
+def test_the_api_check_catches_deep_imports() -> None:
+    source = (
+        "%matplotlib inline\n"
+        "import vitals\n"
+        "import vitals.features.build\n"
+        "from vitals import simulate, Dataset\n"
+        "def later():\n    from vitals.serving.batch.plan import data_span\n"
+    )
+    assert off_the_api(source) == [
+        "import vitals.features.build",
+        "from vitals import Dataset (not in vitals.__all__)",
+        "from vitals.serving.batch.plan import ...",
+    ]
+
+
+def test_every_public_name_resolves() -> None:
+    assert len(set(vitals.__all__)) == len(vitals.__all__)
+    for name in vitals.__all__:
+        assert getattr(vitals, name) is not None, name
+    assert set(vitals.__all__) <= set(dir(vitals))
+    with pytest.raises(AttributeError, match="module 'vitals' has no attribute 'no_such_name'"):
+        _ = vitals.no_such_name
+
+
+def test_type_checkers_see_the_same_names() -> None:
+    """The ``if TYPE_CHECKING:`` imports of ``vitals/__init__.py`` are exactly its exports."""
+    tree = ast.parse(Path(vitals.__file__).read_text(encoding="utf-8"))
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.name: f"{node.module}:{alias.name}"
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == {name: vitals._EXPORTS[name] for name in vitals.__all__}
+
+
+def test_importing_vitals_stays_cheap(tmp_path: Path) -> None:
+    heavy = ("pandas", "numpy", "lightgbm", "mlflow", "duckdb")
+    probe = f"import sys, vitals; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
