@@ -16,10 +16,11 @@ of history every 7 days (``vitals backfill``, so a sparkline has ~26 points), th
 measuring begins when it is done. Each page kind gets ``--warmup`` requests, then ``--requests``
 timed ones, one at a time: p50 / p95 / max latency, the first (cold) request, and the body's size.
 Pages: the worklist (first page; pages 2, 20 and the last, reached by the cursor links; filtered
-by band, sorted by fall, "fell more than 5"), the "Load more" partial (``HX-Request``), the least
-healthy account and the one that fell most in 30 days (a full history), the hierarchy index and
-the tree of the parent with the most accounts under it (both weightings), the model page; and
-``GET /v1/accounts?limit=50`` as the reference.
+by band, sorted by fall, "fell more than 5", everything under the biggest parent), the "Load
+more" partial (``HX-Request``), the riskiest account and the one that fell most in 30 days (a full
+history), the hierarchy index and the tree of the parent with the most accounts under it (both
+weightings), the model page; and ``GET /v1/accounts?sort=churn_probability&limit=50`` (the
+worklist's default order) as the reference.
 
     python benchmarks/console.py [--accounts 10000] [--requests 30] [--quick]
         [--workdir /tmp/console-bench] [--output PATH]
@@ -124,12 +125,16 @@ def measure(client: httpx.Client, url: str, n: int, warmup: int, headers: dict |
             "kb": sum(sizes) / len(sizes) / 1024, "rows": shown}  # fmt: skip
 
 
+SORT = "churn_probability"  # the worklist's default order
+
+
 def api_walk(client: httpx.Client, key: str) -> list[dict]:
-    """Every account of the latest date from ``GET /v1/accounts``, 500 a page."""
+    """Every account of the latest date from ``GET /v1/accounts``, 500 a page, in the console's
+    default order (highest churn risk first)."""
     items: list[dict] = []
     cursor = None
     while True:
-        query = "/v1/accounts?limit=500" + (f"&cursor={cursor}" if cursor else "")
+        query = f"/v1/accounts?sort={SORT}&limit=500" + (f"&cursor={cursor}" if cursor else "")
         page = json.loads(get(client, query, {"X-API-Key": key})[1])
         items += page["items"]
         if not (cursor := page["next_cursor"]):
@@ -190,8 +195,9 @@ def run(url: str, key: str, n: int, warmup: int, console: Console) -> dict:
         ("worklist, band=poor", "/console?band=poor", None),
         ("worklist, sort=score_change", "/console?sort=score_change", None),
         ("worklist, fell=5", "/console?fell=5", None),
+        (f"worklist, the {under:,} under a parent", f"/console?parent={quote(parent)}", None),
         ("load more partial, page 2", urls[min(1, len(urls) - 1)], HX),
-        ("account, least healthy", f"/console/accounts/{worst}", None),
+        ("account, highest risk", f"/console/accounts/{worst}", None),
         ("account, biggest 30-day fall", f"/console/accounts/{fell}", None),
         ("hierarchy index", "/console/hierarchy", None),
         (f"hierarchy, {under:,} under, count", tree, None),
@@ -203,8 +209,8 @@ def run(url: str, key: str, n: int, warmup: int, console: Console) -> dict:
         pages[name] = measure(client, path, n, warmup, headers)
         console.print(f"{name}: p50 {pages[name]['ms']['p50']:.1f} ms")
     headers = {"X-API-Key": key}
-    api_page = measure(api, "/v1/accounts?limit=50", n, warmup, headers, rows=50)
-    pages["API GET /v1/accounts?limit=50"] = api_page
+    api_page = measure(api, f"/v1/accounts?sort={SORT}&limit=50", n, warmup, headers, rows=50)
+    pages[f"API GET /v1/accounts?sort={SORT}&limit=50"] = api_page
     client.close()
     api.close()
     return {"walk": walk, "pages": pages, "parent": parent, "under_parent": under,
