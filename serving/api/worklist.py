@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from vitals.serving.api.schemas import SortKey
 from vitals.serving.store import HealthRepository, HealthScore
-from vitals.serving.store.features_table import read_subtree
+from vitals.serving.store.schema import AccountHierarchy
 
 Order = Literal["asc", "desc"]
 _MISSING_AS_ZERO = ("risk_30d", "risk_90d", "risk_180d", "risk_365d", "renewal_revenue_at_risk")
@@ -101,7 +101,7 @@ def worklist_page(session: Session, q: WorklistQuery) -> Page:
         query = query.outerjoin(
             then, (then.account_id == HealthScore.account_id) & (then.as_of == reference)
         )
-    query = _filtered(session, query, q, change, wants_change)
+    query = _filtered(session, query, q, as_of, change, wants_change)
     key = _sort_key(q.sort, change)
     if position:
         after = key > position["key"] if order == "asc" else key < position["key"]
@@ -119,7 +119,7 @@ def worklist_page(session: Session, q: WorklistQuery) -> Page:
 
 
 def _filtered(
-    session: Session, query: Any, q: WorklistQuery, change: Any, wants_change: bool
+    session: Session, query: Any, q: WorklistQuery, as_of: date, change: Any, wants_change: bool
 ) -> Any:
     if q.bands:
         query = query.where(HealthScore.band.in_(q.bands))
@@ -128,8 +128,7 @@ def _filtered(
     if q.parent_id is not None:
         query = query.where(HealthScore.parent_id == q.parent_id)
     if q.under is not None:
-        below = [account for account, _ in read_subtree(session, q.under)[1:]]
-        query = query.where(HealthScore.account_id.in_(below))
+        query = query.where(HealthScore.account_id.in_(_below(session, q.under, as_of)))
     if q.min_revenue_at_risk is not None:
         query = query.where(_risk() >= q.min_revenue_at_risk)
     if wants_change:
@@ -139,6 +138,22 @@ def _filtered(
     if q.max_change is not None:
         query = query.where(change <= q.max_change)
     return query
+
+
+def _below(session: Session, account_id: str, as_of: date) -> Any:
+    """Every account below ``account_id`` at any depth, as a subquery: from the stored account
+    tree, or from the scores' parent links of ``as_of`` when that tree does not hold it (as the
+    hierarchy endpoint does). A recursive query: no list of ids is sent, whatever the width."""
+    stored = session.get(AccountHierarchy, account_id) is not None
+    edges = (
+        select(AccountHierarchy.account_id, AccountHierarchy.parent_id)
+        if stored
+        else select(HealthScore.account_id, HealthScore.parent_id).where(HealthScore.as_of == as_of)
+    ).subquery()
+    tree = select(edges.c.account_id).where(edges.c.parent_id == account_id).cte(recursive=True)
+    # UNION (not UNION ALL) drops rows already found, so a corrupt cycle ends the recursion
+    tree = tree.union(select(edges.c.account_id).where(edges.c.parent_id == tree.c.account_id))
+    return select(tree.c.account_id)
 
 
 def _risk() -> ColumnElement[float]:

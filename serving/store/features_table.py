@@ -231,9 +231,10 @@ def read_subtree(session: Session, account_id: str) -> list[tuple[str, str | Non
             .where(AccountHierarchy.parent_id.in_(level))
             .order_by(AccountHierarchy.account_id)
         ).all()
-        level = [a for a, _ in below if a not in seen]  # a corrupt cycle ends here
-        seen.update(level)
-        edges.extend((a, p) for a, p in below if a in level)
+        new = {a for a, _ in below if a not in seen}  # a corrupt cycle ends here
+        seen |= new
+        edges.extend((a, p) for a, p in below if a in new)
+        level = sorted(new)
     return edges
 
 

@@ -10,9 +10,9 @@ the feature vectors and the account tree are written with
 from __future__ import annotations
 
 import os
-import shutil
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,19 @@ from vitals.serving.api.app import create_app
 from vitals.serving.batch import LoadedModel, RunOptions, backfill
 from vitals.serving.store import HealthRepository, HealthStore
 from vitals.serving.store.features_table import write_hierarchy, write_latest_features
+
+
+def copy_store(store_url: str, folder: Path) -> str:
+    """A copy of a SQLite store (through SQLite's backup, so the write-ahead log is copied too);
+    its URL."""
+    copy = folder / "vitals.db"
+    with (
+        closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as source,
+        closing(sqlite3.connect(copy)) as target,
+    ):
+        source.backup(target)
+    return f"sqlite:///{copy}"
+
 
 TRAIN_WINDOWS = {"train": {"start": "2025-01-01", "end": "2025-09-01"}}
 """The training window the API models' metadata reports (``GET /model``'s ``training_window``)."""
@@ -75,8 +88,7 @@ def annotated_app(
 ) -> Iterator[FastAPI]:
     """An app over a copy of the filled store (tests that add overrides and ratings change
     only their copy), ingesting ratings into ``folder/ingested`` beside ``data_dir``."""
-    shutil.copy(store_url.removeprefix("sqlite:///"), folder / "vitals.db")
-    url = f"sqlite:///{folder}/vitals.db"
+    url = copy_store(store_url, folder)
     ingested = str(folder / "ingested")
     # the loader finds ingested rows by the process' settings, as in a server the CLI started
     os.environ["VITALS_INGEST__STORE_DIR"] = ingested

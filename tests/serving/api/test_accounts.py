@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from apikit import auth
+from apikit import auth, copy_store
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from vitals.config.settings import Settings
+from vitals.models.health_model import HealthModel
+from vitals.serving.api.app import create_app
+from vitals.serving.batch import LoadedModel
 from vitals.serving.store import HealthScore, HealthStore, ParentHealth
+from vitals.serving.store.schema import AccountHierarchy
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +86,56 @@ def test_filters_by_profile_and_parent(
         (latest["parent_id"] == parent) & latest["profile"].isin(["smb", "mid_market"])
     ]
     assert {i["account_id"] for i in children} == set(expected["account_id"])
+
+
+def descendants(parent_of: dict[str, str | None], root: str) -> set[str]:
+    """Every account with ``root`` among its ancestors, found by walking up from each."""
+    found = set()
+    for account in parent_of:
+        up, seen = parent_of[account], {account}
+        while up is not None and up not in seen:
+            if up == root:
+                found.add(account)
+                break
+            seen.add(up)
+            up = parent_of.get(up)
+    return found
+
+
+def test_under_keeps_every_account_below_a_parent_at_any_depth(
+    client: TestClient,
+    keys: dict[str, str],
+    stored: pd.DataFrame,
+    dates: list[date],
+    store_url: str,
+    model: HealthModel,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    latest = stored[stored["as_of"] == dates[-1]]
+    parent_of = dict(zip(latest["account_id"], latest["parent_id"], strict=True))
+    roots = latest.loc[latest["parent_id"].isna(), "account_id"]
+    below = {root: descendants(parent_of, root) for root in roots}
+    root = max(below, key=lambda r: (len(below[r]), r))
+    assert len(below[root]) > len(latest[latest["parent_id"] == root])  # deeper than children
+    items = pages(client, keys["read"], under=root, limit=3)
+    assert [i["account_id"] for i in items] == sorted(
+        below[root], key=lambda a: (latest.set_index("account_id").loc[a, "health_score"], a)
+    )
+    leaf = next(a for a in latest["account_id"] if not descendants(parent_of, a))
+    assert pages(client, keys["read"], under=leaf) == []
+    assert pages(client, keys["read"], under="NO-SUCH-ACCOUNT") == []
+    # a store without the account tree: the scores' own parent links give the same accounts
+    url = copy_store(store_url, tmp_path)
+    store = HealthStore.open(url)
+    with store.engine.begin() as conn:
+        conn.execute(delete(AccountHierarchy))
+    settings = Settings(database_url=url, serving={"model": str(model_dir)})
+    app = create_app(settings, model=LoadedModel(model, str(model_dir), "test-1"), store=store)
+    with TestClient(app) as bare:
+        again = pages(bare, keys["read"], under=root, limit=3)
+    store.close()
+    assert again == items
 
 
 def test_score_change_over_n_days(

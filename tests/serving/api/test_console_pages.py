@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +15,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import pytest
 import sqlalchemy as sa
-from apikit import auth
+from apikit import auth, copy_store
 from fastapi.testclient import TestClient
 
 from vitals.config.settings import Settings
@@ -229,7 +227,7 @@ def test_a_bad_filter_or_cursor_is_a_client_error(
 
 
 def test_the_account_page_shows_the_reasons_of_the_score_and_of_its_change(
-    browser: TestClient, keys: dict[str, str]
+    browser: TestClient, keys: dict[str, str], model: HealthModel
 ) -> None:
     signed_in(browser, keys["read"])
     items = browser.get("/v1/accounts", headers=auth(keys["read"]), params={"limit": 5}).json()
@@ -245,8 +243,10 @@ def test_the_account_page_shows_the_reasons_of_the_score_and_of_its_change(
     chart = json.loads(re.search(r"data-chart='([^']+)'", page).group(1).replace("&#34;", '"'))
     assert chart["series"]["health"] == [round(h["health_score"], 2) for h in detail["history"]]
     # the band thresholds of the account's profile, as flat lines over the history
-    assert len(set(chart["series"]["good from"])) == len(set(chart["series"]["poor below"])) == 1
-    assert chart["series"]["good from"][0] > chart["series"]["poor below"][0]
+    bands = model.profiles_[detail["account"]["profile"]].bands
+    points = len(detail["history"])
+    assert chart["series"]["good from"] == [bands.good] * points
+    assert chart["series"]["poor below"] == [bands.poor] * points
     assert "Recent tickets and survey answers" in page
     missing = browser.get("/console/accounts/NO-SUCH-ACCOUNT")
     assert missing.status_code == 404 and "No scores for account NO-SUCH-ACCOUNT" in missing.text
@@ -323,12 +323,7 @@ def test_the_account_page_shows_the_curve_the_renewal_and_the_place_in_the_hiera
 ) -> None:
     # the fixture's model has no risk curve: give one child account's latest score a curve, in
     # a copy of the store, as a model with the survival pieces stores it
-    with (
-        closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as source,
-        closing(sqlite3.connect(tmp_path / "vitals.db")) as copy,
-    ):
-        source.backup(copy)  # what the write-ahead log holds too
-    url = f"sqlite:///{tmp_path}/vitals.db"
+    url = copy_store(store_url, tmp_path)
     store = HealthStore.open(url)
     risks = {"risk_30d": 0.04, "risk_90d": 0.11, "risk_180d": 0.2, "risk_365d": 0.33}
     with store.engine.begin() as conn:
