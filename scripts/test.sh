@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need (Python packages, Java for Spark, PostgreSQL for the store,
 # Chromium for the console's browser tests) and run the test suite.
-# Extra arguments go to pytest, e.g. scripts/test.sh -m "not spark".
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not spark" (or -n 0 for one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -26,7 +26,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 scripts/install.sh test,spark,postgres
 set +e
-.venv/bin/python -m pytest "$@"
+# two worker processes (pytest-xdist), each test module on one of them so that its fixtures are
+# made once: about 1.5x faster than one process on a 2-core machine
+.venv/bin/python -m pytest -n 2 --dist loadscope "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
