@@ -9,7 +9,10 @@ Set-up, once per ``--workdir`` (reused when there): ``--accounts`` simulated acc
 ``vitals.toml`` shortens the training windows so that 12 months suffice). Each run starts with an
 empty health store and ingested store unless ``--keep-store``. One server process (its re-scoring
 worker inside) serves everything. Events are stamped on the data's last day, so the scoring date
-stays fixed, for accounts drawn at random from all accounts.
+stays fixed. Their accounts are drawn at random (``--mix``): ``activity`` (the default) in
+proportion to each account's events over the data's last 30 days, as a live stream sends them
+(accounts that went quiet, churned ones and parents without usage send none); ``uniform`` from
+all accounts alike, the worst case for re-scoring, which then touches the most accounts.
 
 1. Ingest throughput: ``--clients`` clients each send their next batch as soon as the last one is
    answered, for ``--throughput-seconds`` per batch size (``--ingest-batch``): events/s and
@@ -27,7 +30,7 @@ stays fixed, for accounts drawn at random from all accounts.
    the same batch. The store must hold the acknowledged batches' rows exactly once.
 
     python benchmarks/realtime.py [--accounts 10000] [--rate 1000] [--seconds 60] [--quick]
-        [--workdir /tmp/realtime-bench] [--keep-store] [--output PATH]
+        [--mix activity|uniform] [--workdir /tmp/realtime-bench] [--keep-store] [--output PATH]
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from realtime_load import (
     Sent,
     Server,
     accepted,
+    activity,
     percentiles,
     prepare,
     stored,
@@ -104,6 +108,10 @@ def freshness(load: Load, poller: Poller, rate: float, size: int, seconds: float
     for ack, lag in lagged:
         slices.setdefault(int((ack - started) // 10), []).append(max(0.0, lag))
     by_10s = [round(percentiles(slices[k])["p95"], 2) for k in sorted(slices)]
+    touched: dict[int, set[str]] = {}  # the accounts the events of each 10 s name
+    for s in sent:
+        names = (row["account_id"] for row in json.loads(s.body)["events"])
+        touched.setdefault(int((s.made - started) // 10), set()).update(names)
     return {
         "rate": rate, "batch_size": size, "seconds": seconds, "batches": len(sent),
         "acknowledged": len(acked), "not_rescored": len(acked) - len(lags),
@@ -115,6 +123,7 @@ def freshness(load: Load, poller: Poller, rate: float, size: int, seconds: float
         "rescoring_steps_seen": sum(1 for t in poller.times if t >= started),
         "status_poll_ms": percentiles(poller.latencies, 1e3), "freshness_s": percentiles(lags),
         "freshness_p95_by_10s": by_10s,
+        "accounts_per_10s": round(sum(map(len, touched.values())) / max(1, len(touched))),
     }, sent  # fmt: skip
 
 
@@ -191,7 +200,8 @@ def render(console: Console, r: dict, checks: dict[str, bool]) -> None:
 
     fs = {q: "-" if v is None else f"{v:.2f} s" for q, v in f["freshness_s"].items()}
     table = Table(title=f"real-time ingestion: {r['accounts']:,} accounts, scoring as of "
-                  f"{r['as_of']}; one server process on 127.0.0.1, {r['cpus']} cores")  # fmt: skip
+                  f"{r['as_of']}; one server process on 127.0.0.1, {r['cpus']} cores; events' "
+                  f"accounts: {r['settings']['mix']}")  # fmt: skip
     for column in ("measure", "value", "detail"):
         table.add_column(column, justify="right" if column == "value" else "left")
     table.add_row("server ready: data loaded, everyone scored", f"{start['scored_s']:.1f} s",
@@ -207,7 +217,8 @@ def render(console: Console, r: dict, checks: dict[str, bool]) -> None:
     table.add_row(
         f"freshness at {f['rate']:,.0f} ev/s: p50 / p95", f"{fs['p50']} / {fs['p95']}",
         f"p99 {fs['p99']}, max {fs['max']}; {f['acknowledged']:,} of {f['batches']:,} batches of "
-        f"{f['batch_size']} over {f['seconds']:.0f} s; {f['rescoring_steps_seen']} re-scoring "
+        f"{f['batch_size']} over {f['seconds']:.0f} s, naming {f['accounts_per_10s']:,} accounts "
+        f"per 10 s; {f['rescoring_steps_seen']} re-scoring "
         f"steps seen; not re-scored: {f['not_rescored']}; status poll {ms(f['status_poll_ms'])}; "
         f"p95 per 10 s of load: {', '.join(f'{v:.1f}' for v in f['freshness_p95_by_10s'])} s",
     )  # fmt: skip
@@ -266,6 +277,8 @@ def main() -> None:
     add("--ingest-batch", type=lambda v: [int(n) for n in v.split(",")], default=[100, 1000],
         help="events per batch for the throughput runs, comma-separated")  # fmt: skip
     add("--clients", type=int, default=4)
+    add("--mix", choices=["activity", "uniform"], default="activity",
+        help="how events pick their accounts (see above)")  # fmt: skip
     add("--throughput-seconds", type=float, default=10.0)
     add("--kill-seconds", type=float, default=30.0)
     add("--quick", action="store_true", help="2,000 accounts, 20 s freshness, 10 s kill test")
@@ -286,7 +299,12 @@ def main() -> None:
     try:
         startup = server.wait(started)
         as_of = date.fromisoformat(startup["as_of"])
-        load = Load(server, ready["accounts"], as_of - timedelta(days=1), args.seed)
+        day = as_of - timedelta(days=1)
+        if args.mix == "uniform":
+            load = Load(server, ready["accounts"], day, args.seed)
+        else:
+            active = activity(root)
+            load = Load(server, list(active), day, args.seed, list(active.values()))
         console.print(f"server ready in {startup['scored_s']:.1f} s, scoring as of {as_of}")
         poller = Poller(server)
         poller.start()

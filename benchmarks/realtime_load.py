@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import httpx
 import pyarrow.parquet as pq
 
@@ -82,6 +84,16 @@ def prepare(root: Path, accounts: int, months: int, seed: int, fresh: bool) -> d
     ids = pq.read_table(root / "data" / "accounts.parquet", columns=["account_id"])
     key = (root / "api-key").read_text().strip()
     return {"env": env, "key": key, "timings": timings, "accounts": ids[0].to_pylist()}
+
+
+def activity(root: Path, days: int = 30) -> dict[str, int]:
+    """Events per account over the data's last ``days`` days (accounts without any: absent)."""
+    events = str(root / "data" / "events.parquet").replace("'", "''")
+    rows = duckdb.sql(
+        f"SELECT account_id, count(*) FROM '{events}' WHERE timestamp >= "
+        f"(SELECT max(timestamp) FROM '{events}') - INTERVAL {days} DAY GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return dict(rows)
 
 
 class Server:
@@ -175,10 +187,22 @@ class Sent:
 
 
 class Load:
-    """Batches of random events stamped on ``day``, and sending them."""
+    """Batches of random events stamped on ``day``, and sending them.
 
-    def __init__(self, server: Server, accounts: list[str], day: date, seed: int) -> None:
+    Each event's account is drawn from ``accounts`` in proportion to ``weights`` (uniformly
+    without them).
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        accounts: list[str],
+        day: date,
+        seed: int,
+        weights: list[int] | None = None,
+    ) -> None:
         self.server, self.accounts, self.day = server, accounts, day
+        self.cumulative = None if weights is None else list(itertools.accumulate(weights))
         self.run, self.count = f"rt{int(time.time())}", 0
         self.rng, self.lock, self.local = random.Random(seed), threading.Lock(), threading.local()
         latest = datetime.now(UTC) - timedelta(seconds=5)  # never stamped after now
@@ -195,10 +219,15 @@ class Load:
                 kind, feature = self.rng.choice(KINDS)
                 t = self.rng.randint(0, self.seconds)
                 stamp = f"{self.day}T{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}Z"
-                rows.append({"account_id": self.rng.choice(self.accounts), "timestamp": stamp,
+                rows.append({"account_id": self._account(), "timestamp": stamp,
                              "event_type": kind, "user_id": f"u{self.rng.randrange(8)}",
                              "feature": feature, "value": None})  # fmt: skip
         return Sent(key, json.dumps({"events": rows}).encode(), size, time.perf_counter())
+
+    def _account(self) -> str:
+        if self.cumulative is None:
+            return self.rng.choice(self.accounts)
+        return self.rng.choices(self.accounts, cum_weights=self.cumulative)[0]
 
     def post(self, sent: Sent, retry_for: float = 0.0) -> None:
         """Send ``sent`` with its key and body; again (after Retry-After on a 503, 0.25 s after a
