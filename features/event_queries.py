@@ -71,13 +71,18 @@ def _distinct_in_windows(
             f"THEN 1 ELSE 0 END) AS {prefix}_{suffix}"
         )
     cols += extra
-    lookback = max(
-        int(s.removeprefix("prev_").removesuffix("d")) * (2 if "prev" in s else 1) for s in suffixes
-    )
+    lookback = _lookback(suffixes)
     return (
         f"SELECT x.account_id, a.as_of_day, {', '.join(cols)} FROM {source} x "
         f"JOIN snap_dates a ON x.day < a.as_of_day AND x.day >= a.as_of_day - {lookback} "
         "GROUP BY 1, 2"
+    )
+
+
+def _lookback(suffixes: tuple[str, ...]) -> int:
+    """Days back from a snapshot that the windows of ``suffixes`` reach (``prev_30d``: 60)."""
+    return max(
+        int(s.removeprefix("prev_").removesuffix("d")) * (2 if "prev" in s else 1) for s in suffixes
     )
 
 
@@ -101,9 +106,11 @@ def _active_days(key: str, since: str) -> str:
 
 
 def _count(predicate: str | None = None) -> str:
-    """An integer count of the group's rows (those matching ``predicate``)."""
-    matching = "" if predicate is None else f" FILTER (WHERE {predicate})"
-    return f"CAST(COUNT(*){matching} AS INTEGER)"
+    """An integer count of the group's rows (those matching ``predicate``). ``COUNT_IF``: DuckDB
+    runs a ``COUNT(*) FILTER`` per item as a filtered pass of its own, about a fifth slower over
+    the dozens of counted items of a vocabulary."""
+    counted = "COUNT(*)" if predicate is None else f"COUNT_IF({predicate})"
+    return f"CAST({counted} AS INTEGER)"
 
 
 def _daily(items: list[CountedItem], since: str) -> str:
@@ -158,10 +165,11 @@ def _folded(columns: list[tuple[str, str]], lasts: list[str]) -> str:
     return f"SELECT x.account_id, x.as_of_day, {', '.join(cols)} FROM ev_bins x GROUP BY 1, 2"
 
 
-def events_since(first_day: int) -> str:
+def events_since(first_day: int, lookback: int = MAX_LOOKBACK) -> str:
     """SQL condition keeping the events that can reach a window of a snapshot on ``first_day``
-    or later (every events query but the first use of each product feature reads only these)."""
-    return f"timestamp >= DATE '{from_day(first_day - MAX_LOOKBACK)}'"
+    or later (every events query but the first use of each product feature reads only these), or
+    only those within ``lookback`` days of it."""
+    return f"timestamp >= DATE '{from_day(first_day - lookback)}'"
 
 
 def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> list[Step]:
@@ -174,6 +182,12 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
             cannot reach any window, so the daily roll-ups skip them.
     """
     since = events_since(first_day)
+
+    def reach(windows: tuple[str, ...]) -> str:
+        # a key's active days older than its windows reach only serve as its previous active
+        # day, and one that old is before every window's start, as no previous day at all is
+        return events_since(first_day, _lookback(windows))
+
     metrics = ["events", "logins", "sessions", "session_minutes", "value_sum", "active_days"]
     metrics += [item.column for item in items]
     columns = [
@@ -185,6 +199,7 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
     summed = [m for m in metrics if m == "events" or any(m == c for c, _ in columns)]
     lasts = [item.column for item in items if f"{item.column}_last" in needed]
     user_windows = ("7d", "prev_7d", "30d", "prev_30d", "90d")
+    feature_windows = ("30d", "prev_30d", "90d")
     # daily active users: one user_day row per active user and day
     conds = window_conditions()
     dau = (
@@ -202,12 +217,12 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
         ("ev_day", _daily(items, since)),
         ("ev_bins", _binned(summed, lasts)),
         ("ev_win", _folded(columns, lasts)),
-        ("user_day", _active_days("user_id", since)),
+        ("user_day", _active_days("user_id", reach(user_windows))),
         ("users_win", _distinct_in_windows("user_day", "active_users", user_windows, dau)),
-        ("feature_day", _active_days("feature", since)),
+        ("feature_day", _active_days("feature", reach(feature_windows))),
         (
             "features_win",
-            _distinct_in_windows("feature_day", "features_used", ("30d", "prev_30d", "90d")),
+            _distinct_in_windows("feature_day", "features_used", feature_windows),
         ),
         ("features_avail", feature_available),
     ]
