@@ -22,11 +22,14 @@ starts again from the last recorded batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vitals.config.settings import get_settings
 from vitals.features.ingested import IngestedStore
@@ -175,11 +178,11 @@ class Rescorer:
         )
         # kept in no particular order: only the trees rolled up below are put in order
         merged = pd.concat(
-            [self._scores[~self._scores["account_id"].isin(touched)], _rolled_up(fresh)],
+            [self._scores[~_among(self._scores["account_id"], touched)], _rolled_up(fresh)],
             ignore_index=True,
         )
         reasons = pd.concat(
-            [self._reasons[~self._reasons["account_id"].isin(touched)], reasons_long(fresh)],
+            [self._reasons[~_among(self._reasons["account_id"], touched)], reasons_long(fresh)],
             ignore_index=True,
         )
         # a parent's roll-up reads only its own subtree: roll up the trees the touched accounts
@@ -188,13 +191,13 @@ class Rescorer:
         members = _same_trees(tree, touched)
         rollups = roll_up_scores(
             loaded.model,
-            tree[tree["account_id"].isin(members)],
+            tree[_among(tree["account_id"], members)],
             _in_order(merged, members),
             _in_order(reasons, members),
         )
         # a touched parent's own roll-up counts its own score too
         parents = sorted(_ancestors(tree, touched) | set(touched))
-        changed = rollups[rollups["parent_id"].isin(parents)]
+        changed = rollups[_among(rollups["parent_id"], parents)]
         score_records, rollup_records = score_rows(fresh, changed)
         if work.new_accounts:
             write_hierarchy(self.store, tree, as_of)
@@ -251,10 +254,21 @@ def _rolled_up(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[list(ROLLED_UP)]
 
 
+def _among(ids: pd.Series, accounts: Collection[str]) -> np.ndarray:
+    """Which of ``ids`` are among ``accounts`` (missing ids are not). Arrow's ``is_in``: pandas'
+    ``isin`` on text converts each wanted value on its own, tens of milliseconds per call at
+    thousands of accounts."""
+    column = pa.array(ids)
+    if pa.types.is_null(column.type):  # no id at all (e.g. a tree without parents)
+        return np.zeros(len(ids), dtype=bool)
+    wanted = pa.array(list(accounts), type=pa.string()).cast(column.type)
+    return pc.is_in(column, value_set=wanted).to_numpy(zero_copy_only=False)
+
+
 def _in_order(frame: pd.DataFrame, accounts: set[str]) -> pd.DataFrame:
     """The rows of ``accounts``, by account id as a batch run orders them (each account's own
     rows keep their order)."""
-    rows = frame[frame["account_id"].isin(accounts)]
+    rows = frame[_among(frame["account_id"], accounts)]
     return rows.sort_values("account_id", kind="stable", ignore_index=True)
 
 
