@@ -88,7 +88,18 @@ def score_accounts(
     top_k: int = 5,
     scorecards: Scorecards | None = None,
 ) -> pd.DataFrame:
-    """Score snapshot rows and explain each score.
+    """Score snapshot rows and explain each score (see :func:`score_and_reason`)."""
+    return score_and_reason(model, frame, model_version, top_k, scorecards)[0]
+
+
+def score_and_reason(
+    model: HealthModel,
+    frame: pd.DataFrame,
+    model_version: str,
+    top_k: int = 5,
+    scorecards: Scorecards | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score snapshot rows and explain each score; the reasons also as a long table.
 
     Args:
         model: the fitted health model.
@@ -100,7 +111,9 @@ def score_accounts(
             ``None`` leaves the scorecard columns empty.
 
     Returns:
-        One row per snapshot with the columns of :data:`SCORE_SCHEMA`; ``reasons`` is JSON text.
+        One row per snapshot with the columns of :data:`SCORE_SCHEMA` (``reasons`` is JSON
+        text), and those reasons as :func:`reasons_long` reads them back, without reading the
+        JSON (kilobytes per account).
 
     Raises:
         vitals.models.frames.InputError: rows the model cannot score.
@@ -113,9 +126,10 @@ def score_accounts(
     value = frame["contract_value"].to_numpy(dtype=np.float64, na_value=np.nan)
     probability = scores["churn_probability"].to_numpy(dtype=np.float64)
     renewal = scores["renewal_risk"].to_numpy(dtype=np.float64)
-    return pd.DataFrame(
+    ids = frame["account_id"].astype(object).to_numpy()
+    scored = pd.DataFrame(
         {
-            "account_id": frame["account_id"].astype(object).to_numpy(),
+            "account_id": ids,
             "as_of": _dates(frame["as_of"]),
             "model_version": model_version,
             "parent_id": _nullable(frame["parent_id"]),
@@ -136,6 +150,15 @@ def score_accounts(
             **_scorecard_columns(model, frame, scores["profile"], scorecards),
         }
     )
+    reasons = explained.reasons
+    long = pd.DataFrame(
+        {
+            "account_id": ids[reasons["account_id"].astype(np.int64).to_numpy()],
+            "measure": reasons["measure"].to_numpy(dtype=object),
+            "health_points": reasons["health_points"].to_numpy(dtype=np.float64),
+        }
+    )
+    return scored, long
 
 
 def _scorecard_columns(

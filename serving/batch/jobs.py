@@ -28,7 +28,7 @@ from vitals.models.scorecard import Scorecards
 from vitals.serving.alerts.raise_alerts import raise_alerts
 from vitals.serving.batch import plan
 from vitals.serving.batch.errors import ScoringError
-from vitals.serving.batch.frames import records, roll_up_scores, score_accounts
+from vitals.serving.batch.frames import records, roll_up_scores, score_and_reason
 from vitals.serving.batch.model_source import DEFAULT_ALIAS, LoadedModel, load_model
 from vitals.serving.batch.summary import RunSummary, summarize
 from vitals.serving.store import HealthStore, RawJSON
@@ -208,9 +208,9 @@ class _Run:
             self.progress("features", done + len(chunk), len(dates))
             for day, frame in snapshots.groupby("as_of", sort=True):
                 self.progress("scoring", done, len(dates))
-                scores = score_accounts(self.loaded.model, frame, self.loaded.version,
-                                        self.options.top_k, self.scorecards)  # fmt: skip
-                yield day, frame, scores, roll_up_scores(self.loaded.model, tree, scores)
+                scores, reasons = score_and_reason(self.loaded.model, frame, self.loaded.version,
+                                                   self.options.top_k, self.scorecards)  # fmt: skip
+                yield day, frame, scores, roll_up_scores(self.loaded.model, tree, scores, reasons)
                 done += 1
                 self.progress("scoring", done, len(dates))
                 logger.info("scored %d accounts as of %s", len(scores), day)

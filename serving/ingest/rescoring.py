@@ -35,7 +35,7 @@ from vitals.config.settings import get_settings
 from vitals.features.ingested import IngestedStore
 from vitals.features.loader import Dataset
 from vitals.models.scorecard import Scorecards
-from vitals.serving.batch.frames import ROLLED_UP, reasons_long, roll_up_scores, score_accounts
+from vitals.serving.batch.frames import ROLLED_UP, roll_up_scores, score_and_reason
 from vitals.serving.batch.jobs import publish_scored, score_rows
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.ingest.work import Work, WorkReader
@@ -135,10 +135,9 @@ class Rescorer:
     def _score_everyone(self, work: Work) -> Step:
         loaded, as_of = work.loaded, work.as_of
         self._key = None  # until everything is stored
-        scores = score_accounts(
+        scores, reasons = score_and_reason(
             loaded.model, work.frame, loaded.version, self.top_k, self._scorecards(loaded)
         )
-        reasons = reasons_long(scores)
         rollups = roll_up_scores(loaded.model, work.tree, scores, reasons)
         publish_scored(
             self.store,
@@ -173,7 +172,7 @@ class Rescorer:
             with self.store.engine.begin() as conn:
                 record_progress(conn, CONSUMER, work.through)
             return Step(as_of, 0, False, work.through)
-        fresh = score_accounts(
+        fresh, fresh_reasons = score_and_reason(
             loaded.model, work.frame, loaded.version, self.top_k, self._scorecards(loaded)
         )
         # kept in no particular order: only the trees rolled up below are put in order
@@ -182,7 +181,7 @@ class Rescorer:
             ignore_index=True,
         )
         reasons = pd.concat(
-            [self._reasons[~_among(self._reasons["account_id"], touched)], reasons_long(fresh)],
+            [self._reasons[~_among(self._reasons["account_id"], touched)], fresh_reasons],
             ignore_index=True,
         )
         # a parent's roll-up reads only its own subtree: roll up the trees the touched accounts

@@ -16,9 +16,11 @@ from vitals.models.health_model import HealthModel
 from vitals.serving.batch.frames import (
     ROLLUP_SCHEMA,
     SCORE_SCHEMA,
+    reasons_long,
     records,
     roll_up_scores,
     score_accounts,
+    score_and_reason,
 )
 
 
@@ -69,6 +71,20 @@ def test_scores_carry_probability_value_at_risk_and_ranked_reasons(
     assert sum(e["health_points"] for e in first["breakdown"]) == pytest.approx(
         first["health_points"], abs=1e-9
     )
+
+
+def test_the_long_reasons_are_those_the_json_reads_back(
+    health_model: HealthModel, last_date: pd.DataFrame
+) -> None:
+    # shuffled, so that a reason given to the row in the frame's place would show
+    shuffled = last_date.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    scored, long = score_and_reason(health_model, shuffled, "v7", top_k=3)
+    read_back = reasons_long(scored)
+    assert len(long) > len(scored)  # several reasons per account
+    assert long["account_id"].tolist() == read_back["account_id"].tolist()
+    assert long["measure"].tolist() == read_back["measure"].tolist()
+    # the very same floats: roll-ups add them up to the last bit of a batch run's
+    assert long["health_points"].tolist() == read_back["health_points"].tolist()
 
 
 def test_roll_ups_match_a_hand_count_of_each_parents_subtree(
