@@ -56,12 +56,7 @@ class TreeShap:
             raise ValueError("TreeShap needs a binary booster with one tree per iteration")
         self.n_features = int(model["max_feature_idx"]) + 1
         self.feature_names: list[str] = list(model["feature_names"])
-        infos = model.get("feature_infos", {})
-        self.categorical_features: list[str] = [
-            n
-            for n in self.feature_names
-            if isinstance(infos.get(n), dict) and infos[n].get("values")
-        ]
+        self.categorical_features = _categorical(booster, model)
         self._forest = flatten(model["tree_info"])
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
@@ -143,3 +138,28 @@ class TreeShap:
         else:
             change_parallel(X, Z, out, _CHUNK, *args)
         return out
+
+
+_DECLARED = "[categorical_feature:"
+
+
+def _categorical(booster: lgb.Booster, model: dict) -> list[str]:
+    """The features the booster treats as categorical, in feature order.
+
+    The training parameters kept in the model text name them. ``feature_infos`` lists levels only
+    for those the training rows held more than one value of: a profile's own booster sees one
+    segment, and its segment column would be missing (models without the parameters fall back
+    to it).
+    """
+    names = list(model["feature_names"])
+    text = booster.model_to_string()
+    start = text.find(_DECLARED)
+    if start < 0:
+        infos = model.get("feature_infos", {})
+        return [n for n in names if isinstance(infos.get(n), dict) and infos[n].get("values")]
+    listed = text[start + len(_DECLARED) : text.index("]", start)].strip()
+    if listed.startswith("name:"):
+        declared = set(listed.removeprefix("name:").split(","))
+        return [n for n in names if n in declared]
+    positions = {int(i) for i in listed.split(",") if i.strip()}
+    return [n for i, n in enumerate(names) if i in positions]

@@ -72,6 +72,26 @@ def test_matches_lightgbm_on_categorical_splits_with_unseen_and_missing_codes() 
     np.testing.assert_allclose(ours, booster.predict(X, pred_contrib=True), rtol=0, atol=1e-9)
 
 
+def test_a_categorical_with_one_value_in_the_training_rows_stays_categorical() -> None:
+    # a profile's own booster sees a single segment: LightGBM lists no levels for it, yet it is
+    # one of the booster's categorical inputs, as it is the model's
+    rng = np.random.default_rng(2)
+    n = 2000
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "segment": pd.Categorical(["smb"] * n, categories=["enterprise", "smb"]),
+            "plan": pd.Categorical(rng.choice(["basic", "pro"], n)),
+        }
+    )
+    y = (frame["a"] + rng.normal(size=n) > 0).astype(int)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_per_group": 5}
+    booster = lgb.train(params, lgb.Dataset(frame, y), num_boost_round=5)
+    assert "segment" not in booster.dump_model()["feature_infos"]
+    reloaded = lgb.Booster(model_str=booster.model_to_string())  # as a saved model loads
+    assert TreeShap(reloaded).categorical_features == ["segment", "plan"]
+
+
 def test_equals_shap_tree_explainer_within_1e_6() -> None:
     booster, X = _numeric_booster(False)
     ours = TreeShap(booster).contributions(X)
