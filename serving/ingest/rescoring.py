@@ -258,8 +258,9 @@ def _among(ids: pd.Series, accounts: Collection[str]) -> np.ndarray:
     ``isin`` on text converts each wanted value on its own, tens of milliseconds per call at
     thousands of accounts."""
     column = pa.array(ids)
-    if pa.types.is_null(column.type):  # no id at all (e.g. a tree without parents)
-        return np.zeros(len(ids), dtype=bool)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        # no text to match (e.g. a tree without parents: all missing), or not plain text
+        return ids.isin(list(accounts)).to_numpy(dtype=bool)
     wanted = pa.array(list(accounts), type=pa.string()).cast(column.type)
     return pc.is_in(column, value_set=wanted).to_numpy(zero_copy_only=False)
 
