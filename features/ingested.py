@@ -9,14 +9,15 @@ acknowledged survives a crash, and a crash before the manifest leaves only stray
 reader lists (they are swept on the next open).
 
 Each batch is filed under the SHA-256 of its idempotency key (``<root>/keys/<hash>.json``), with
-the SHA-256 of its body: a retry with the same key and body gets the first answer again, the same
-key with another body is refused. One writer at a time holds the store's lock file (``flock``),
-across processes, so ``vitals serve`` and ``vitals ingest`` can share a store.
+the SHA-256 of its body and its answer: a retry with the same key and body gets the first answer
+again, the same key with another body is refused. One writer at a time holds the store's lock
+file (``flock``), across processes, so ``vitals serve`` and ``vitals ingest`` can share a store.
 
 A store belongs to one data directory (``<root>/BASE``): loading another directory ignores it.
 Readers (:func:`vitals.features.loader.load_dataset`) append the committed segments of each table
 to the directory's own rows, so every command sees the directory and the ingested rows as one
-source.
+source. Runs of committed batches are folded into *ranges* (:mod:`vitals.features.compaction`,
+``<root>/ranges/<last>.json``): readers append the ranges, then the batches after the last one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ _BASE = "BASE"
 
 class IdempotencyConflict(ValueError):
     """The idempotency key was used before with a different body."""
+
+
+class CompactedAway(LookupError):
+    """A batch asked for was folded into a range and is gone: load the data again."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +87,9 @@ class IngestedStore:
     def __init__(self, root: str | Path, base: str | Path) -> None:
         self.root = Path(root)
         self.base = Path(base).resolve()
-        self._thread_lock = threading.RLock()
-        self._depth = 0
         self._known = 0  # batches 1..known are committed (sequences have no gaps)
         self._probing = threading.Lock()
-        for folder in ("segments", "batches", "keys"):
+        for folder in ("segments", "batches", "keys", "ranges"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         marker = self.root / _BASE
         if marker.exists():
@@ -101,7 +104,7 @@ class IngestedStore:
         with self.exclusive():
             self._recover()
             numbers = [int(p.stem) for p in (self.root / "batches").glob("*.json")]
-            self._known = max(numbers, default=0)
+            self._known = max([*numbers, self.compacted_through()])
 
     def find(self, key: str, body_sha: str) -> Batch | None:
         """The batch committed under ``key``, if any.
@@ -118,6 +121,9 @@ class IngestedStore:
                 "this Idempotency-Key was used before with a different body: "
                 "send a new key for a new batch"
             )
+        if "result" in stored and not self._manifest(stored["sequence"]).exists():
+            # folded into a range: the answer is what a retry needs, and the record keeps it
+            return Batch(stored["sequence"], {}, [], stored["result"], stored["received_at"])
         return self.batch(stored["sequence"])
 
     def commit(
@@ -172,18 +178,32 @@ class IngestedStore:
 
         Sequences are given under the lock, one after the other, and a batch lost before its
         commit leaves its number to the next: so the manifests after the last one seen are
-        looked for one by one (the folder is never listed again).
+        looked for one by one (the folder is never listed again), after the last range when
+        ranges have folded them since (the few range manifests are listed).
         """
         with self._probing:
             known = self._known
+            if not self._manifest(known + 1).exists():  # or folded into a range since
+                known = max(known, self.compacted_through())
             while self._manifest(known + 1).exists():
                 known += 1
             self._known = known
             return known
 
     def batch(self, sequence: int) -> Batch:
-        """The committed batch ``sequence``."""
-        stored = json.loads(self._manifest(sequence).read_text())
+        """The committed batch ``sequence``.
+
+        Raises:
+            CompactedAway: the batch was folded into a range and its files are gone.
+        """
+        try:
+            stored = json.loads(self._manifest(sequence).read_text())
+        except FileNotFoundError:
+            if sequence <= self.compacted_through():
+                raise CompactedAway(
+                    f"ingested batch {sequence} was folded into a range: load the data again"
+                ) from None
+            raise
         return Batch(
             stored["sequence"],
             stored["segments"],
@@ -193,15 +213,99 @@ class IngestedStore:
         )
 
     def batches(self, after: int = 0) -> Iterator[Batch]:
-        """Committed batches with a sequence above ``after``, in order."""
+        """Committed batches with a sequence above ``after``, in order.
+
+        Raises:
+            CompactedAway: some of them were folded into a range (a reader that far behind
+                loads the data again, see :meth:`history`).
+        """
         for number in range(after + 1, self.last_sequence() + 1):
             yield self.batch(number)
+
+    def ranges(self) -> list[tuple[int, Batch]]:
+        """The committed ranges in order: each one's first batch, and the range as a batch
+        (``sequence`` its last batch, no ``accounts``, ``received_at`` when it was folded)."""
+        found = []
+        for path in sorted((self.root / "ranges").glob("*.json")):
+            stored = json.loads(path.read_text())
+            found.append(
+                (
+                    stored["first"],
+                    Batch(stored["last"], stored["segments"], [], {}, stored["folded_at"]),
+                )
+            )
+        return found
+
+    def compacted_through(self) -> int:
+        """The last batch folded into a range (0 when none is)."""
+        names = [int(p.stem) for p in (self.root / "ranges").glob("*.json")]
+        return max(names, default=0)
+
+    def history(self) -> list[Batch]:
+        """Everything committed, to append in order: the ranges, then the batches after them.
+
+        A compaction that runs meanwhile deletes only the batches of earlier ranges, so the
+        batches listed here stay readable until the compaction after it.
+        """
+        ranges = [batch for _, batch in self.ranges()]
+        return ranges + list(self.batches(after=ranges[-1].sequence if ranges else 0))
+
+    def commit_range(self, first: int, last: int, tables: Mapping[str, pa.Table]) -> Batch | None:
+        """Commit the rows of batches ``first..last`` as one range, then delete the batches of
+        the earlier ranges (their answers stay with their keys).
+
+        Args:
+            first: the first batch folded (the one after the last range).
+            last: the last batch folded.
+            tables: per table, the folded rows (see :func:`vitals.features.compaction.fold`).
+
+        Returns:
+            The range as a batch, or ``None`` when another process folded a range meanwhile
+            (nothing is written).
+        """
+        with self.exclusive():
+            if first != self.compacted_through() + 1 or last > self.last_sequence():
+                return None
+            earlier = self.compacted_through()
+            segments = {}
+            for name, table in tables.items():
+                relative = f"segments/range-{first:012d}-{last:012d}-{name}.parquet"
+                _write_durably(self.root / relative, _parquet_bytes(table))
+                segments[name] = relative
+            folded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            manifest = {"first": first, "last": last, "segments": segments, "folded_at": folded_at}
+            _write_durably(self._range(last), json.dumps(manifest).encode())
+            self._delete_batches(through=earlier)
+            return Batch(last, segments, [], {}, folded_at)
+
+    def _delete_batches(self, through: int) -> None:
+        """Delete the manifests and segments of batches up to ``through`` (all in ranges),
+        after filing each one's answer with its key. A crash half-way leaves only segments no
+        manifest lists, swept on the next open."""
+        for path in sorted((self.root / "batches").glob("*.json")):
+            if int(path.stem) > through:
+                continue
+            manifest = json.loads(path.read_text())
+            record = self.root / "keys" / f"{manifest['key_sha256']}.json"
+            if "result" not in json.loads(record.read_text()):  # filed before answers were
+                self._file_key(manifest)
+            path.unlink()
+            for relative in manifest["segments"].values():
+                (self.root / relative).unlink(missing_ok=True)
+
+    def _range(self, last: int) -> Path:
+        return self.root / "ranges" / f"{last:012d}.json"
 
     def _manifest(self, sequence: int) -> Path:
         return self.root / "batches" / f"{sequence:012d}.json"
 
     def _file_key(self, manifest: dict[str, Any]) -> None:
-        record = {"sequence": manifest["sequence"], "body_sha256": manifest["body_sha256"]}
+        record = {
+            "sequence": manifest["sequence"],
+            "body_sha256": manifest["body_sha256"],
+            "result": manifest["result"],
+            "received_at": manifest["received_at"],
+        }
         key_file = self.root / "keys" / f"{manifest['key_sha256']}.json"
         _write_durably(key_file, json.dumps(record).encode())
 
@@ -213,32 +317,54 @@ class IngestedStore:
             committed.update(manifest["segments"].values())
             if not (self.root / "keys" / f"{manifest['key_sha256']}.json").exists():
                 self._file_key(manifest)
+        for _, folded in self.ranges():
+            committed.update(folded.segments.values())
         for path in (self.root / "segments").iterdir():
             if f"segments/{path.name}" not in committed:
                 path.unlink()
-        for folder in ("batches", "keys"):
+        for folder in ("batches", "keys", "ranges"):
             for path in (self.root / folder).glob(".*.tmp"):
                 path.unlink()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the store's writer lock (threads and processes; re-entrant in one thread)."""
-        with self._thread_lock:
-            if self._depth:
-                self._depth += 1
+        """Hold the store's writer lock (threads and processes; re-entrant in one thread, also
+        through another :class:`IngestedStore` of the same folder, e.g. a reload under the
+        lock)."""
+        held = _holder(self.root)
+        with held.thread_lock:
+            if held.depth:
+                held.depth += 1
                 try:
                     yield
                 finally:
-                    self._depth -= 1
+                    held.depth -= 1
                 return
             with (self.root / _LOCK).open("a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
-                self._depth = 1
+                held.depth = 1
                 try:
                     yield
                 finally:
-                    self._depth = 0
+                    held.depth = 0
                     fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class _Holder:
+    """This process's hold on one store's lock: the thread holding it, and how deeply."""
+
+    thread_lock: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+
+
+_HOLDERS: dict[Path, _Holder] = {}
+_HOLDERS_LOCK = threading.Lock()
+
+
+def _holder(root: Path) -> _Holder:
+    with _HOLDERS_LOCK:
+        return _HOLDERS.setdefault(root.resolve(), _Holder())
 
 
 def _key_hash(key: str) -> str:

@@ -255,7 +255,7 @@ def _load(
         dataset.added_columns[name] = added
         issues.extend(table_issues)
     if (store := ingested_store(root)) is not None:
-        append_batches(dataset, store, list(store.batches()), lenient=lenient, tables=tables)
+        append_batches(dataset, store, store.history(), lenient=lenient, tables=tables)
     return dataset, issues
 
 

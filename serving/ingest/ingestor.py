@@ -19,7 +19,7 @@ from typing import Any
 
 from vitals.config.settings import IngestSettings
 from vitals.features.batch_check import BatchChecker
-from vitals.features.ingested import Batch, IngestedStore, body_hash
+from vitals.features.ingested import Batch, CompactedAway, IngestedStore, body_hash
 from vitals.features.ingested_rows import append_batches
 from vitals.features.pipeline import load_valid_dataset
 
@@ -142,8 +142,18 @@ class Ingestor:
     def catch_up(self) -> None:
         """Add the batches other processes committed since this one last looked."""
         with self.store.exclusive():
-            new = list(self.store.batches(after=self.dataset.ingested_through))
+            try:
+                new = list(self.store.batches(after=self.dataset.ingested_through))
+            except CompactedAway:  # folded into a range before this process took them in
+                self._reload()
+                return
             append_batches(self.dataset, self.store, new)
+
+    def _reload(self) -> None:
+        """Load the data directory and every ingested row again."""
+        self.close()
+        self.dataset = load_valid_dataset(self.dataset.path)
+        self.checker = BatchChecker(self.dataset)
 
     def close(self) -> None:
         """Release the data held in DuckDB."""

@@ -143,7 +143,9 @@ def start_worker(
         store, load_valid_dataset(data_dir), IngestedStore(settings.ingest.store_dir, data_dir)
     )
     every = settings.ingest.rescore_every_seconds
-    worker = RescoringWorker(rescorer, model, every, alerting(store, settings))
+    worker = RescoringWorker(
+        rescorer, model, every, alerting(store, settings), settings.ingest.compact_after
+    )
     if start:
         worker.start()
     return worker

@@ -21,9 +21,10 @@ from vitals.features.build import build_feature_set
 from vitals.features.casting import quote
 from vitals.features.dates import to_day
 from vitals.features.event_queries import events_since
-from vitals.features.ingested import Batch, IngestedStore
+from vitals.features.ingested import Batch, CompactedAway, IngestedStore
 from vitals.features.ingested_rows import append_batches, scan_segments
 from vitals.features.loader import Dataset, quiet_connection
+from vitals.features.pipeline import load_valid_dataset
 from vitals.serving.batch import plan
 from vitals.serving.batch.model_source import LoadedModel
 
@@ -75,7 +76,11 @@ class WorkReader:
         Returns:
             The work, or ``None`` when nothing is new.
         """
-        new = list(self.ingested.batches(after=self.dataset.ingested_through))
+        try:
+            new = list(self.ingested.batches(after=self.dataset.ingested_through))
+        except CompactedAway:  # another process folded batches this reader had not taken in
+            self._reload()
+            new = []
         appended = append_batches(self.dataset, self.ingested, new)
         known, self._first_use = self._first_use, self._first_uses(new)
         as_of = plan.score_date(self.dataset, None)
@@ -112,6 +117,13 @@ class WorkReader:
         (after a step failed: its batches may be in the data but in neither)."""
         self._key = None
         self._first_use = None
+
+    def _reload(self) -> None:
+        """Load the data and every ingested row again; the next work scores everyone."""
+        path = self.dataset.path
+        self.dataset.con.close()
+        self.dataset = load_valid_dataset(path)
+        self.restart()
 
     def _first_uses(self, new: list[Batch]) -> pa.Table | None:
         """The first event of each product feature in the data with the ``new`` batches (``None``

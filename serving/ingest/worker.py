@@ -10,6 +10,9 @@ The thread reads the next turn's data (DuckDB, which leaves Python's lock free) 
 thread while it scores and stores the last one, so the two halves of a turn overlap under load.
 A failing turn is logged and tried again after a pause that doubles up to a minute; the next
 turn then scores everyone, which covers whatever the failed one had taken in.
+
+After a step, once ``compact_after`` batches it has taken in wait outside a range, the worker
+folds them into one (:mod:`vitals.features.compaction`), so that loading the data stays fast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from vitals.features.compaction import compact
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.ingest.rescoring import Rescorer, Step
 from vitals.serving.ingest.work import Work
@@ -47,6 +51,7 @@ class RescoringWorker:
         model: gives the model to score with (``None`` while none is loaded).
         every: seconds between turns when nothing is new.
         on_step: called after each step that did something (e.g. to raise alerts).
+        compact_after: fold the batches re-scored into a range once this many wait (0: never).
     """
 
     def __init__(
@@ -55,11 +60,13 @@ class RescoringWorker:
         model: Callable[[], LoadedModel | None],
         every: float,
         on_step: Callable[[Step, LoadedModel], None] | None = None,
+        compact_after: int = 0,
     ) -> None:
         self.rescorer = rescorer
         self.model = model
         self.every = every
         self.on_step = on_step
+        self.compact_after = compact_after
         self.state = WorkerState()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vitals-rescoring", daemon=True)
@@ -99,6 +106,19 @@ class RescoringWorker:
             gc.freeze()
         if self.on_step is not None:
             self.on_step(step, loaded)
+        if self.compact_after:
+            self._compact(step.through)
+
+    def _compact(self, through: int) -> None:
+        """Fold the batches up to ``through`` into a range when enough wait. A failure is
+        logged and left for the next step: the scores are up to date either way."""
+        try:
+            folded = compact(self.rescorer.ingested, through, self.compact_after)
+        except Exception:
+            logger.exception("compacting the ingested store failed; trying again later")
+            return
+        if folded is not None:
+            logger.info("ingested batches up to %d folded into a range", folded.sequence)
 
     def _read(self) -> Work | None:
         loaded = self.model()

@@ -1,4 +1,5 @@
-"""The append-only store of ingested batches: commit order, idempotency, and crash recovery."""
+"""The append-only store of ingested batches: commit order, idempotency, crash recovery, and
+ranges of folded batches."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import threading
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
-from vitals.features.ingested import IdempotencyConflict, IngestedStore, body_hash
+from vitals.features.compaction import compact
+from vitals.features.ingested import (
+    CompactedAway,
+    IdempotencyConflict,
+    IngestedStore,
+    body_hash,
+)
 
 
 def rows(account: str, n: int = 2) -> dict[str, pa.Table]:
@@ -79,3 +87,73 @@ def test_a_store_belongs_to_one_data_directory(tmp_path: Path) -> None:
     IngestedStore(tmp_path / "store", tmp_path / "data")
     with pytest.raises(ValueError, match="ingested for"):
         IngestedStore(tmp_path / "store", tmp_path / "other")
+
+
+def ticket(ticket_id: str, status: str) -> dict[str, pa.Table]:
+    return {
+        "tickets": pa.table({"ticket_id": [ticket_id], "account_id": ["A1"], "status": [status]})
+    }
+
+
+def test_a_range_keeps_the_latest_version_of_a_replaced_row_and_every_answer(
+    tmp_path: Path,
+) -> None:
+    store = IngestedStore(tmp_path / "store", tmp_path / "data")
+    store.commit("t1", body_hash(b"t1"), ticket("T1", "open"), {"n": 1})
+    store.commit("e1", body_hash(b"e1"), rows("A1", 3), {"n": 2})
+    store.commit("t2", body_hash(b"t2"), ticket("T1", "closed"), {"n": 3})
+    store.commit("e2", body_hash(b"e2"), rows("A2", 2), {"n": 4})
+    folded = compact(store, through=4)
+    assert folded is not None and folded.sequence == 4
+    tickets = pa.parquet.read_table(store.root / folded.segments["tickets"]).to_pylist()
+    assert tickets == [{"ticket_id": "T1", "account_id": "A1", "status": "closed"}]
+    events = pa.parquet.read_table(store.root / folded.segments["events"])
+    assert events.column("account_id").to_pylist() == ["A1"] * 3 + ["A2"] * 2
+    assert compact(store, through=4) is None  # nothing new to fold
+    # the batches stay until the next range: a reader that listed them can still read them
+    assert [b.sequence for b in store.batches(after=1)] == [2, 3, 4]
+    assert [b.sequence for b in store.history()] == [4]
+
+
+def test_a_reader_two_ranges_behind_is_told_to_load_again(tmp_path: Path) -> None:
+    store = IngestedStore(tmp_path / "store", tmp_path / "data")
+    for i in range(1, 7):
+        store.commit(f"k{i}", body_hash(str(i).encode()), rows(f"A{i}"), {"n": i})
+    compact(store, through=3)
+    compact(store, through=6, at_least=4)  # only 3 wait: not folded
+    assert store.compacted_through() == 3
+    compact(store, through=6)
+    assert store.compacted_through() == 6
+    with pytest.raises(CompactedAway, match="load the data again"):
+        list(store.batches(after=1))
+    assert [b.sequence for b in store.batches(after=3)] == [4, 5, 6]
+    assert [b.sequence for b in store.history()] == [3, 6]
+    assert sorted(p.name for p in (store.root / "batches").glob("*.json")) == [
+        f"{i:012d}.json" for i in (4, 5, 6)
+    ]
+    # a retry of a folded batch gets its first answer; a new batch follows the last sequence
+    again = store.find("k2", body_hash(b"2"))
+    assert again is not None and again.sequence == 2 and again.result == {"n": 2}
+    with pytest.raises(IdempotencyConflict):
+        store.find("k2", body_hash(b"other"))
+    reopened = IngestedStore(store.root, tmp_path / "data")
+    assert reopened.commit("k7", body_hash(b"7"), rows("A7"), {})[0].sequence == 7
+
+
+def test_a_crash_while_folding_leaves_the_ranges_as_they_were(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = IngestedStore(root, tmp_path / "data")
+    for i in range(1, 4):
+        store.commit(f"k{i}", body_hash(str(i).encode()), rows(f"A{i}"), {})
+    folded = compact(store, through=2)
+    assert folded is not None
+    # a crash before the next range's manifest was renamed into place
+    stray = root / "segments" / "range-000000000003-000000000003-events.parquet"
+    stray.write_bytes(b"half")
+    (root / "ranges" / ".000000000003.json.tmp").write_text("{")
+    reopened = IngestedStore(root, tmp_path / "data")
+    assert not stray.exists() and not list((root / "ranges").glob(".*"))
+    assert all((root / f).exists() for f in folded.segments.values())
+    assert [b.sequence for b in reopened.history()] == [2, 3]
+    # a range folded by another process meanwhile: this one's fold is dropped, nothing written
+    assert reopened.commit_range(1, 3, {}) is None

@@ -247,6 +247,12 @@ class IngestSettings(BaseModel):
     rescore_every_seconds: float = Field(
         default=0.2, gt=0, description="how often the worker looks for new batches"
     )
+    compact_after: int = Field(
+        default=1_000,
+        ge=0,
+        description="re-scored batches the worker folds into one range of the store once that "
+        "many wait (0: never)",
+    )
 
 
 class Settings(BaseSettings):

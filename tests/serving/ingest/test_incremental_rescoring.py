@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from vitals.config.alerts import AlertSettings
 from vitals.config.settings import get_settings
+from vitals.features.compaction import compact
 from vitals.features.ingested import IngestedStore
 from vitals.features.pipeline import load_valid_dataset
 from vitals.serving.batch import RunOptions, load_model, score
@@ -200,6 +201,13 @@ def test_incremental_scores_equal_a_batch_run(
     step = rescorer.step(loaded)  # nothing to re-score, but the batch is covered
     assert step is not None and step.accounts == 0 and rescorer.pending() == 0
     assert rescorer.step(loaded) is None
+    # another process folds batches this rescorer has not taken in, twice: it loads it all again
+    last = ingestor.ingest(random_batch(rng, accounts, last_day, 20, feature), key="far1").batch
+    compact(ingestor.store, through=last)
+    last = ingestor.ingest(random_batch(rng, accounts, last_day, 21, feature), key="far2").batch
+    compact(ingestor.store, through=last)
+    step = rescorer.step(loaded)
+    assert step is not None and step.full and step.through == last and rescorer.pending() == 0
     rescorer.close()
     store.close()
 
@@ -276,7 +284,12 @@ def test_the_worker_thread_reads_ahead_recovers_from_a_failed_step_and_equals_a_
         update={
             "database_url": live_url,
             "ingest": get_settings().ingest.model_copy(
-                update={"data_dir": str(sample_dir), "rescore_every_seconds": 0.05}
+                # folding every two batches into a range, as the worker goes
+                update={
+                    "data_dir": str(sample_dir),
+                    "rescore_every_seconds": 0.05,
+                    "compact_after": 2,
+                }
             ),
         }
     )
@@ -311,6 +324,7 @@ def test_the_worker_thread_reads_ahead_recovers_from_a_failed_step_and_equals_a_
     worker.stop()
     ingestor.close()
     assert failed and worker.rescorer.pending() == 0 and worker.state.error is None
+    assert worker.rescorer.ingested.compacted_through() >= 6
     store.close()
 
     batch_url = f"sqlite:///{ingest_env}/batch.db"
