@@ -17,17 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from vitals.features.casting import quote
+from vitals.features.casting import literal, quote
 from vitals.features.contract import TABLES
 from vitals.features.ingested import Batch, IngestedStore
 from vitals.features.ingested_rows import REPLACED_BY
 
 
-def compact(store: IngestedStore, through: int, at_least: int = 1) -> Batch | None:
+def compact(
+    store: IngestedStore, through: int, at_least: int = 1, at_most: int | None = None
+) -> Batch | None:
     """Fold the committed batches after the last range, up to ``through``, into a range.
 
     Args:
@@ -35,6 +35,8 @@ def compact(store: IngestedStore, through: int, at_least: int = 1) -> Batch | No
         through: the last batch to fold (a reader that follows the store passes the last batch
             it took in, so that it never falls behind a range).
         at_least: fold only when this many batches are waiting.
+        at_most: fold no more than this many (a long backlog then takes several ranges, each
+            read, written and later deleted in bounded time).
 
     Returns:
         The range, or ``None`` when fewer than ``at_least`` batches wait (or another process
@@ -42,6 +44,8 @@ def compact(store: IngestedStore, through: int, at_least: int = 1) -> Batch | No
     """
     first = store.compacted_through() + 1
     last = min(through, store.last_sequence())
+    if at_most is not None:
+        last = min(last, first + at_most - 1)
     if last - first + 1 < max(1, at_least):
         return None
     # committed batches never change, so the folding needs no lock; the commit checks again
@@ -51,37 +55,39 @@ def compact(store: IngestedStore, through: int, at_least: int = 1) -> Batch | No
 
 def fold(store: IngestedStore, batches: Sequence[Batch]) -> dict[str, pa.Table]:
     """Per table, the rows of ``batches`` (in order) as one table: appended to the data, it
-    gives what appending the batches one after the other gives."""
-    folded = {}
-    for name in TABLES:
-        parts = [
-            (batch.sequence, pq.read_table(store.root / batch.segments[name]))
-            for batch in batches
-            if name in batch.segments
-        ]
-        if not parts:
-            continue
-        rows = pa.concat_tables([table for _, table in parts], promote_options="default")
-        if name in REPLACED_BY:
-            sequence = np.repeat([s for s, _ in parts], [table.num_rows for _, table in parts])
-            rows = rows.take(_latest_versions(rows, sequence, REPLACED_BY[name]))
-        folded[name] = rows
-    return folded
+    gives what appending the batches one after the other gives.
 
-
-def _latest_versions(rows: pa.Table, sequence: np.ndarray, key: tuple[str, ...]) -> np.ndarray:
-    """Positions of the rows whose key no later batch sends again, in order. A batch's rows all
-    count (appending a batch deletes the stored rows with its keys, then inserts its rows), and
-    keys compare as ``IS NOT DISTINCT FROM`` does (missing values equal), as partitions do."""
-    keys = rows.select(list(key)).append_column("__batch", pa.array(sequence))
-    keys = keys.append_column("__row", pa.array(np.arange(rows.num_rows)))
+    The segments are read as loading reads them (DuckDB, columns matched by name, types
+    unified), so whatever loads also folds. Where a later batch sends a row's key again, only
+    the latest batch's rows with that key are kept: appending a batch deletes the stored rows
+    with its keys, then inserts all of its rows. Keys compare as partitions do, missing values
+    equal, as ``IS NOT DISTINCT FROM`` does when a batch is appended.
+    """
     con = duckdb.connect()
     try:
-        con.register("__keys", keys)
-        partition = ", ".join(quote(k) for k in key)
-        return con.sql(
-            "SELECT __row FROM __keys "
-            f"QUALIFY __batch = max(__batch) OVER (PARTITION BY {partition}) ORDER BY __row"
-        ).fetchnumpy()["__row"]
+        folded = {}
+        for name in TABLES:
+            parts = [
+                (b.sequence, store.root / b.segments[name]) for b in batches if name in b.segments
+            ]
+            if not parts:
+                continue
+            order = pa.table(
+                {"filename": [str(f) for _, f in parts], "__batch": [s for s, _ in parts]}
+            )
+            con.register("__order", order)
+            latest = ""
+            if name in REPLACED_BY:
+                partition = ", ".join(quote(k) for k in REPLACED_BY[name])
+                latest = f"QUALIFY __batch = max(__batch) OVER (PARTITION BY {partition}) "
+            files = ", ".join(literal(str(f)) for _, f in parts)
+            folded[name] = con.sql(
+                "SELECT * EXCLUDE (filename, file_row_number, __batch) FROM ("
+                f"SELECT * FROM read_parquet([{files}], union_by_name = true, filename = true, "
+                "file_row_number = true) JOIN __order USING (filename)"
+                f") {latest}ORDER BY __batch, file_row_number"
+            ).to_arrow_table()
+            con.unregister("__order")
+        return folded
     finally:
         con.close()

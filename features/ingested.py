@@ -183,10 +183,14 @@ class IngestedStore:
         """
         with self._probing:
             known = self._known
-            if not self._manifest(known + 1).exists():  # or folded into a range since
-                known = max(known, self.compacted_through())
-            while self._manifest(known + 1).exists():
-                known += 1
+            while True:
+                if self._manifest(known + 1).exists():
+                    known += 1
+                    continue
+                folded = self.compacted_through()  # the next ones may be folded by now
+                if folded <= known:
+                    break
+                known = folded
             self._known = known
             return known
 
@@ -287,7 +291,8 @@ class IngestedStore:
                 continue
             manifest = json.loads(path.read_text())
             record = self.root / "keys" / f"{manifest['key_sha256']}.json"
-            if "result" not in json.loads(record.read_text()):  # filed before answers were
+            # not filed yet (a crash after the commit), or filed before answers were kept
+            if not record.exists() or "result" not in json.loads(record.read_text()):
                 self._file_key(manifest)
             path.unlink()
             for relative in manifest["segments"].values():

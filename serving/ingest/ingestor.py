@@ -150,10 +150,10 @@ class Ingestor:
             append_batches(self.dataset, self.store, new)
 
     def _reload(self) -> None:
-        """Load the data directory and every ingested row again."""
+        """Load the data directory and every ingested row again (kept as it was on failure)."""
+        dataset = load_valid_dataset(self.dataset.path)
         self.close()
-        self.dataset = load_valid_dataset(self.dataset.path)
-        self.checker = BatchChecker(self.dataset)
+        self.dataset, self.checker = dataset, BatchChecker(dataset)
 
     def close(self) -> None:
         """Release the data held in DuckDB."""

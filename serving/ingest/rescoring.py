@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vitals.config.settings import get_settings
-from vitals.features.ingested import IngestedStore
+from vitals.features.ingested import CompactedAway, IngestedStore
 from vitals.features.loader import Dataset
 from vitals.models.scorecard import Scorecards
 from vitals.serving.batch.frames import ROLLED_UP, roll_up_scores, score_and_reason
@@ -243,8 +243,12 @@ class Backlog:
         done = self.rescored()
         if done >= self.ingested.last_sequence():
             return 0.0
-        received = datetime.fromisoformat(self.ingested.batch(done + 1).received_at)
-        return max(0.0, (datetime.now(UTC) - received).total_seconds())
+        try:
+            received = self.ingested.batch(done + 1).received_at
+        except CompactedAway:  # folded since (progress written by another worker): received
+            # before its range was folded, so at least that long ago
+            received = next(b.received_at for _, b in self.ingested.ranges() if b.sequence > done)
+        return max(0.0, (datetime.now(UTC) - datetime.fromisoformat(received)).total_seconds())
 
 
 def _rolled_up(scores: pd.DataFrame) -> pd.DataFrame:

@@ -120,9 +120,9 @@ class WorkReader:
 
     def _reload(self) -> None:
         """Load the data and every ingested row again; the next work scores everyone."""
-        path = self.dataset.path
+        dataset = load_valid_dataset(self.dataset.path)
         self.dataset.con.close()
-        self.dataset = load_valid_dataset(path)
+        self.dataset = dataset
         self.restart()
 
     def _first_uses(self, new: list[Batch]) -> pa.Table | None:

@@ -12,7 +12,8 @@ A failing turn is logged and tried again after a pause that doubles up to a minu
 turn then scores everyone, which covers whatever the failed one had taken in.
 
 After a step, once ``compact_after`` batches it has taken in wait outside a range, the worker
-folds them into one (:mod:`vitals.features.compaction`), so that loading the data stays fast.
+folds that many into one (:mod:`vitals.features.compaction`), so that loading the data stays
+fast; a longer backlog (a store from before compaction) is folded a range per step.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class RescoringWorker:
         """Fold the batches up to ``through`` into a range when enough wait. A failure is
         logged and left for the next step: the scores are up to date either way."""
         try:
-            folded = compact(self.rescorer.ingested, through, self.compact_after)
+            ingested, size = self.rescorer.ingested, self.compact_after
+            folded = compact(ingested, through, at_least=size, at_most=size)
         except Exception:
             logger.exception("compacting the ingested store failed; trying again later")
             return

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import DataDir
 from contract_strategies import Case, cases
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
@@ -19,6 +19,9 @@ from vitals.features.compaction import compact
 from vitals.features.ingested import CompactedAway
 from vitals.features.loader import Dataset, load_dataset
 from vitals.serving.ingest.ingestor import Ingestor
+
+if TYPE_CHECKING:  # the features tests' conftest (a bare import may find another one)
+    from conftest import DataDir
 
 REPLACING = ("tickets", "subscriptions")  # rows sent again replace the stored ones
 

@@ -157,3 +157,17 @@ def test_a_crash_while_folding_leaves_the_ranges_as_they_were(tmp_path: Path) ->
     assert [b.sequence for b in reopened.history()] == [2, 3]
     # a range folded by another process meanwhile: this one's fold is dropped, nothing written
     assert reopened.commit_range(1, 3, {}) is None
+
+
+def test_a_long_backlog_folds_in_bounded_ranges_and_types_unify_as_loading_does(
+    tmp_path: Path,
+) -> None:
+    store = IngestedStore(tmp_path / "store", tmp_path / "data")
+    for i, src in enumerate([1, "web", 2, "app", 3], start=1):  # re-exported: int, then text
+        extra = pa.table({"account_id": ["A1"], "event_type": ["x"], "src": [src]})
+        store.commit(f"k{i}", body_hash(str(i).encode()), {"events": extra}, {})
+    ranges = [compact(store, through=5, at_least=2, at_most=2) for _ in range(3)]
+    assert [r.sequence if r else None for r in ranges] == [2, 4, None]  # one batch is too few
+    assert [b.sequence for b in store.history()] == [2, 4, 5]
+    folded = pa.parquet.read_table(store.root / ranges[1].segments["events"])
+    assert folded.column("src").to_pylist() == ["2", "app"]

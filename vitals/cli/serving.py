@@ -55,10 +55,10 @@ def serve(
     from vitals.serving.store import StoreError
 
     settings = _settings(database_url, model)
-    if data is not None:
-        # re-scoring runs in a process of its own: one for all the server processes, and no
-        # contention with the requests for the interpreter
-        ingest = {"data_dir": data, "rescore_in_server": False}
+    if data is not None or settings.ingest.data_dir is not None:
+        # re-scoring runs in a process of its own (_rescoring): one for all the server processes,
+        # and no contention with the requests for the interpreter
+        ingest = {"data_dir": data or settings.ingest.data_dir, "rescore_in_server": False}
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
     address = f"http://{host or settings.serving.host}:{port or settings.serving.port}"
     err_console.print(f"CS console: {address}/console (sign in with an API key of scope read)")

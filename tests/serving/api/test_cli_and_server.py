@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from vitals.cli import serving as serving_cli
-from vitals.config.settings import Settings
+from vitals.config.settings import Settings, get_settings
 from vitals.models.health_model import HealthModel
 from vitals.serving.api import server
 from vitals.serving.api.auth import KeyVerifier
@@ -89,6 +91,32 @@ def test_serve_migrates_then_hands_uvicorn_a_factory_with_the_settings(
     app = server.app_factory()
     assert app.state.settings.database_url == url
     monkeypatch.delenv(server.SETTINGS_ENV)
+
+
+def test_serve_with_a_configured_data_dir_rescores_in_one_process_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_dir: Path
+) -> None:
+    spawned = []
+
+    @contextmanager
+    def rescoring(settings: Settings) -> Iterator[None]:  # the `vitals worker` it would start
+        spawned.append(settings.ingest.data_dir)
+        yield
+
+    monkeypatch.setattr(serving_cli, "_rescoring", rescoring)
+    monkeypatch.setattr(server.uvicorn, "run", lambda target, **kw: None)
+    monkeypatch.delenv(server.SETTINGS_ENV, raising=False)
+    monkeypatch.setenv("VITALS_INGEST__DATA_DIR", str(tmp_path / "data"))  # as in vitals.toml
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path}/served.db"
+    result = CliRunner().invoke(
+        serving_cli.app, ["serve", "--model", str(model_dir), "--database-url", url]
+    )
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    passed = json.loads(os.environ.pop(server.SETTINGS_ENV))
+    assert spawned == [str(tmp_path / "data")]
+    assert passed["ingest"]["rescore_in_server"] is False  # not a second worker in the server
 
 
 def test_issue_key_is_what_the_demo_calls(tmp_path: Path) -> None:
