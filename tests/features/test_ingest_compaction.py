@@ -3,16 +3,13 @@ the same rows in the same order, and a retried batch gets its first answer."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from contract_strategies import Case, cases
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
-from test_ingest_properties import SETTINGS, rows_of
+from test_ingest_properties import SETTINGS, ingesting_into, rows_of
 
 from vitals.config.settings import get_settings
 from vitals.features.compaction import compact
@@ -43,44 +40,37 @@ def ordered_rows(dataset: Dataset) -> dict[str, list[str]]:
 def test_ranges_load_as_their_batches_did(
     base: Case, sent: list[Case], data: st.DataObject
 ) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        root = base.write(Path(folder) / "data")
-        os.environ["VITALS_INGEST__STORE_DIR"] = str(Path(folder) / "ingested")
-        get_settings.cache_clear()
-        try:
-            ingestor = Ingestor(root, get_settings().ingest)
-            bodies = {}
-            for i, case in enumerate(sent):
-                bodies[f"sent{i}"] = rows_of(case)
-                # the data's own tickets and lines again, as updates: they replace the stored
-                again = {t: rows for t, rows in rows_of(base).items() if t in REPLACING and rows}
-                if again and data.draw(st.booleans(), label="send the data's rows again"):
-                    bodies[f"again{i}"] = again
-            answers = {key: ingestor.ingest(rows, key=key) for key, rows in bodies.items()}
-            before = load_dataset(root)
-            expected = ordered_rows(before)
-            before.con.close()
-            last = ingestor.store.last_sequence()
-            cuts = data.draw(st.lists(st.integers(1, last), max_size=3), label="ranges end at")
-            for cut in [*sorted(cuts), last]:
-                compact(ingestor.store, through=cut)
-            note(f"ranges: {[b.sequence for b in ingestor.store.history()]}")
-            after = load_dataset(root)
-            assert after.ingested_through == last
-            assert ordered_rows(after) == expected
-            after.con.close()
-            for key, rows in bodies.items():
-                retried = ingestor.ingest(rows, key=key)
-                first = answers[key]
-                assert retried.replayed and (retried.batch, retried.accepted, retried.rejected) == (
-                    first.batch,
-                    first.accepted,
-                    first.rejected,
-                )
-            ingestor.close()
-        finally:
-            del os.environ["VITALS_INGEST__STORE_DIR"]
-            get_settings.cache_clear()
+    with ingesting_into(base) as root:
+        ingestor = Ingestor(root, get_settings().ingest)
+        bodies = {}
+        for i, case in enumerate(sent):
+            bodies[f"sent{i}"] = rows_of(case)
+            # the data's own tickets and lines again, as updates: they replace the stored
+            again = {t: rows for t, rows in rows_of(base).items() if t in REPLACING and rows}
+            if again and data.draw(st.booleans(), label="send the data's rows again"):
+                bodies[f"again{i}"] = again
+        answers = {key: ingestor.ingest(rows, key=key) for key, rows in bodies.items()}
+        before = load_dataset(root)
+        expected = ordered_rows(before)
+        before.con.close()
+        last = ingestor.store.last_sequence()
+        cuts = data.draw(st.lists(st.integers(1, last), max_size=3), label="ranges end at")
+        for cut in [*sorted(cuts), last]:
+            compact(ingestor.store, through=cut)
+        note(f"ranges: {[b.sequence for b in ingestor.store.history()]}")
+        after = load_dataset(root)
+        assert after.ingested_through == last
+        assert ordered_rows(after) == expected
+        after.con.close()
+        for key, rows in bodies.items():
+            retried = ingestor.ingest(rows, key=key)
+            first = answers[key]
+            assert retried.replayed and (retried.batch, retried.accepted, retried.rejected) == (
+                first.batch,
+                first.accepted,
+                first.rejected,
+            )
+        ingestor.close()
 
 
 def test_an_ingestor_behind_the_ranges_loads_the_data_again(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,21 @@ def rows_of(case: Case) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@contextmanager
+def ingesting_into(base: Case) -> Iterator[Path]:
+    """The case written as a data directory in a temporary folder, with its ingested store
+    beside it (the settings point there until the block ends)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = base.write(Path(folder) / "data")
+        os.environ["VITALS_INGEST__STORE_DIR"] = str(Path(folder) / "ingested")
+        get_settings.cache_clear()
+        try:
+            yield root
+        finally:
+            del os.environ["VITALS_INGEST__STORE_DIR"]
+            get_settings.cache_clear()
+
+
 @settings(max_examples=40, **SETTINGS)
 @given(base=cases(max_accounts=4), batch=cases(max_accounts=4), data=st.data())
 def test_ingested_rows_are_kept_or_refused_and_keep_the_data_valid(
@@ -66,28 +83,21 @@ def test_ingested_rows_are_kept_or_refused_and_keep_the_data_valid(
         column = data.draw(st.sampled_from(sorted(rows[table][index])), label="column")
         rows[table][index][column] = data.draw(DAMAGE, label="value")
     note(f"batch = {json.dumps(rows, default=str)[:4000]}")
-    with tempfile.TemporaryDirectory() as folder:
-        root = base.write(Path(folder) / "data")
-        os.environ["VITALS_INGEST__STORE_DIR"] = str(Path(folder) / "ingested")
-        get_settings.cache_clear()
-        try:
-            ingestor = Ingestor(root, get_settings().ingest)
-            result = ingestor.ingest(rows, key="k")
-            ingestor.close()
-            for table, items in rows.items():
-                refused = {r["index"] for r in result.rejected if r["table"] == table}
-                assert result.accepted.get(table, 0) + len(refused) == len(items), table
-            report = validate_dataset(root)
-            assert report.ok, json.dumps(report.to_dict(), default=str)[:3000]
-            dataset = load_dataset(root)
-            assert dataset.ingested_through == 1
-            assert append_batches(dataset, ingestor.store, []).rows == 0
-            some = load_dataset(root, tables=PARTIAL)  # e.g. the console's recent activity
-            assert set(some.files) == {t for t in PARTIAL if dataset.has(t)}
-            for table in some.files:
-                assert table_rows(some, table) == table_rows(dataset, table), table
-            some.con.close()
-            dataset.con.close()
-        finally:
-            del os.environ["VITALS_INGEST__STORE_DIR"]
-            get_settings.cache_clear()
+    with ingesting_into(base) as root:
+        ingestor = Ingestor(root, get_settings().ingest)
+        result = ingestor.ingest(rows, key="k")
+        ingestor.close()
+        for table, items in rows.items():
+            refused = {r["index"] for r in result.rejected if r["table"] == table}
+            assert result.accepted.get(table, 0) + len(refused) == len(items), table
+        report = validate_dataset(root)
+        assert report.ok, json.dumps(report.to_dict(), default=str)[:3000]
+        dataset = load_dataset(root)
+        assert dataset.ingested_through == 1
+        assert append_batches(dataset, ingestor.store, []).rows == 0
+        some = load_dataset(root, tables=PARTIAL)  # e.g. the console's recent activity
+        assert set(some.files) == {t for t in PARTIAL if dataset.has(t)}
+        for table in some.files:
+            assert table_rows(some, table) == table_rows(dataset, table), table
+        some.con.close()
+        dataset.con.close()
