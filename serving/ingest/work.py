@@ -183,28 +183,35 @@ def _subset(
     its own: their rows, but only the events that can reach a window (the rest is most of the
     events of a long history), and the first use of each product feature (``first_use``), so
     that data-wide counts stay those of the whole data."""
-    con = quiet_connection()
     touched = pa.table({"account_id": accounts})
-    dataset.con.register("__vitals_touched", touched)
+    among = "account_id IN (SELECT account_id FROM __vitals_touched)"
     since = events_since(to_day(as_of))
+    rows: dict[str, pa.Table] = {}
+    dataset.con.register("__vitals_touched", touched)
     try:
         for name in dataset.files:
             recent = f" AND {since}" if name == "events" else ""
-            rows = dataset.con.sql(
-                f"SELECT * FROM {quote(name)} "
-                f"WHERE account_id IN (SELECT account_id FROM __vitals_touched){recent}"
+            rows[name] = dataset.con.sql(
+                f"SELECT * FROM {quote(name)} WHERE {among}{recent}"
             ).to_arrow_table()
-            con.register("__vitals_rows", rows)
-            con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __vitals_rows")
-            con.unregister("__vitals_rows")
+        if first_use is not None:
+            # a first use among the accounts' rows is there already
+            dataset.con.register("__vitals_first_use", first_use)
+            try:
+                others = dataset.con.sql(
+                    f"SELECT * FROM __vitals_first_use WHERE NOT ({among} AND {since})"
+                ).to_arrow_table()
+            finally:
+                dataset.con.unregister("__vitals_first_use")
+            events = rows["events"]
+            others = others.select(events.column_names).cast(events.schema)
+            rows["events"] = pa.concat_tables([events, others])
     finally:
         dataset.con.unregister("__vitals_touched")
-    if first_use is not None:
-        # a first use among the accounts' copied rows is there already
-        con.register("__vitals_first_use", first_use)
-        con.register("__vitals_touched", touched)
-        con.execute(
-            "INSERT INTO events BY NAME SELECT * FROM __vitals_first_use WHERE NOT "
-            f"(account_id IN (SELECT account_id FROM __vitals_touched) AND {since})"
-        )
+    con = quiet_connection()
+    # a few thousand accounts' rows: one thread does it in the same time with less CPU, which
+    # the scoring of the last step, running meanwhile, needs
+    con.execute("SET threads = 1")
+    for name, table in rows.items():  # read where they are: copying them in cost more
+        con.register(name, table)
     return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
