@@ -10,6 +10,13 @@ version (:data:`~vitals.features.ingested_rows.REPLACED_BY`).
 The batches folded into a range stay on disk until the next compaction, so a reader that listed
 them just before can still read them. A reader that follows the store from further behind gets
 :class:`~vitals.features.ingested.CompactedAway` and loads the data again.
+
+Ranges are merged in tiers, as a log-structured merge tree does: once the newest
+:data:`MERGE_FANOUT` ranges are all of one level, they are folded into one range of the next
+level. A store that has taken in ``n`` batches thus keeps fewer than ``MERGE_FANOUT`` ranges per
+level, about ``MERGE_FANOUT * log(n / compact_after, MERGE_FANOUT)``, and each row is rewritten
+once per level. Folding holds a range's rows in memory, so ranges stop growing at
+:data:`MERGE_MAX_ROWS` rows of a table.
 """
 
 from __future__ import annotations
@@ -18,11 +25,15 @@ from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from vitals.features.casting import literal, quote
 from vitals.features.contract import TABLES
-from vitals.features.ingested import Batch, IngestedStore
+from vitals.features.ingested import Batch, IngestedStore, Range
 from vitals.features.ingested_rows import REPLACED_BY
+
+MERGE_FANOUT = 10  # ranges of one level merged into one of the next
+MERGE_MAX_ROWS = 5_000_000  # rows of a table in a merged range, at most (about 0.5 GB folding)
 
 
 def compact(
@@ -53,9 +64,37 @@ def compact(
     return store.commit_range(first, last, fold(store, batches))
 
 
+def merge(
+    store: IngestedStore, fanout: int = MERGE_FANOUT, max_rows: int = MERGE_MAX_ROWS
+) -> Range | None:
+    """Fold the oldest ``fanout`` consecutive ranges of one level into one range, unless a
+    table would get more than ``max_rows`` rows in it (folding holds them in memory).
+
+    Returns:
+        The merged range, or ``None`` when no level has ``fanout`` ranges in a row small
+        enough (or another process merged some of them meanwhile).
+    """
+    ranges, fanout = store.ranges(), max(2, fanout)
+    for start in range(len(ranges) - fanout + 1):
+        parts = ranges[start : start + fanout]
+        if len({part.level for part in parts}) == 1 and _rows(store, parts) <= max_rows:
+            return store.commit_merge(parts, fold(store, [part.batch for part in parts]))
+    return None
+
+
+def _rows(store: IngestedStore, parts: Sequence[Range]) -> int:
+    """The most rows one table of ``parts`` has, from the segments' footers."""
+    rows: dict[str, int] = {}
+    for part in parts:
+        for name, relative in part.batch.segments.items():
+            count = pq.ParquetFile(store.root / relative).metadata.num_rows
+            rows[name] = rows.get(name, 0) + count
+    return max(rows.values(), default=0)
+
+
 def fold(store: IngestedStore, batches: Sequence[Batch]) -> dict[str, pa.Table]:
-    """Per table, the rows of ``batches`` (in order) as one table: appended to the data, it
-    gives what appending the batches one after the other gives.
+    """Per table, the rows of ``batches`` (in order; ranges too) as one table: appended to the
+    data, it gives what appending the batches one after the other gives.
 
     The segments are read as loading reads them (DuckDB, columns matched by name, types
     unified), so whatever loads also folds. Where a later batch sends a row's key again, only

@@ -17,25 +17,25 @@ A store belongs to one data directory (``<root>/BASE``): loading another directo
 Readers (:func:`vitals.features.loader.load_dataset`) append the committed segments of each table
 to the directory's own rows, so every command sees the directory and the ingested rows as one
 source. Runs of committed batches are folded into *ranges* (:mod:`vitals.features.compaction`,
-``<root>/ranges/<last>.json``): readers append the ranges, then the batches after the last one.
+``<root>/ranges/<last>.json``), and runs of ranges into larger ones (``<last>-<first>.json``,
+which hide the ranges they fold): readers append the ranges, then the batches after the last one.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from vitals.features.store_files import parquet_bytes, write_durably, writer_lock
 
 _LOCK = ".lock"
 _BASE = "BASE"
@@ -66,6 +66,27 @@ class Batch:
     accounts: list[str]
     result: dict[str, Any]
     received_at: str
+
+
+@dataclass(frozen=True)
+class Range:
+    """A committed range: batches ``first..batch.sequence`` folded into one segment per table.
+
+    Attributes:
+        first: its first batch.
+        batch: the range as a batch (``sequence`` its last batch, no ``accounts``,
+            ``received_at`` when it was folded).
+        level: 0 for batches folded by a compaction, one more than its parts' for a merge.
+    """
+
+    first: int
+    batch: Batch
+    level: int = 0
+
+    @property
+    def last(self) -> int:
+        """Its last batch."""
+        return self.batch.sequence
 
 
 def body_hash(body: bytes) -> str:
@@ -100,7 +121,7 @@ class IngestedStore:
                     "use another ingest folder for this data directory"
                 )
         else:
-            _write_durably(marker, str(self.base).encode())
+            write_durably(marker, str(self.base).encode())
         with self.exclusive():
             self._recover()
             numbers = [int(p.stem) for p in (self.root / "batches").glob("*.json")]
@@ -157,7 +178,7 @@ class IngestedStore:
                 if table.num_rows == 0:
                     continue
                 relative = f"segments/{sequence:012d}-{name}.parquet"
-                _write_durably(self.root / relative, _parquet_bytes(table))
+                write_durably(self.root / relative, parquet_bytes(table))
                 segments[name] = relative
                 ids = table.column("account_id").to_pylist()
                 accounts.update(i for i in ids if i is not None)
@@ -169,7 +190,7 @@ class IngestedStore:
                 datetime.now(UTC).isoformat(timespec="milliseconds"),
             )
             manifest = {**batch.__dict__, "key_sha256": _key_hash(key), "body_sha256": body_sha}
-            _write_durably(self._manifest(sequence), json.dumps(manifest).encode())
+            write_durably(self._manifest(sequence), json.dumps(manifest).encode())
             self._file_key(manifest)
             return batch, True
 
@@ -226,24 +247,18 @@ class IngestedStore:
         for number in range(after + 1, self.last_sequence() + 1):
             yield self.batch(number)
 
-    def ranges(self) -> list[tuple[int, Batch]]:
-        """The committed ranges in order: each one's first batch, and the range as a batch
-        (``sequence`` its last batch, no ``accounts``, ``received_at`` when it was folded)."""
-        found = []
-        for path in sorted((self.root / "ranges").glob("*.json")):
-            stored = json.loads(path.read_text())
-            found.append(
-                (
-                    stored["first"],
-                    Batch(stored["last"], stored["segments"], [], {}, stored["folded_at"]),
-                )
-            )
-        return found
+    def ranges(self) -> list[Range]:
+        """The committed ranges, in order. A merged range hides the ranges it folded, whose
+        files stay until the next range is committed (a reader may have listed them)."""
+        visible: list[Range] = []
+        for found in reversed(self._all_ranges()):  # the widest of those ending at a batch first
+            if not visible or found.last < visible[-1].first:
+                visible.append(found)
+        return visible[::-1]
 
     def compacted_through(self) -> int:
         """The last batch folded into a range (0 when none is)."""
-        names = [int(p.stem) for p in (self.root / "ranges").glob("*.json")]
-        return max(names, default=0)
+        return max((_range_last(p) for p in (self.root / "ranges").glob("*.json")), default=0)
 
     def history(self) -> list[Batch]:
         """Everything committed, to append in order: the ranges, then the batches after them.
@@ -251,12 +266,12 @@ class IngestedStore:
         A compaction that runs meanwhile deletes only the batches of earlier ranges, so the
         batches listed here stay readable until the compaction after it.
         """
-        ranges = [batch for _, batch in self.ranges()]
+        ranges = [found.batch for found in self.ranges()]
         return ranges + list(self.batches(after=ranges[-1].sequence if ranges else 0))
 
     def commit_range(self, first: int, last: int, tables: Mapping[str, pa.Table]) -> Batch | None:
         """Commit the rows of batches ``first..last`` as one range, then delete the batches of
-        the earlier ranges (their answers stay with their keys).
+        the earlier ranges (their answers stay with their keys), and the ranges merges hid.
 
         Args:
             first: the first batch folded (the one after the last range).
@@ -271,16 +286,76 @@ class IngestedStore:
             if first != self.compacted_through() + 1 or last > self.last_sequence():
                 return None
             earlier = self.compacted_through()
-            segments = {}
-            for name, table in tables.items():
-                relative = f"segments/range-{first:012d}-{last:012d}-{name}.parquet"
-                _write_durably(self.root / relative, _parquet_bytes(table))
-                segments[name] = relative
-            folded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-            manifest = {"first": first, "last": last, "segments": segments, "folded_at": folded_at}
-            _write_durably(self._range(last), json.dumps(manifest).encode())
+            self._delete_hidden_ranges()
+            folded = self._write_range(first, last, 0, tables)
             self._delete_batches(through=earlier)
-            return Batch(last, segments, [], {}, folded_at)
+            return folded.batch
+
+    def commit_merge(self, parts: Sequence[Range], tables: Mapping[str, pa.Table]) -> Range | None:
+        """Commit consecutive ranges ``parts`` folded into one range, which hides them (their
+        files are deleted by the next :meth:`commit_range`).
+
+        Args:
+            parts: the ranges folded, in order.
+            tables: per table, their folded rows (see :func:`vitals.features.compaction.fold`).
+
+        Returns:
+            The merged range, or ``None`` when another process merged some of ``parts``
+            meanwhile (nothing is written).
+        """
+        with self.exclusive():
+            if not {_span(p) for p in parts} <= {_span(r) for r in self.ranges()}:
+                return None
+            level = max(part.level for part in parts) + 1
+            return self._write_range(parts[0].first, parts[-1].last, level, tables)
+
+    def _write_range(
+        self, first: int, last: int, level: int, tables: Mapping[str, pa.Table]
+    ) -> Range:
+        """Write a range's segments, then commit it by its manifest (under the lock)."""
+        segments = {}
+        for name, table in tables.items():
+            relative = f"segments/range-{first:012d}-{last:012d}-{name}.parquet"
+            write_durably(self.root / relative, parquet_bytes(table))
+            segments[name] = relative
+        folded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        manifest = {
+            "first": first,
+            "last": last,
+            "level": level,
+            "segments": segments,
+            "folded_at": folded_at,
+        }
+        write_durably(self._range_manifest(first, last, level), json.dumps(manifest).encode())
+        return Range(first, Batch(last, segments, [], {}, folded_at), level)
+
+    def _all_ranges(self) -> list[Range]:
+        """Every range manifest, hidden ones too, by last batch then widest first."""
+        found = []
+        for path in (self.root / "ranges").glob("*.json"):
+            try:
+                stored = json.loads(path.read_text())
+            except FileNotFoundError:  # hidden by a merge, and deleted since it was listed
+                continue
+            folded = Batch(stored["last"], stored["segments"], [], {}, stored["folded_at"])
+            found.append(Range(stored["first"], folded, stored.get("level", 0)))
+        return sorted(found, key=lambda r: (r.last, -r.first))
+
+    def _delete_hidden_ranges(self) -> None:
+        """Delete the files of the ranges a merge hides (segments first: a crash leaves a
+        hidden manifest, deleted next time, or stray segments, swept on the next open)."""
+        visible = {_span(r) for r in self.ranges()}
+        for hidden in self._all_ranges():
+            if _span(hidden) in visible:
+                continue
+            for relative in hidden.batch.segments.values():
+                (self.root / relative).unlink(missing_ok=True)
+            self._range_manifest(hidden.first, hidden.last, hidden.level).unlink(missing_ok=True)
+
+    def _range_manifest(self, first: int, last: int, level: int) -> Path:
+        # a merged range ends where its last part does: its first batch tells their files apart
+        name = f"{last:012d}.json" if level == 0 else f"{last:012d}-{first:012d}.json"
+        return self.root / "ranges" / name
 
     def _delete_batches(self, through: int) -> None:
         """Delete the manifests and segments of batches up to ``through`` (all in ranges),
@@ -298,9 +373,6 @@ class IngestedStore:
             for relative in manifest["segments"].values():
                 (self.root / relative).unlink(missing_ok=True)
 
-    def _range(self, last: int) -> Path:
-        return self.root / "ranges" / f"{last:012d}.json"
-
     def _manifest(self, sequence: int) -> Path:
         return self.root / "batches" / f"{sequence:012d}.json"
 
@@ -312,7 +384,7 @@ class IngestedStore:
             "received_at": manifest["received_at"],
         }
         key_file = self.root / "keys" / f"{manifest['key_sha256']}.json"
-        _write_durably(key_file, json.dumps(record).encode())
+        write_durably(key_file, json.dumps(record).encode())
 
     def _recover(self) -> None:
         """File the keys of committed batches a crash left unfiled; sweep uncommitted files."""
@@ -322,8 +394,8 @@ class IngestedStore:
             committed.update(manifest["segments"].values())
             if not (self.root / "keys" / f"{manifest['key_sha256']}.json").exists():
                 self._file_key(manifest)
-        for _, folded in self.ranges():
-            committed.update(folded.segments.values())
+        for folded in self._all_ranges():  # hidden ones too: a reader may have listed them
+            committed.update(folded.batch.segments.values())
         for path in (self.root / "segments").iterdir():
             if f"segments/{path.name}" not in committed:
                 path.unlink()
@@ -331,67 +403,21 @@ class IngestedStore:
             for path in (self.root / folder).glob(".*.tmp"):
                 path.unlink()
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> AbstractContextManager[None]:
         """Hold the store's writer lock (threads and processes; re-entrant in one thread, also
         through another :class:`IngestedStore` of the same folder, e.g. a reload under the
         lock)."""
-        held = _holder(self.root)
-        with held.thread_lock:
-            if held.depth:
-                held.depth += 1
-                try:
-                    yield
-                finally:
-                    held.depth -= 1
-                return
-            with (self.root / _LOCK).open("a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                held.depth = 1
-                try:
-                    yield
-                finally:
-                    held.depth = 0
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+        return writer_lock(self.root / _LOCK)
 
 
-@dataclass
-class _Holder:
-    """This process's hold on one store's lock: the thread holding it, and how deeply."""
-
-    thread_lock: threading.RLock = field(default_factory=threading.RLock)
-    depth: int = 0
+def _span(found: Range) -> tuple[int, int]:
+    return found.first, found.last
 
 
-_HOLDERS: dict[Path, _Holder] = {}
-_HOLDERS_LOCK = threading.Lock()
-
-
-def _holder(root: Path) -> _Holder:
-    with _HOLDERS_LOCK:
-        return _HOLDERS.setdefault(root.resolve(), _Holder())
+def _range_last(manifest: Path) -> int:
+    """The last batch of the range a manifest's name gives (``<last>[-<first>].json``)."""
+    return int(manifest.stem.split("-")[0])
 
 
 def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return sink.getvalue().to_pybytes()
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``path`` so that after return it survives a crash whole, and never half-written."""
-    temp = path.with_name(f".{path.name}.tmp")
-    with temp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)

@@ -247,7 +247,7 @@ class Backlog:
             received = self.ingested.batch(done + 1).received_at
         except CompactedAway:  # folded since (progress written by another worker): received
             # before its range was folded, so at least that long ago
-            received = next(b.received_at for _, b in self.ingested.ranges() if b.sequence > done)
+            received = next(r.batch.received_at for r in self.ingested.ranges() if r.last > done)
         return max(0.0, (datetime.now(UTC) - datetime.fromisoformat(received)).total_seconds())
 
 

@@ -13,7 +13,9 @@ turn then scores everyone, which covers whatever the failed one had taken in.
 
 After a step, once ``compact_after`` batches it has taken in wait outside a range, the worker
 folds that many into one (:mod:`vitals.features.compaction`), so that loading the data stays
-fast; a longer backlog (a store from before compaction) is folded a range per step.
+fast; a longer backlog (a store from before compaction) is folded a range per step. Ranges are
+then merged in tiers (:func:`~vitals.features.compaction.merge`), so that their number grows
+with the logarithm of the batches taken in.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from vitals.features.compaction import compact
+from vitals.features.compaction import compact, merge
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.ingest.rescoring import Rescorer, Step
 from vitals.serving.ingest.work import Work
@@ -116,11 +118,12 @@ class RescoringWorker:
         try:
             ingested, size = self.rescorer.ingested, self.compact_after
             folded = compact(ingested, through, at_least=size, at_most=size)
+            if folded is not None:
+                logger.info("ingested batches up to %d folded into a range", folded.sequence)
+                while (merged := merge(ingested)) is not None:  # a level full: the next one
+                    logger.info("ranges of batches %d-%d merged", merged.first, merged.last)
         except Exception:
             logger.exception("compacting the ingested store failed; trying again later")
-            return
-        if folded is not None:
-            logger.info("ingested batches up to %d folded into a range", folded.sequence)
 
     def _read(self) -> Work | None:
         loaded = self.model()

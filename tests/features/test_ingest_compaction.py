@@ -1,5 +1,6 @@
-"""Folding ingested batches into ranges changes nothing a reader sees: every table loads with
-the same rows in the same order, and a retried batch gets its first answer."""
+"""Folding ingested batches into ranges, and ranges into larger ones, changes nothing a reader
+sees: every table loads with the same rows in the same order, and a retried batch gets its first
+answer."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from test_ingest_properties import SETTINGS, ingesting_into, rows_of
 
 from vitals.config.settings import get_settings
-from vitals.features.compaction import compact
+from vitals.features.compaction import compact, merge
 from vitals.features.ingested import CompactedAway
 from vitals.features.loader import Dataset, load_dataset
 from vitals.serving.ingest.ingestor import Ingestor
@@ -55,9 +56,12 @@ def test_ranges_load_as_their_batches_did(
         before.con.close()
         last = ingestor.store.last_sequence()
         cuts = data.draw(st.lists(st.integers(1, last), max_size=3), label="ranges end at")
+        fanout = data.draw(st.integers(2, 3), label="ranges merged by")
         for cut in [*sorted(cuts), last]:
             compact(ingestor.store, through=cut)
-        note(f"ranges: {[b.sequence for b in ingestor.store.history()]}")
+            while merge(ingestor.store, fanout) is not None:
+                pass
+        note(f"ranges: {[(r.first, r.last, r.level) for r in ingestor.store.ranges()]}")
         after = load_dataset(root)
         assert after.ingested_through == last
         assert ordered_rows(after) == expected

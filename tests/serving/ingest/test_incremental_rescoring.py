@@ -3,6 +3,7 @@ batches."""
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from datetime import timedelta
@@ -15,10 +16,11 @@ from sqlalchemy import select
 
 from vitals.config.alerts import AlertSettings
 from vitals.config.settings import get_settings
-from vitals.features.compaction import compact
+from vitals.features.compaction import compact, merge
 from vitals.features.ingested import IngestedStore
 from vitals.features.pipeline import load_valid_dataset
 from vitals.serving.batch import RunOptions, load_model, score
+from vitals.serving.ingest import worker as worker_module
 from vitals.serving.ingest.ingestor import Ingestor
 from vitals.serving.ingest.rescoring import Rescorer
 from vitals.serving.ingest.runtime import start_worker
@@ -273,6 +275,42 @@ def test_each_step_raises_the_alerts_of_the_accounts_it_scored(
         assert len(list(session.scalars(select(Alert.id)))) == len(parents)  # not raised again
     worker.stop()
     store.close()
+
+
+def test_each_turn_folds_what_it_scored_and_merges_ranges_of_one_level(
+    sample_dir: Path, model_dir: Path, ingest_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = get_settings().model_copy(
+        update={
+            "database_url": f"sqlite:///{ingest_env}/folding.db",
+            "ingest": get_settings().ingest.model_copy(
+                update={"data_dir": str(sample_dir), "compact_after": 1}
+            ),
+        }
+    )
+    monkeypatch.setattr(worker_module, "merge", functools.partial(merge, fanout=2))
+    store = HealthStore.open(settings.database_url)
+    loaded = load_model(str(model_dir))
+    worker = start_worker(settings, store, lambda: loaded, start=False)
+    assert worker.turn() is not None  # everyone scored; nothing to fold yet
+    ingestor = Ingestor(sample_dir, settings.ingest)
+    account = ingestor.dataset.con.execute("SELECT min(account_id) FROM accounts").fetchall()
+    stamp = ingestor.dataset.data_end.isoformat()
+    ranges = []
+    for i in range(4):
+        event = {"account_id": account[0][0], "timestamp": stamp, "event_type": f"e{i}"}
+        ingestor.ingest({"events": [event]}, key=f"f{i}")
+        assert worker.turn() is not None
+        ranges.append([(r.first, r.last, r.level) for r in worker.rescorer.ingested.ranges()])
+    ingestor.close()
+    worker.stop()
+    store.close()
+    # one range a turn, two of a level merged at once: 1, 1-2, 1-2 3, 1-4
+    assert ranges == [[(1, 1, 0)], [(1, 2, 1)], [(1, 2, 1), (3, 3, 0)], [(1, 4, 2)]]
+    reloaded = load_valid_dataset(sample_dir)
+    kinds = "SELECT event_type FROM events WHERE event_type LIKE 'e_' ORDER BY event_type"
+    assert reloaded.con.execute(kinds).fetchall() == [("e0",), ("e1",), ("e2",), ("e3",)]
+    reloaded.con.close()
 
 
 @pytest.mark.slow
