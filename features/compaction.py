@@ -15,8 +15,8 @@ Ranges are merged in tiers, as a log-structured merge tree does: once the newest
 :data:`MERGE_FANOUT` ranges are all of one level, they are folded into one range of the next
 level. A store that has taken in ``n`` batches thus keeps fewer than ``MERGE_FANOUT`` ranges per
 level, about ``MERGE_FANOUT * log(n / compact_after, MERGE_FANOUT)``, and each row is rewritten
-once per level. Folding holds a range's rows in memory, so ranges stop growing at
-:data:`MERGE_MAX_ROWS` rows of a table.
+once per level. Folding holds a range's rows in memory, so ranges stop growing near
+:data:`MERGE_MAX_ROWS` rows of a table: past that, their number grows with the rows stored.
 """
 
 from __future__ import annotations
@@ -67,29 +67,44 @@ def compact(
 def merge(
     store: IngestedStore, fanout: int = MERGE_FANOUT, max_rows: int = MERGE_MAX_ROWS
 ) -> Range | None:
-    """Fold the oldest ``fanout`` consecutive ranges of one level into one range, unless a
-    table would get more than ``max_rows`` rows in it (folding holds them in memory).
+    """Fold the oldest ``fanout`` consecutive ranges of one level into one range; when that
+    would give a table more than ``max_rows`` rows (folding holds them in memory), the most of
+    them in a row that stays under it (at least two).
 
     Returns:
-        The merged range, or ``None`` when no level has ``fanout`` ranges in a row small
-        enough (or another process merged some of them meanwhile).
+        The merged range, or ``None`` when nothing is to merge (or another process merged some
+        of the ranges meanwhile).
     """
     ranges, fanout = store.ranges(), max(2, fanout)
     for start in range(len(ranges) - fanout + 1):
-        parts = ranges[start : start + fanout]
-        if len({part.level for part in parts}) == 1 and _rows(store, parts) <= max_rows:
+        run = ranges[start : start + fanout]
+        if len({part.level for part in run}) > 1:
+            continue
+        parts = _within(store, run, max_rows)
+        if len(parts) >= 2:
             return store.commit_merge(parts, fold(store, [part.batch for part in parts]))
     return None
 
 
-def _rows(store: IngestedStore, parts: Sequence[Range]) -> int:
-    """The most rows one table of ``parts`` has, from the segments' footers."""
-    rows: dict[str, int] = {}
-    for part in parts:
-        for name, relative in part.batch.segments.items():
-            count = pq.ParquetFile(store.root / relative).metadata.num_rows
-            rows[name] = rows.get(name, 0) + count
-    return max(rows.values(), default=0)
+def _within(store: IngestedStore, run: Sequence[Range], max_rows: int) -> Sequence[Range]:
+    """The longest start of ``run`` whose tables hold no more than ``max_rows`` rows each."""
+    total: dict[str, int] = {}
+    for taken, part in enumerate(run):
+        for name, count in _rows(store, part).items():
+            total[name] = total.get(name, 0) + count
+        if max(total.values(), default=0) > max_rows:
+            return run[:taken]
+    return run
+
+
+def _rows(store: IngestedStore, part: Range) -> dict[str, int]:
+    """Rows per table of a range: from its manifest, or its segments' footers (older ones)."""
+    if part.rows is not None:
+        return part.rows
+    return {
+        name: pq.ParquetFile(store.root / relative).metadata.num_rows
+        for name, relative in part.batch.segments.items()
+    }
 
 
 def fold(store: IngestedStore, batches: Sequence[Batch]) -> dict[str, pa.Table]:

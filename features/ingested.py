@@ -28,16 +28,28 @@ import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from vitals.features.ingested_files import (
+    Batch,
+    Range,
+    range_last,
+    range_manifest,
+    read_ranges,
+    span,
+    visible_ranges,
+    write_range,
+)
 from vitals.features.store_files import parquet_bytes, write_durably, writer_lock
 
+__all__ = ["Batch", "CompactedAway", "IdempotencyConflict", "IngestedStore", "Range", "body_hash"]
+
 _LOCK = ".lock"
+_LISTINGS = 3  # tries to list the ranges while a merge deletes the ones it hid
 _BASE = "BASE"
 
 
@@ -47,46 +59,6 @@ class IdempotencyConflict(ValueError):
 
 class CompactedAway(LookupError):
     """A batch asked for was folded into a range and is gone: load the data again."""
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A committed batch: its sequence number, the accounts it touched and its answer.
-
-    Attributes:
-        sequence: 1, 2, ... in commit order.
-        segments: table name -> segment file (relative to the store root).
-        accounts: the accounts whose rows it holds (sorted).
-        result: what the ingestion answered (replayed for a retry with the same key).
-        received_at: when it was committed (UTC, ISO 8601).
-    """
-
-    sequence: int
-    segments: dict[str, str]
-    accounts: list[str]
-    result: dict[str, Any]
-    received_at: str
-
-
-@dataclass(frozen=True)
-class Range:
-    """A committed range: batches ``first..batch.sequence`` folded into one segment per table.
-
-    Attributes:
-        first: its first batch.
-        batch: the range as a batch (``sequence`` its last batch, no ``accounts``,
-            ``received_at`` when it was folded).
-        level: 0 for batches folded by a compaction, one more than its parts' for a merge.
-    """
-
-    first: int
-    batch: Batch
-    level: int = 0
-
-    @property
-    def last(self) -> int:
-        """Its last batch."""
-        return self.batch.sequence
 
 
 def body_hash(body: bytes) -> str:
@@ -249,16 +221,20 @@ class IngestedStore:
 
     def ranges(self) -> list[Range]:
         """The committed ranges, in order. A merged range hides the ranges it folded, whose
-        files stay until the next range is committed (a reader may have listed them)."""
-        visible: list[Range] = []
-        for found in reversed(self._all_ranges()):  # the widest of those ending at a batch first
-            if not visible or found.last < visible[-1].first:
-                visible.append(found)
-        return visible[::-1]
+        files stay until the next range is committed (a reader may have listed them).
+
+        Raises:
+            CompactedAway: the ranges kept changing while they were listed.
+        """
+        for _ in range(_LISTINGS):
+            # a gap: listed before a merge, read after its parts were deleted; list again
+            if (visible := visible_ranges(read_ranges(self.root))) is not None:
+                return visible
+        raise CompactedAway("the ingested ranges were merged while listed: load the data again")
 
     def compacted_through(self) -> int:
         """The last batch folded into a range (0 when none is)."""
-        return max((_range_last(p) for p in (self.root / "ranges").glob("*.json")), default=0)
+        return max((range_last(p) for p in (self.root / "ranges").glob("*.json")), default=0)
 
     def history(self) -> list[Batch]:
         """Everything committed, to append in order: the ranges, then the batches after them.
@@ -287,7 +263,8 @@ class IngestedStore:
                 return None
             earlier = self.compacted_through()
             self._delete_hidden_ranges()
-            folded = self._write_range(first, last, 0, tables)
+            folded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            folded = write_range(self.root, first, last, 0, tables, folded_at)
             self._delete_batches(through=earlier)
             return folded.batch
 
@@ -304,58 +281,23 @@ class IngestedStore:
             meanwhile (nothing is written).
         """
         with self.exclusive():
-            if not {_span(p) for p in parts} <= {_span(r) for r in self.ranges()}:
+            if not {span(p) for p in parts} <= {span(r) for r in self.ranges()}:
                 return None
             level = max(part.level for part in parts) + 1
-            return self._write_range(parts[0].first, parts[-1].last, level, tables)
-
-    def _write_range(
-        self, first: int, last: int, level: int, tables: Mapping[str, pa.Table]
-    ) -> Range:
-        """Write a range's segments, then commit it by its manifest (under the lock)."""
-        segments = {}
-        for name, table in tables.items():
-            relative = f"segments/range-{first:012d}-{last:012d}-{name}.parquet"
-            write_durably(self.root / relative, parquet_bytes(table))
-            segments[name] = relative
-        folded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        manifest = {
-            "first": first,
-            "last": last,
-            "level": level,
-            "segments": segments,
-            "folded_at": folded_at,
-        }
-        write_durably(self._range_manifest(first, last, level), json.dumps(manifest).encode())
-        return Range(first, Batch(last, segments, [], {}, folded_at), level)
-
-    def _all_ranges(self) -> list[Range]:
-        """Every range manifest, hidden ones too, by last batch then widest first."""
-        found = []
-        for path in (self.root / "ranges").glob("*.json"):
-            try:
-                stored = json.loads(path.read_text())
-            except FileNotFoundError:  # hidden by a merge, and deleted since it was listed
-                continue
-            folded = Batch(stored["last"], stored["segments"], [], {}, stored["folded_at"])
-            found.append(Range(stored["first"], folded, stored.get("level", 0)))
-        return sorted(found, key=lambda r: (r.last, -r.first))
+            # every batch in it was received before its last part was folded
+            folded_at = parts[-1].batch.received_at
+            return write_range(self.root, parts[0].first, parts[-1].last, level, tables, folded_at)
 
     def _delete_hidden_ranges(self) -> None:
         """Delete the files of the ranges a merge hides (segments first: a crash leaves a
         hidden manifest, deleted next time, or stray segments, swept on the next open)."""
-        visible = {_span(r) for r in self.ranges()}
-        for hidden in self._all_ranges():
-            if _span(hidden) in visible:
+        visible = {span(r) for r in self.ranges()}
+        for hidden in read_ranges(self.root):
+            if span(hidden) in visible:
                 continue
             for relative in hidden.batch.segments.values():
                 (self.root / relative).unlink(missing_ok=True)
-            self._range_manifest(hidden.first, hidden.last, hidden.level).unlink(missing_ok=True)
-
-    def _range_manifest(self, first: int, last: int, level: int) -> Path:
-        # a merged range ends where its last part does: its first batch tells their files apart
-        name = f"{last:012d}.json" if level == 0 else f"{last:012d}-{first:012d}.json"
-        return self.root / "ranges" / name
+            range_manifest(self.root, hidden).unlink(missing_ok=True)
 
     def _delete_batches(self, through: int) -> None:
         """Delete the manifests and segments of batches up to ``through`` (all in ranges),
@@ -394,7 +336,7 @@ class IngestedStore:
             committed.update(manifest["segments"].values())
             if not (self.root / "keys" / f"{manifest['key_sha256']}.json").exists():
                 self._file_key(manifest)
-        for folded in self._all_ranges():  # hidden ones too: a reader may have listed them
+        for folded in read_ranges(self.root):  # hidden ones too: a reader may have listed them
             committed.update(folded.batch.segments.values())
         for path in (self.root / "segments").iterdir():
             if f"segments/{path.name}" not in committed:
@@ -408,15 +350,6 @@ class IngestedStore:
         through another :class:`IngestedStore` of the same folder, e.g. a reload under the
         lock)."""
         return writer_lock(self.root / _LOCK)
-
-
-def _span(found: Range) -> tuple[int, int]:
-    return found.first, found.last
-
-
-def _range_last(manifest: Path) -> int:
-    """The last batch of the range a manifest's name gives (``<last>[-<first>].json``)."""
-    return int(manifest.stem.split("-")[0])
 
 
 def _key_hash(key: str) -> str:

@@ -123,7 +123,7 @@ class RescoringWorker:
                 while (merged := merge(ingested)) is not None:  # a level full: the next one
                     logger.info("ranges of batches %d-%d merged", merged.first, merged.last)
         except Exception:
-            logger.exception("compacting the ingested store failed; trying again later")
+            logger.exception("folding or merging ingested batches failed; trying again later")
 
     def _read(self) -> Work | None:
         loaded = self.model()

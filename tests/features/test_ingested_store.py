@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet
 import pytest
 
+from vitals.features import compaction
 from vitals.features.compaction import compact, merge
 from vitals.features.ingested import (
     CompactedAway,
@@ -217,3 +218,31 @@ def test_a_merge_another_process_made_first_is_dropped(tmp_path: Path) -> None:
     assert merge(store, fanout=2, max_rows=4) is not None
     assert store.commit_merge(parts, {}) is None  # hidden by then: nothing is written
     assert [(r.first, r.last, r.level) for r in store.ranges()] == [(1, 2, 1)]
+
+
+def test_a_merge_over_the_row_cap_takes_the_ranges_in_a_row_that_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = IngestedStore(tmp_path / "store", tmp_path / "data")
+    for i in range(1, 4):
+        store.commit(f"k{i}", body_hash(f"k{i}".encode()), rows(f"a{i}"), {"n": i})
+        compact(store, through=i)
+    parts = store.ranges()
+    # the manifests count the rows: no footer is read
+    monkeypatch.setattr(compaction.pq, "ParquetFile", None)
+    assert merge(store, fanout=3, max_rows=3) is None  # not even two fit
+    merged = merge(store, fanout=3, max_rows=5)  # two of the three fit
+    assert merged is not None and merged.rows == {"events": 4}
+    assert [(r.first, r.last, r.level) for r in store.ranges()] == [(1, 2, 1), (3, 3, 0)]
+    # every batch in it was received before its last part was folded (what Backlog.lag reads)
+    assert merged.batch.received_at == parts[1].batch.received_at
+
+
+def test_ranges_with_a_gap_are_listed_again_then_refused(tmp_path: Path) -> None:
+    store = IngestedStore(tmp_path / "store", tmp_path / "data")
+    for i in range(1, 4):
+        store.commit(f"k{i}", body_hash(f"k{i}".encode()), rows(f"a{i}"), {"n": i})
+        compact(store, through=i)
+    (store.root / "ranges" / "000000000002.json").unlink()  # as a reader behind a merge sees
+    with pytest.raises(CompactedAway):
+        store.ranges()
