@@ -11,11 +11,11 @@ The batches folded into a range stay on disk until the next compaction, so a rea
 them just before can still read them. A reader that follows the store from further behind gets
 :class:`~vitals.features.ingested.CompactedAway` and loads the data again.
 
-Ranges are merged in tiers, as a log-structured merge tree does: once the newest
-:data:`MERGE_FANOUT` ranges are all of one level, they are folded into one range of the next
-level. A store that has taken in ``n`` batches thus keeps fewer than ``MERGE_FANOUT`` ranges per
-level, about ``MERGE_FANOUT * log(n / compact_after, MERGE_FANOUT)``, and each row is rewritten
-once per level. Folding holds a range's rows in memory, so ranges stop growing near
+Ranges are merged in tiers, as a log-structured merge tree does: once :data:`MERGE_FANOUT`
+ranges in a row are of one level, they are folded into one range of the next level. A store
+that has taken in ``n`` batches thus keeps fewer than ``MERGE_FANOUT`` ranges per level, about
+``MERGE_FANOUT * log(n / compact_after, MERGE_FANOUT)``, and each row is rewritten once per
+level. Folding holds a range's rows in memory, so ranges stop growing near
 :data:`MERGE_MAX_ROWS` rows of a table: past that, their number grows with the rows stored.
 """
 

@@ -291,8 +291,9 @@ class IngestedStore:
     def _delete_hidden_ranges(self) -> None:
         """Delete the files of the ranges a merge hides (segments first: a crash leaves a
         hidden manifest, deleted next time, or stray segments, swept on the next open)."""
-        visible = {span(r) for r in self.ranges()}
-        for hidden in read_ranges(self.root):
+        every = read_ranges(self.root)  # under the lock: no merge deletes meanwhile
+        visible = {span(r) for r in visible_ranges(every) or every}  # a gap: delete nothing
+        for hidden in every:
             if span(hidden) in visible:
                 continue
             for relative in hidden.batch.segments.values():

@@ -209,8 +209,8 @@ def _subset(
     finally:
         dataset.con.unregister("__vitals_touched")
     con = quiet_connection()
-    # a few thousand accounts' rows: one thread does it in the same time with less CPU, which
-    # the scoring of the last step, running meanwhile, needs
+    # a few thousand accounts' rows: one thread does it in about the same time with less CPU,
+    # which the scoring of the last step, running meanwhile, needs
     con.execute("SET threads = 1")
     for name, table in rows.items():  # read where they are: copying them in cost more
         con.register(name, table)
