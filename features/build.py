@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -164,6 +164,7 @@ def build_features(
     engine: str = "duckdb",
     spark_master: str = "local[2]",
     vocabulary: Vocabulary | None = None,
+    daily: Mapping[str, str] | None = None,
 ) -> Snapshots:
     """Compute every feature and the churn label for each customer at each ``as_of`` date.
 
@@ -179,12 +180,17 @@ def build_features(
         spark_master: Spark master URL when ``engine`` is ``spark``.
         vocabulary: the event types, product features and key events counted one by one
             (default: :func:`discover_vocabulary` before the first snapshot date).
+        daily: the relations of the dataset's connection that hold the per-account daily
+            roll-ups of events (:func:`daily_rollups`, by step name), read instead of rolling
+            the events up again (DuckDB engine only).
 
     Raises:
-        ValueError: on an unknown engine or no dates.
+        ValueError: on an unknown engine, no dates, or ``daily`` on another engine.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if daily and engine != "duckdb":
+        raise ValueError("daily roll-ups are relations of the DuckDB connection: engine duckdb")
     dates = sorted(set(as_of))
     if not dates:
         raise ValueError("no snapshot dates: widen --start/--end")
@@ -203,7 +209,10 @@ def build_features(
         final = queries.snapshot_query(features, present)
         released = _last_readers(steps, final)
         for index, (name, sql) in enumerate(steps):
-            runner.materialize(name, sql)
+            if daily and name in daily:
+                cast(DuckDBEngine, runner).alias(name, daily[name])
+            else:
+                runner.materialize(name, sql)
             for done in released.get(index, []):
                 runner.release(done)
         raw = runner.fetch(final)
@@ -229,6 +238,7 @@ def build_feature_set(
     *,
     engine: str = "duckdb",
     spark_master: str = "local[2]",
+    daily: Mapping[str, str] | None = None,
 ) -> Snapshots:
     """Snapshots of ``feature_set`` (a model's: its vocabulary, horizon and grace) at ``as_of``;
     see :func:`build_features`."""
@@ -240,7 +250,16 @@ def build_feature_set(
         engine=engine,
         spark_master=spark_master,
         vocabulary=feature_set.vocabulary,
+        daily=daily,
     )
+
+
+def daily_rollups(feature_set: FeatureSet, first: date, source: str) -> list[queries.Step]:
+    """The SQL of the per-account daily roll-ups of events
+    (:data:`~vitals.features.event_queries.DAILY_STEPS`) that snapshots of ``feature_set`` on
+    ``first`` or later read, over the events of ``source`` (a table or view)."""
+    items = counted_items(feature_set.vocabulary)
+    return event_queries.daily_steps(items, to_day(first), source)
 
 
 def _engine(name: str, dataset: Dataset, present: set[str], master: str) -> Engine:

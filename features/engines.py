@@ -51,6 +51,7 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._created: list[str] = []
+        self._views: set[str] = set()  # the steps given as relations (see alias)
         # the final query sorts its output; intermediate steps need no order, which saves memory
         self._order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         con.execute("SET preserve_insertion_order = false")
@@ -66,21 +67,33 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         self._created.append(name)
 
+    def alias(self, name: str, relation: str) -> None:
+        """Make step ``name`` read the rows of ``relation`` (a table or view of the connection)
+        where they are, without a copy."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {relation}")
+        self._created.append(name)
+        self._views.add(name)
+
     def fetch(self, sql: str) -> pa.Table:
         """Run a query and return Arrow."""
         return self.con.sql(sql).to_arrow_table()
 
     def release(self, name: str) -> None:
         """Drop a temporary table early, so the large intermediate ones do not add up in memory."""
-        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self._drop(name)
         self._created.remove(name)
 
     def close(self) -> None:
         """Drop the temporary tables."""
         for name in reversed(self._created):
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+            self._drop(name)
         self._created.clear()
         self.con.execute(f"SET preserve_insertion_order = {bool(self._order[0][0])}")
+
+    def _drop(self, name: str) -> None:
+        kind = "VIEW" if name in self._views else "TABLE"
+        self.con.execute(f"DROP {kind} IF EXISTS {name}")
+        self._views.discard(name)
 
 
 def spark_session(master: str = "local[2]", app_name: str = "vitals"):

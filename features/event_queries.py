@@ -96,12 +96,19 @@ def _slope_sums(metric: str, expr: str) -> list[str]:
     ]
 
 
-def _active_days(key: str, since: str) -> str:
-    """Distinct (account, key, day) rows with the key's previous active day."""
+def _key_days(key: str, since: str, source: str) -> str:
+    """Distinct (account, key, day) rows of the events of ``source``."""
+    return (
+        f"SELECT DISTINCT account_id, {key}, {day_of('timestamp')} AS day "
+        f"FROM {source} WHERE {key} IS NOT NULL AND {since}"
+    )
+
+
+def _active_days(key: str, key_days: str) -> str:
+    """The (account, key, day) rows of ``key_days`` with the key's previous active day."""
     return (
         f"SELECT account_id, day, LAG(day) OVER (PARTITION BY account_id, {key} ORDER BY day) "
-        f"AS prev_day FROM (SELECT DISTINCT account_id, {key}, {day_of('timestamp')} AS day "
-        f"FROM events WHERE {key} IS NOT NULL AND {since}) d"
+        f"AS prev_day FROM {key_days}"
     )
 
 
@@ -113,15 +120,17 @@ def _count(predicate: str | None = None) -> str:
     return f"CAST({counted} AS INTEGER)"
 
 
-def _daily(items: list[CountedItem], since: str) -> str:
-    """``ev_day``: per account and day, event counts, session minutes, value sums and items."""
+def _daily(items: list[CountedItem], since: str, source: str) -> str:
+    """``ev_day``: per account and day, event counts, session minutes, value sums and items, of
+    the events of ``source``. Every column is a count or an exact sum: the roll-up of two sets
+    of events is the sum of theirs (:mod:`vitals.features.daily_rollups` relies on it)."""
     keys = "".join(f", {_count(item.predicate)} AS {item.column}" for item in items)
     return (
         f"SELECT account_id, {day_of('timestamp')} AS day, {_count()} AS events, "
         f"{_count(LOGIN)} AS logins, {_count(SESSION)} AS sessions, "
         f"SUM(CASE WHEN {SESSION} THEN {exact('COALESCE(value, 1.0)')} ELSE 0 END) "
         f"AS session_minutes, SUM({exact('COALESCE(value, 1.0)')}) AS value_sum"
-        f"{keys} FROM events WHERE {since} GROUP BY 1, 2"
+        f"{keys} FROM {source} WHERE {since} GROUP BY 1, 2"
     )
 
 
@@ -172,6 +181,29 @@ def events_since(first_day: int, lookback: int = MAX_LOOKBACK) -> str:
     return f"timestamp >= DATE '{from_day(first_day - lookback)}'"
 
 
+#: The steps that roll events up per account and day, the only ones reading every event (besides
+#: the first use of each feature): ``ev_day`` counts and sums (see :func:`_daily`), the others
+#: hold the distinct (account, user or feature, day) rows.
+DAILY_STEPS = ("ev_day", "user_days", "feature_days")
+USER_WINDOWS = ("7d", "prev_7d", "30d", "prev_30d", "90d")
+FEATURE_WINDOWS = ("30d", "prev_30d", "90d")
+
+
+def daily_steps(items: list[CountedItem], first_day: int, source: str = "events") -> list[Step]:
+    """The :data:`DAILY_STEPS` over the events of ``source`` (see :func:`event_steps`)."""
+
+    def reach(windows: tuple[str, ...]) -> str:
+        # a key's active days older than its windows reach only serve as its previous active
+        # day, and one that old is before every window's start, as no previous day at all is
+        return events_since(first_day, _lookback(windows))
+
+    return [
+        ("ev_day", _daily(items, events_since(first_day), source)),
+        ("user_days", _key_days("user_id", reach(USER_WINDOWS), source)),
+        ("feature_days", _key_days("feature", reach(FEATURE_WINDOWS), source)),
+    ]
+
+
 def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> list[Step]:
     """Daily roll-ups of events and their windowed sums per snapshot date.
 
@@ -181,13 +213,6 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
         first_day: day number of the earliest snapshot date; older events than its look-back
             cannot reach any window, so the daily roll-ups skip them.
     """
-    since = events_since(first_day)
-
-    def reach(windows: tuple[str, ...]) -> str:
-        # a key's active days older than its windows reach only serve as its previous active
-        # day, and one that old is before every window's start, as no previous day at all is
-        return events_since(first_day, _lookback(windows))
-
     metrics = ["events", "logins", "sessions", "session_minutes", "value_sum", "active_days"]
     metrics += [item.column for item in items]
     columns = [
@@ -198,8 +223,6 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
     ]
     summed = [m for m in metrics if m == "events" or any(m == c for c, _ in columns)]
     lasts = [item.column for item in items if f"{item.column}_last" in needed]
-    user_windows = ("7d", "prev_7d", "30d", "prev_30d", "90d")
-    feature_windows = ("30d", "prev_30d", "90d")
     # daily active users: one user_day row per active user and day
     conds = window_conditions()
     dau = (
@@ -214,15 +237,15 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
         "ON x.first_day < a.as_of_day GROUP BY 1"
     )
     return [
-        ("ev_day", _daily(items, since)),
+        *daily_steps(items, first_day),
         ("ev_bins", _binned(summed, lasts)),
         ("ev_win", _folded(columns, lasts)),
-        ("user_day", _active_days("user_id", reach(user_windows))),
-        ("users_win", _distinct_in_windows("user_day", "active_users", user_windows, dau)),
-        ("feature_day", _active_days("feature", reach(feature_windows))),
+        ("user_day", _active_days("user_id", "user_days")),
+        ("users_win", _distinct_in_windows("user_day", "active_users", USER_WINDOWS, dau)),
+        ("feature_day", _active_days("feature", "feature_days")),
         (
             "features_win",
-            _distinct_in_windows("feature_day", "features_used", feature_windows),
+            _distinct_in_windows("feature_day", "features_used", FEATURE_WINDOWS),
         ),
         ("features_avail", feature_available),
     ]

@@ -19,14 +19,17 @@ import pyarrow as pa
 
 from vitals.features.build import build_feature_set
 from vitals.features.casting import quote
-from vitals.features.dates import to_day
-from vitals.features.event_queries import events_since
+from vitals.features.daily_rollups import DailyRollups, rollup_table
+from vitals.features.event_queries import DAILY_STEPS
 from vitals.features.ingested import Batch, CompactedAway, IngestedStore
 from vitals.features.ingested_rows import append_batches, scan_segments
 from vitals.features.loader import Dataset, quiet_connection
 from vitals.features.pipeline import load_valid_dataset
 from vitals.serving.batch import plan
 from vitals.serving.batch.model_source import LoadedModel
+
+NEW_EVENTS = "__vitals_new_events"
+ACCOUNTS = "account_id IN (SELECT account_id FROM __vitals_touched)"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class WorkReader:
         self.ingested = ingested
         self._key: tuple[date, str] | None = None  # what the last work was read for
         self._first_use: pa.Table | None = None  # see _first_uses
+        self._rollups: DailyRollups | None = None  # of every event, for the last work's key
 
     def next(self, loaded: LoadedModel) -> Work | None:
         """Take in the batches committed since the last call and read the next step's data.
@@ -82,7 +86,8 @@ class WorkReader:
             self._reload()
             new = []
         appended = append_batches(self.dataset, self.ingested, new)
-        known, self._first_use = self._first_use, self._first_uses(new)
+        new_events = self._new_events(new)
+        known, self._first_use = self._first_use, self._first_uses(new_events)
         as_of = plan.score_date(self.dataset, None)
         full = self._key != (as_of, loaded.version) or _new_features(known, self._first_use)
         if not full and not new:
@@ -90,15 +95,15 @@ class WorkReader:
         # a replacing row may have moved a ticket off an account that is not in its batch
         touched = sorted({a for batch in new for a in batch.accounts} | appended.replaced_accounts)
         if full:
-            frame = _features(self.dataset, loaded, as_of)
-        elif not touched:  # every row of the new batches was refused
-            frame = pd.DataFrame({"account_id": pd.Series([], dtype=object)})
+            self._rollups = None  # until they are those of this work's key
+            rollups = DailyRollups(self.dataset.con, loaded.model.feature_set_, as_of)
+            frame = _features(self.dataset, loaded, as_of, rollups.tables)
+            self._rollups = rollups
         else:
-            subset = _subset(self.dataset, touched, as_of, self._first_use)
-            try:
-                frame = _features(subset, loaded, as_of)
-            finally:
-                subset.con.close()
+            assert self._rollups is not None  # a partial step follows a full one
+            if new_events is not None:
+                self._rollups.add(new_events)
+            frame = self._features_of(touched, loaded, as_of)
         tree = self.dataset.account_tree()
         self._key = (as_of, loaded.version)
         return Work(
@@ -111,6 +116,17 @@ class WorkReader:
             any("accounts" in batch.segments for batch in new),
             self.dataset.ingested_through,
         )
+
+    def _features_of(self, accounts: list[str], loaded: LoadedModel, as_of: date) -> pd.DataFrame:
+        """The features of ``accounts`` alone."""
+        if not accounts:  # every row of the new batches was refused
+            return pd.DataFrame({"account_id": pd.Series([], dtype=object)})
+        assert self._rollups is not None
+        subset = _subset(self.dataset, accounts, self._rollups, self._first_use)
+        try:
+            return _features(subset, loaded, as_of, {s: rollup_table(s) for s in DAILY_STEPS})
+        finally:
+            subset.con.close()
 
     def restart(self) -> None:
         """Have the next work score everyone, with the first uses found again over all events
@@ -125,22 +141,31 @@ class WorkReader:
         self.dataset = dataset
         self.restart()
 
-    def _first_uses(self, new: list[Batch]) -> pa.Table | None:
-        """The first event of each product feature in the data with the ``new`` batches (``None``
+    def _new_events(self, new: list[Batch]) -> str | None:
+        """The events of the ``new`` batches (just added to the data), as a temporary table typed
+        like ``events``; ``None`` when they hold none."""
+        files = [self.ingested.root / b.segments["events"] for b in new if "events" in b.segments]
+        if not files:
+            return None
+        con = self.dataset.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_EVENTS} AS FROM events LIMIT 0")
+        con.execute(f"INSERT INTO {NEW_EVENTS} BY NAME SELECT * FROM {scan_segments(files)}")
+        return NEW_EVENTS
+
+    def _first_uses(self, new_events: str | None) -> pa.Table | None:
+        """The first event of each product feature in the data with the new events (``None``
         without events). Events are only ever added: the first uses known before and the new
-        batches' events hold the first uses now, found without reading every event again."""
+        events hold the first uses now, found without reading every event again."""
         if not self.dataset.has("events"):
             return None
         if self._first_use is None:
             return self.dataset.con.sql(_first_use_sql("events")).to_arrow_table()
-        files = [self.ingested.root / b.segments["events"] for b in new if "events" in b.segments]
-        if not files:
+        if new_events is None:
             return self._first_use
         self.dataset.con.register("__vitals_first_use", self._first_use)
         try:
             known_and_new = (
-                "(SELECT * FROM __vitals_first_use "
-                f"UNION ALL BY NAME SELECT * FROM {scan_segments(files)})"
+                f"(SELECT * FROM __vitals_first_use UNION ALL BY NAME SELECT * FROM {new_events})"
             )
             return self.dataset.con.sql(_first_use_sql(known_and_new)).to_arrow_table()
         finally:
@@ -151,8 +176,11 @@ class WorkReader:
         self.dataset.con.close()
 
 
-def _features(dataset: Dataset, loaded: LoadedModel, as_of: date) -> pd.DataFrame:
-    return build_feature_set(dataset, loaded.model.feature_set_, [as_of]).to_pandas()
+def _features(
+    dataset: Dataset, loaded: LoadedModel, as_of: date, daily: dict[str, str]
+) -> pd.DataFrame:
+    snapshots = build_feature_set(dataset, loaded.model.feature_set_, [as_of], daily=daily)
+    return snapshots.to_pandas()
 
 
 # The first event of each product feature, whoever sent it: how many product features exist at
@@ -177,41 +205,33 @@ def _new_features(known: pa.Table | None, now: pa.Table | None) -> bool:
 
 
 def _subset(
-    dataset: Dataset, accounts: list[str], as_of: date, first_use: pa.Table | None
+    dataset: Dataset, accounts: list[str], rollups: DailyRollups, first_use: pa.Table | None
 ) -> Dataset:
-    """A copy of ``dataset`` for the features of ``accounts`` as of ``as_of``, in a connection of
-    its own: their rows, but only the events that can reach a window (the rest is most of the
-    events of a long history), and the first use of each product feature (``first_use``), so
-    that data-wide counts stay those of the whole data."""
-    touched = pa.table({"account_id": accounts})
-    among = "account_id IN (SELECT account_id FROM __vitals_touched)"
-    since = events_since(to_day(as_of))
+    """A copy of ``dataset`` for the features of ``accounts``, in a connection of its own: their
+    rows and their daily roll-ups of events (:data:`DAILY_STEPS`, under :func:`rollup_table`
+    names), which are all that their features read of their events; and of the events, only the
+    first use of each product feature (``first_use``), so that data-wide counts stay those of
+    the whole data."""
     rows: dict[str, pa.Table] = {}
-    dataset.con.register("__vitals_touched", touched)
+    dataset.con.register("__vitals_touched", pa.table({"account_id": accounts}))
     try:
         for name in dataset.files:
-            recent = f" AND {since}" if name == "events" else ""
+            among = "false" if name == "events" else ACCOUNTS
             rows[name] = dataset.con.sql(
-                f"SELECT * FROM {quote(name)} WHERE {among}{recent}"
+                f"SELECT * FROM {quote(name)} WHERE {among}"
             ).to_arrow_table()
-        if first_use is not None:
-            # a first use among the accounts' rows is there already
-            dataset.con.register("__vitals_first_use", first_use)
-            try:
-                others = dataset.con.sql(
-                    f"SELECT * FROM __vitals_first_use WHERE NOT ({among} AND {since})"
-                ).to_arrow_table()
-            finally:
-                dataset.con.unregister("__vitals_first_use")
-            events = rows["events"]
-            others = others.select(events.column_names).cast(events.schema)
-            rows["events"] = pa.concat_tables([events, others])
+        daily = rollups.of("__vitals_touched")
     finally:
         dataset.con.unregister("__vitals_touched")
+    if first_use is not None:
+        events = rows["events"]
+        rows["events"] = first_use.select(events.column_names).cast(events.schema)
     con = quiet_connection()
     # a few thousand accounts' rows: one thread does it in about the same time with less CPU,
     # which the scoring of the last step, running meanwhile, needs
     con.execute("SET threads = 1")
     for name, table in rows.items():  # read where they are: copying them in cost more
         con.register(name, table)
+    for step, table in daily.items():
+        con.register(rollup_table(step), table)
     return Dataset(dataset.path, con, dict(dataset.files), dict(dataset.added_columns))
