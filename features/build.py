@@ -181,7 +181,7 @@ def build_features(
         vocabulary: the event types, product features and key events counted one by one
             (default: :func:`discover_vocabulary` before the first snapshot date).
         daily: the relations of the dataset's connection that hold the per-account daily
-            roll-ups of events (:func:`daily_rollups`, by step name), read instead of rolling
+            roll-ups of events, by step name (``DailyRollups.tables``), read instead of rolling
             the events up again (DuckDB engine only).
 
     Raises:
@@ -252,14 +252,6 @@ def build_feature_set(
         vocabulary=feature_set.vocabulary,
         daily=daily,
     )
-
-
-def daily_rollups(feature_set: FeatureSet, first: date, source: str) -> list[queries.Step]:
-    """The SQL of the per-account daily roll-ups of events
-    (:data:`~vitals.features.event_queries.DAILY_STEPS`) that snapshots of ``feature_set`` on
-    ``first`` or later read, over the events of ``source`` (a table or view)."""
-    items = counted_items(feature_set.vocabulary)
-    return event_queries.daily_steps(items, to_day(first), source)
 
 
 def _engine(name: str, dataset: Dataset, present: set[str], master: str) -> Engine:

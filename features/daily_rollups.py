@@ -2,29 +2,38 @@
 
 Every feature of events reads the events through their daily roll-ups
 (:data:`~vitals.features.event_queries.DAILY_STEPS`): ``ev_day`` holds counts and exact sums
-per account and day, ``user_days`` and ``feature_days`` the distinct users and product features
-active per account and day. The roll-ups of two sets of events together are the sums
-(``ev_day``) or the union (the others) of each set's. So the roll-ups of every event are kept
-by adding those of each set of new events, and the roll-ups of a few accounts are read from
-them without rolling up their events again (thousands for a busy account), equal to the last
-bit to rolling up all their events at once: integer and exact decimal sums do not depend on
-their order.
+per account and day; ``user_day`` and ``feature_day`` the days each user or product feature of
+an account was active, each with the day before that it was. New events add to them: their
+counts and sums to those of their day (integer and exact decimal sums do not depend on their
+order), their days to the active days, and a user's or feature's new day changes the day before
+of its own row and of the next. So the roll-ups of every event are kept by adding those of each
+set of new events, and a few accounts' roll-ups are read without rolling up their events again
+(thousands for a busy account), equal to the last bit to rolling up all their events at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 
-from vitals.features.build import daily_rollups
 from vitals.features.casting import quote
 from vitals.features.catalog import FeatureSet
-from vitals.features.event_queries import DAILY_STEPS
+from vitals.features.dates import to_day
+from vitals.features.event_queries import (
+    ACTIVE_KEYS,
+    DAILY_STEPS,
+    active_days,
+    daily_steps,
+    key_days,
+)
+from vitals.features.families.vocabulary import counted_items
 
-SUMMED_STEP = "ev_day"  # the roll-up of counts and sums; the others are sets of rows
-KEYS = ("account_id", "day")  # of SUMMED_STEP
+SUMMED_STEP = "ev_day"  # the roll-up of counts and sums
+SUMMED_KEYS = ("account_id", "day")
 
 
 def rollup_table(step: str) -> str:
@@ -36,6 +45,8 @@ class DailyRollups:
     """The daily roll-ups that snapshots of one feature set on one date read, of every event of
     a connection's ``events`` table, and of the events added after.
 
+    When :meth:`add` fails the roll-ups may hold part of the events: build them again.
+
     Args:
         con: the connection holding ``events``; the roll-ups are its temporary tables.
         feature_set: the features (their vocabulary is rolled up item by item).
@@ -43,8 +54,9 @@ class DailyRollups:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, first: date):
-        self.con, self.feature_set, self.first = con, feature_set, first
-        for step, sql in daily_rollups(feature_set, first, "events"):
+        self.con, self.first_day = con, to_day(first)
+        self.items = counted_items(feature_set.vocabulary)
+        for step, sql in daily_steps(self.items, self.first_day):
             # in order of day: new events fall on the last days, and a join with them then
             # reads only the last row groups (DuckDB skips the others by their range of days)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {rollup_table(step)} AS {sql} ORDER BY day")
@@ -57,33 +69,12 @@ class DailyRollups:
     def add(self, events: str) -> None:
         """Take in the events of the relation ``events`` (same columns as ``events``), which the
         roll-ups do not include yet."""
-        for step, sql in daily_rollups(self.feature_set, self.first, events):
-            added = f"__vitals_added_{step}"
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {added} AS {sql}")
-            try:
-                self._merge(rollup_table(step), added, summed=step == SUMMED_STEP)
-            finally:
-                self.con.execute(f"DROP TABLE {added}")
-
-    def _merge(self, table: str, added: str, summed: bool) -> None:
-        """Add the rows of ``added`` to ``table``: a key it holds already gets the new counts and
-        sums added (``summed``) or is left as it is (a set of rows)."""
-        columns = [row[0] for row in self.con.execute(f"DESCRIBE {added}").fetchall()]
-        keys = KEYS if summed else columns
-        same = " AND ".join(f"old.{quote(k)} = new.{quote(k)}" for k in keys)
-        if summed:  # as SUM does: NULL where both are (COUNT_IF over NULL conditions only)
-            summed_columns = [quote(name) for name in columns if name not in KEYS]
-            sums = ", ".join(
-                f"{c} = COALESCE(old.{c} + new.{c}, old.{c}, new.{c})" for c in summed_columns
-            )
-            self.con.execute(f"UPDATE {table} AS old SET {sums} FROM {added} AS new WHERE {same}")
-        # the keys held already, found by a join (which reads only the row groups of their
-        # days) rather than by NOT EXISTS (which reads every row)
-        known = f"(SELECT old.* FROM {table} AS old SEMI JOIN {added} AS new ON {same})"
-        self.con.execute(
-            f"INSERT INTO {table} BY NAME SELECT new.* FROM {added} AS new "
-            f"ANTI JOIN {known} AS old ON {same}"
-        )
+        summed = dict(daily_steps(self.items, self.first_day, events))[SUMMED_STEP]
+        with self._temporary("added", summed) as added:
+            self._add_sums(rollup_table(SUMMED_STEP), added)
+        for step, key in ACTIVE_KEYS.items():
+            with self._temporary("days", key_days(step, self.first_day, events)) as days:
+                self._add_days(rollup_table(step), key, days)
 
     def of(self, accounts: str) -> dict[str, pa.Table]:
         """The roll-ups of the accounts in the relation ``accounts`` (column ``account_id``), by
@@ -95,3 +86,71 @@ class DailyRollups:
             ).to_arrow_table()
             for step in DAILY_STEPS
         }
+
+    def _add_sums(self, table: str, added: str) -> None:
+        """Add the counts and sums of ``added`` (one row per account and day) to ``table``'s."""
+        columns = [row[0] for row in self.con.execute(f"DESCRIBE {added}").fetchall()]
+        same = _same(SUMMED_KEYS)
+        sums = ", ".join(
+            # as SUM does: NULL where both are (COUNT_IF over NULL conditions only)
+            f"{c} = COALESCE(old.{c} + new.{c}, old.{c}, new.{c})"
+            for c in (quote(name) for name in columns if name not in SUMMED_KEYS)
+        )
+        self.con.execute(f"UPDATE {table} AS old SET {sums} FROM {added} AS new WHERE {same}")
+        self.con.execute(
+            f"INSERT INTO {table} BY NAME SELECT new.* FROM {added} AS new "
+            f"ANTI JOIN {_held(table, added, same)} AS old ON {same}"
+        )
+
+    def _add_days(self, table: str, key: str, days: str) -> None:
+        """Add the active days ``days`` (account, ``key``, day) to ``table``: the days it lacks,
+        each with the day before, and the next day of the same key gets a new day before."""
+        day = _same(("account_id", key, "day"))
+        with self._temporary(
+            "fresh",
+            f"SELECT new.* FROM {days} AS new ANTI JOIN {_held(table, days, day)} AS old ON {day}",
+        ) as fresh:
+            if not self.con.execute(f"SELECT count(*) FROM {fresh}").fetchall()[0][0]:
+                return
+            pair = _same(("account_id", key))
+            # every day of the keys with a new day (reads the table through: a previous day
+            # may be long before), then the day before of each, again
+            held = f"SELECT old.* FROM {table} AS old SEMI JOIN {fresh} AS new ON {pair}"
+            with self._temporary("held", held) as held_rows:
+                every = (
+                    f"(SELECT account_id, {quote(key)}, day FROM {held_rows} "
+                    f"UNION ALL SELECT * FROM {fresh}) AS d"
+                )
+                with self._temporary("redone", active_days(quote(key), every)) as redone:
+                    changed = (
+                        f"SELECT new.* FROM {redone} AS new JOIN {held_rows} AS old ON {day} "
+                        "WHERE new.prev_day IS DISTINCT FROM old.prev_day"
+                    )
+                    self.con.execute(
+                        f"UPDATE {table} AS old SET prev_day = new.prev_day "
+                        f"FROM ({changed}) AS new WHERE {day}"
+                    )
+                    self.con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT new.* FROM {redone} AS new "
+                        f"SEMI JOIN {fresh} AS old ON {day}"
+                    )
+
+    @contextmanager
+    def _temporary(self, name: str, sql: str) -> Iterator[str]:
+        """A temporary table of ``sql``'s rows for the ``with`` block (its name is the value)."""
+        table = f"__vitals_{name}"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        try:
+            yield table
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _same(keys: tuple[str, ...]) -> str:
+    return " AND ".join(f"old.{quote(k)} = new.{quote(k)}" for k in keys)
+
+
+def _held(table: str, new: str, same: str) -> str:
+    """The rows of ``table`` whose keys ``new`` holds too, found by a join (which reads only the
+    row groups of their days) rather than by NOT EXISTS (which reads every row)."""
+    return f"(SELECT old.* FROM {table} AS old SEMI JOIN {new} AS new ON {same})"

@@ -104,11 +104,12 @@ def _key_days(key: str, since: str, source: str) -> str:
     )
 
 
-def _active_days(key: str, key_days: str) -> str:
-    """The (account, key, day) rows of ``key_days`` with the key's previous active day."""
+def active_days(key: str, key_days: str) -> str:
+    """The (account, key, day) rows of the relation ``key_days`` with the key's previous active
+    day (``prev_day``)."""
     return (
-        f"SELECT account_id, day, LAG(day) OVER (PARTITION BY account_id, {key} ORDER BY day) "
-        f"AS prev_day FROM {key_days}"
+        f"SELECT account_id, {key}, day, LAG(day) OVER (PARTITION BY account_id, {key} "
+        f"ORDER BY day) AS prev_day FROM {key_days}"
     )
 
 
@@ -183,25 +184,32 @@ def events_since(first_day: int, lookback: int = MAX_LOOKBACK) -> str:
 
 #: The steps that roll events up per account and day, the only ones reading every event (besides
 #: the first use of each feature): ``ev_day`` counts and sums (see :func:`_daily`), the others
-#: hold the distinct (account, user or feature, day) rows.
-DAILY_STEPS = ("ev_day", "user_days", "feature_days")
+#: hold the days each user or product feature (:data:`ACTIVE_KEYS`) was active, with the one
+#: before (:func:`active_days`).
+DAILY_STEPS = ("ev_day", "user_day", "feature_day")
+ACTIVE_KEYS = {"user_day": "user_id", "feature_day": "feature"}
 USER_WINDOWS = ("7d", "prev_7d", "30d", "prev_30d", "90d")
 FEATURE_WINDOWS = ("30d", "prev_30d", "90d")
 
 
 def daily_steps(items: list[CountedItem], first_day: int, source: str = "events") -> list[Step]:
     """The :data:`DAILY_STEPS` over the events of ``source`` (see :func:`event_steps`)."""
-
-    def reach(windows: tuple[str, ...]) -> str:
-        # a key's active days older than its windows reach only serve as its previous active
-        # day, and one that old is before every window's start, as no previous day at all is
-        return events_since(first_day, _lookback(windows))
-
     return [
         ("ev_day", _daily(items, events_since(first_day), source)),
-        ("user_days", _key_days("user_id", reach(USER_WINDOWS), source)),
-        ("feature_days", _key_days("feature", reach(FEATURE_WINDOWS), source)),
+        *(
+            (step, active_days(key, f"({key_days(step, first_day, source)}) AS d"))
+            for step, key in ACTIVE_KEYS.items()
+        ),
     ]
+
+
+def key_days(step: str, first_day: int, source: str) -> str:
+    """The distinct (account, key, day) rows of the events of ``source`` that the step ``step``
+    (of :data:`ACTIVE_KEYS`) reads for snapshots on ``first_day`` or later."""
+    windows = USER_WINDOWS if step == "user_day" else FEATURE_WINDOWS
+    # a key's active days older than its windows reach only serve as its previous active day,
+    # and one that old is before every window's start, as no previous day at all is
+    return _key_days(ACTIVE_KEYS[step], events_since(first_day, _lookback(windows)), source)
 
 
 def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> list[Step]:
@@ -240,9 +248,7 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
         *daily_steps(items, first_day),
         ("ev_bins", _binned(summed, lasts)),
         ("ev_win", _folded(columns, lasts)),
-        ("user_day", _active_days("user_id", "user_days")),
         ("users_win", _distinct_in_windows("user_day", "active_users", USER_WINDOWS, dau)),
-        ("feature_day", _active_days("feature", "feature_days")),
         (
             "features_win",
             _distinct_in_windows("feature_day", "features_used", FEATURE_WINDOWS),

@@ -4,12 +4,11 @@ once, and snapshots built from them equal snapshots built from the events."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import DataDir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,9 @@ from vitals.features.catalog import FeatureSet, Vocabulary
 from vitals.features.daily_rollups import DailyRollups
 from vitals.features.event_queries import DAILY_STEPS
 from vitals.features.loader import load_dataset
+
+if TYPE_CHECKING:
+    from conftest import DataDir
 
 AS_OF = date(2024, 7, 1)
 ACCOUNTS = ("a", "b", "c")
@@ -97,9 +99,7 @@ def test_rollups_kept_as_events_are_added_equal_rolling_up_every_event(
     assert set(kept_rows["ev_day"]["account_id"].to_pylist()) <= wanted
 
 
-def test_snapshots_built_from_rollups_equal_snapshots_built_from_events(
-    data: DataDir, tmp_path: Path
-) -> None:
+def test_snapshots_built_from_rollups_equal_snapshots_built_from_events(data: DataDir) -> None:
     dataset = load_dataset(data.path)
     dates = [date(2024, 1, 4), date(2024, 1, 6)]
     snapshots = build_features(dataset, dates)
