@@ -103,37 +103,38 @@ class DailyRollups:
         )
 
     def _add_days(self, table: str, key: str, days: str) -> None:
-        """Add the active days ``days`` (account, ``key``, day) to ``table``: the days it lacks,
-        each with the day before, and the next day of the same key gets a new day before."""
+        """Add the active days ``days`` (account, ``key``, day) that ``table`` lacks."""
         day = _same(("account_id", key, "day"))
-        with self._temporary(
-            "fresh",
-            f"SELECT new.* FROM {days} AS new ANTI JOIN {_held(table, days, day)} AS old ON {day}",
-        ) as fresh:
-            if not self.con.execute(f"SELECT count(*) FROM {fresh}").fetchall()[0][0]:
-                return
-            pair = _same(("account_id", key))
-            # every day of the keys with a new day (reads the table through: a previous day
-            # may be long before), then the day before of each, again
-            held = f"SELECT old.* FROM {table} AS old SEMI JOIN {fresh} AS new ON {pair}"
-            with self._temporary("held", held) as held_rows:
-                every = (
-                    f"(SELECT account_id, {quote(key)}, day FROM {held_rows} "
-                    f"UNION ALL SELECT * FROM {fresh}) AS d"
-                )
-                with self._temporary("redone", active_days(quote(key), every)) as redone:
-                    changed = (
-                        f"SELECT new.* FROM {redone} AS new JOIN {held_rows} AS old ON {day} "
-                        "WHERE new.prev_day IS DISTINCT FROM old.prev_day"
-                    )
-                    self.con.execute(
-                        f"UPDATE {table} AS old SET prev_day = new.prev_day "
-                        f"FROM ({changed}) AS new WHERE {day}"
-                    )
-                    self.con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT new.* FROM {redone} AS new "
-                        f"SEMI JOIN {fresh} AS old ON {day}"
-                    )
+        lacking = (
+            f"SELECT new.* FROM {days} AS new ANTI JOIN {_held(table, days, day)} AS old ON {day}"
+        )
+        with self._temporary("fresh", lacking) as fresh:
+            if self.con.execute(f"SELECT count(*) FROM {fresh}").fetchall()[0][0]:
+                self._insert_days(table, key, fresh)
+
+    def _insert_days(self, table: str, key: str, fresh: str) -> None:
+        """Insert the new active days ``fresh`` into ``table``, each with the day before, and give
+        the next day of the same key its new day before."""
+        day, pair = _same(("account_id", key, "day")), _same(("account_id", key))
+        # every day of the keys with a new day (read through the table: the day before may be
+        # long before), and the day before of each again
+        held = f"SELECT old.* FROM {table} AS old SEMI JOIN {fresh} AS new ON {pair}"
+        with (
+            self._temporary("held", held) as held_rows,
+            self._temporary("redone", _previous_days(key, held_rows, fresh)) as redone,
+        ):
+            changed = (
+                f"SELECT new.* FROM {redone} AS new JOIN {held_rows} AS old ON {day} "
+                "WHERE new.prev_day IS DISTINCT FROM old.prev_day"
+            )
+            self.con.execute(
+                f"UPDATE {table} AS old SET prev_day = new.prev_day FROM ({changed}) AS new "
+                f"WHERE {day}"
+            )
+            self.con.execute(
+                f"INSERT INTO {table} BY NAME SELECT new.* FROM {redone} AS new "
+                f"SEMI JOIN {fresh} AS old ON {day}"
+            )
 
     @contextmanager
     def _temporary(self, name: str, sql: str) -> Iterator[str]:
@@ -144,6 +145,13 @@ class DailyRollups:
             yield table
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _previous_days(key: str, held: str, fresh: str) -> str:
+    """The active days of ``held`` (with their previous day) and ``fresh`` (without), each with
+    its previous day among them."""
+    every = f"(SELECT account_id, {quote(key)}, day FROM {held} UNION ALL FROM {fresh}) AS d"
+    return active_days(quote(key), every)
 
 
 def _same(keys: tuple[str, ...]) -> str:
