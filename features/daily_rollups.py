@@ -53,7 +53,9 @@ class DailyRollups:
         first: the snapshot date (older events than its windows reach are left out).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, first: date):
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, first: date
+    ) -> None:
         self.con, self.first_day = con, to_day(first)
         self.items = counted_items(feature_set.vocabulary)
         for step, sql in daily_steps(self.items, self.first_day):

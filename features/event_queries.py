@@ -244,11 +244,15 @@ def event_steps(items: list[CountedItem], needed: set[str], first_day: int) -> l
         f"{day_of('timestamp')} AS day FROM events WHERE feature IS NOT NULL) e GROUP BY 1) x "
         "ON x.first_day < a.as_of_day GROUP BY 1"
     )
+    summed_daily, user_day, feature_day = daily_steps(items, first_day)
+    # each roll-up just before its readers: fewer large tables held at once
     return [
-        *daily_steps(items, first_day),
+        summed_daily,
         ("ev_bins", _binned(summed, lasts)),
         ("ev_win", _folded(columns, lasts)),
+        user_day,
         ("users_win", _distinct_in_windows("user_day", "active_users", USER_WINDOWS, dau)),
+        feature_day,
         (
             "features_win",
             _distinct_in_windows("feature_day", "features_used", FEATURE_WINDOWS),

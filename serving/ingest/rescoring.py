@@ -9,8 +9,9 @@ ingested batch):
   features (tenure, recency, days to renewal), so a batch run would change them all. So does the
   first use of a product feature, which changes every account's count of features available.
 * Otherwise only the accounts that new batches touched get their features recomputed (from their
-  own rows alone, and only the events within reach of a window: every feature of an account
-  reads only that account's rows, besides that count) and are re-scored;
+  own rows alone, their events read through the daily roll-ups the reader keeps up to date
+  (:mod:`vitals.features.daily_rollups`): every feature of an account reads only that account's
+  rows, besides that count) and are re-scored;
   the roll-ups of every parent above them are recomputed from all current scores, in the batch's
   order, so a parent also equals the batch's to the last bit.
 

@@ -20,7 +20,6 @@ import pyarrow as pa
 from vitals.features.build import build_feature_set
 from vitals.features.casting import quote
 from vitals.features.daily_rollups import DailyRollups, rollup_table
-from vitals.features.event_queries import DAILY_STEPS
 from vitals.features.ingested import Batch, CompactedAway, IngestedStore
 from vitals.features.ingested_rows import append_batches, scan_segments
 from vitals.features.loader import Dataset, quiet_connection
@@ -102,6 +101,7 @@ class WorkReader:
         else:
             assert self._rollups is not None  # a partial step follows a full one
             if new_events is not None:
+                self._key = None  # until the roll-ups hold them all (add may fail half-way)
                 self._rollups.add(new_events)
             frame = self._features_of(touched, loaded, as_of)
         tree = self.dataset.account_tree()
@@ -124,7 +124,7 @@ class WorkReader:
         assert self._rollups is not None
         subset = _subset(self.dataset, accounts, self._rollups, self._first_use)
         try:
-            return _features(subset, loaded, as_of, {s: rollup_table(s) for s in DAILY_STEPS})
+            return _features(subset, loaded, as_of, self._rollups.tables)
         finally:
             subset.con.close()
 
