@@ -28,7 +28,7 @@ from vitals.serving.batch import plan
 from vitals.serving.batch.model_source import LoadedModel
 
 NEW_EVENTS = "__vitals_new_events"
-ACCOUNTS = "account_id IN (SELECT account_id FROM __vitals_touched)"
+AMONG_TOUCHED = "account_id IN (SELECT account_id FROM __vitals_touched)"
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def _subset(
     dataset.con.register("__vitals_touched", pa.table({"account_id": accounts}))
     try:
         for name in dataset.files:
-            among = "false" if name == "events" else ACCOUNTS
+            among = "false" if name == "events" else AMONG_TOUCHED
             rows[name] = dataset.con.sql(
                 f"SELECT * FROM {quote(name)} WHERE {among}"
             ).to_arrow_table()
