@@ -5,8 +5,7 @@ The :class:`WorkReader` owns the data directory loaded with every ingested batch
 features a step scores: every current customer's when the date, the model or the product
 features in use changed (see :mod:`vitals.serving.ingest.rescoring`), otherwise only the touched
 accounts'. It reads and computes in DuckDB, apart from the scoring and writing of
-:class:`~vitals.serving.ingest.rescoring.Rescorer`, so a worker can read the next step's data
-while the last one is scored.
+:class:`~vitals.serving.ingest.rescoring.Rescorer`.
 """
 
 from __future__ import annotations
@@ -228,7 +227,7 @@ def _subset(
         rows["events"] = first_use.select(events.column_names).cast(events.schema)
     con = quiet_connection()
     # a few thousand accounts' rows: one thread does it in about the same time with less CPU,
-    # which the scoring of the last step, running meanwhile, needs
+    # which the server beside the worker needs
     con.execute("SET threads = 1")
     for name, table in rows.items():  # read where they are: copying them in cost more
         con.register(name, table)

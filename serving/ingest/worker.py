@@ -6,8 +6,11 @@ last one, so an account touched by many batches is re-scored once per turn (batc
 back-pressure is on the ingestion side, which answers 503 while more than ``ingest.queue_batches``
 batches wait or the oldest has waited ``ingest.max_lag_seconds``.
 
-The thread reads the next turn's data (DuckDB, which leaves Python's lock free) in a second
-thread while it scores and stores the last one, so the two halves of a turn overlap under load.
+A turn reads its data, then scores and stores it; the next turn reads after that, so it takes
+in every batch committed while this one was scored. Reading the next turn's data while scoring
+the last one (as the worker once did) gave a longer delay from a batch's acknowledgement to its
+score, not a shorter one: on two cores shared with the server, the two halves slowed each other
+down, and the data read ahead waited for the scoring, growing older.
 A failing turn is logged and tried again after a pause that doubles up to a minute; the next
 turn then scores everyone, which covers whatever the failed one had taken in.
 
@@ -24,13 +27,11 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vitals.features.compaction import compact, merge
 from vitals.serving.batch.model_source import LoadedModel
 from vitals.serving.ingest.rescoring import Rescorer, Step
-from vitals.serving.ingest.work import Work
 
 logger = logging.getLogger(__name__)
 
@@ -125,41 +126,18 @@ class RescoringWorker:
         except Exception:
             logger.exception("folding or merging ingested batches failed; trying again later")
 
-    def _read(self) -> Work | None:
-        loaded = self.model()
-        return None if loaded is None else self.rescorer.reader.next(loaded)
-
     def _run(self) -> None:
         pause = self.every
-        ahead: Future[Work | None] | None = None  # the next turn's data, being read
-        with ThreadPoolExecutor(1, thread_name_prefix="vitals-reading") as reading:
-            while not self._stop.is_set():
-                try:
-                    work = ahead.result() if ahead is not None else self._read()
-                    ahead = None
-                    if work is not None:
-                        ahead = reading.submit(self._read)
-                        self._done(self.rescorer.apply(work), work.loaded)
-                except Exception as exc:
-                    logger.exception("re-scoring failed; trying again in %.0f s", pause)
-                    self.state.error = f"{type(exc).__name__}: {exc}"
-                    _drop(ahead)
-                    ahead = None
-                    self.rescorer.reader.restart()
-                    self._stop.wait(pause)
-                    pause = min(_MAX_PAUSE, pause * 2)
-                    continue
-                self.state.error = None
-                pause = self.every
-                if work is None:
-                    self._stop.wait(self.every)
-            _drop(ahead)
-
-
-def _drop(ahead: Future[Work | None] | None) -> None:
-    """Wait for a read ahead and drop it (its batches are covered by scoring everyone next)."""
-    if ahead is not None:
-        try:
-            ahead.result()
-        except Exception:  # the turn that reads again will fail and log it
-            logger.debug("a read ahead failed", exc_info=True)
+        while not self._stop.is_set():
+            try:
+                step = self.turn()
+            except Exception as exc:  # the rescorer has restarted its reader: everyone is next
+                logger.exception("re-scoring failed; trying again in %.0f s", pause)
+                self.state.error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(pause)
+                pause = min(_MAX_PAUSE, pause * 2)
+                continue
+            self.state.error = None
+            pause = self.every
+            if step is None:
+                self._stop.wait(self.every)

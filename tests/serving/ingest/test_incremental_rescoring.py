@@ -327,7 +327,7 @@ def test_each_turn_folds_what_it_scored_and_merges_ranges_of_one_level(
 
 
 @pytest.mark.slow
-def test_the_worker_thread_reads_ahead_recovers_from_a_failed_step_and_equals_a_batch_run(
+def test_the_worker_thread_recovers_from_a_failed_step_and_equals_a_batch_run(
     sample_dir: Path, model_dir: Path, ingest_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live_url = f"sqlite:///{ingest_env}/live.db"
