@@ -54,12 +54,17 @@ def with_event_duration(data: DataDir) -> None:
 def test_a_batch_after_others_is_judged_as_by_a_fresh_ingestor(data: DataDir) -> None:
     with_event_duration(data)
     first = {
-        # a parent cycle, an event of a refused account, an unreadable extra value
-        "accounts": [account("c1", "c2"), account("c2", "c1")],
-        "events": [event("c1"), event("a2", duration="x"), event("b1")],
+        # a parent cycle, an event of a refused account, an unreadable extra value, a new account
+        "accounts": [account("c1", "c2"), account("c2", "c1"), account("e1")],
+        "events": [event("c1"), event("a2", duration="x"), event("b1"), event("e1")],
     }
     second = {
-        "accounts": [account("d1"), account("a1"), account("d2", created_at="garbage")],
+        "accounts": [
+            account("d1"),
+            account("a1"),
+            account("d2", created_at="garbage"),
+            account("e1"),  # added by the first batch
+        ],
         "events": [
             event("d1"),
             event("a2"),
@@ -70,6 +75,7 @@ def test_a_batch_after_others_is_judged_as_by_a_fresh_ingestor(data: DataDir) ->
             event("d2"),
             event("a2", duration="abc"),
             event("c1"),
+            event("e1"),
         ],
     }
     reused = ingestor(data)
@@ -85,9 +91,10 @@ def test_a_batch_after_others_is_judged_as_by_a_fresh_ingestor(data: DataDir) ->
     assert {(r["table"], r["index"]) for r in expected} == {
         ("accounts", 1),
         ("accounts", 2),
+        ("accounts", 3),
         *(("events", i) for i in range(2, 9)),
     }
-    assert result.accepted == {"accounts": 1, "events": 2}
+    assert result.accepted == {"accounts": 1, "events": 3}
 
 
 def test_a_table_a_batch_creates_is_used_by_the_next_batch(data: DataDir) -> None:
