@@ -78,7 +78,8 @@ def prepare(root: Path, accounts: int, months: int, seed: int, fresh: bool) -> d
         (root / "trained.json").write_text(json.dumps(timings))
     if fresh:
         shutil.rmtree(root / "ingested", ignore_errors=True)
-        (root / "vitals.db").unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):  # a WAL left by a killed run would not match
+            (root / f"vitals.db{suffix}").unlink(missing_ok=True)
         (root / "api-key").unlink(missing_ok=True)
     if not (root / "api-key").exists():
         out = vitals(root, env, "keys", "create", "--scope", "ingest", "--scope", "read")
