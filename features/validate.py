@@ -217,46 +217,30 @@ class RuleChecker:
         )
 
     def apply_all(self, issues: list[LoadIssue], rules: list[RowRule]) -> None:
-        """Record the values that could not be read (``issues``) and the rows breaking ``rules``
-        (parent cycles registered first when the accounts' parents were read), in one statement:
-        the rules do not read each other's offences."""
-        every = [_bad_value_rule(issue) for issue in issues if issue.rule == "bad_value"]
-        every += rules
+        """Record the values that could not be read (``issues``), then the rows breaking ``rules``
+        (parent cycles registered first when the accounts' parents were read)."""
+        for issue in issues:
+            if issue.rule == "bad_value":
+                self.apply(_bad_value_rule(issue))
         accounts = self.dataset.added_columns.get("accounts")
         if accounts is not None and "parent_id" not in accounts:
             register_cycles(self.con)
-        if not every:
-            return
-        self.con.execute(
-            f"INSERT INTO {_HITS} {' UNION ALL '.join(self._offending(rule) for rule in every)}"
-        )
-        found = set(self.con.execute(f"SELECT DISTINCT tbl, rule, col FROM {_HITS}").fetchall())
-        for rule in every:
-            if (key := (rule.table, rule.rule, rule.column)) in found:
-                self.rules.setdefault(key, rule)
+        for rule in rules:
+            self.apply(rule)
 
     def apply(self, rule: RowRule, accounts: str | None = None, kept_only: bool = False) -> int:
         """Record the rows breaking ``rule``; return how many there were."""
+        where = rule.where.replace(ACCOUNTS, quote(accounts or self.accounts))
+        if kept_only:
+            where = f"({where}) AND NOT {self.hit(rule.table, 't')}"
         inserted = self.con.execute(
-            f"INSERT INTO {_HITS} {self._offending(rule, accounts, kept_only)}"
+            f"INSERT INTO {_HITS} SELECT {literal(rule.table)}, {ROW}, {literal(rule.rule)}, "
+            f"{literal(rule.column) if rule.column else 'NULL'} "
+            f"FROM {quote(rule.table)} t WHERE {where}"
         ).fetchall()[0][0]
         if inserted:
             self.rules.setdefault((rule.table, rule.rule, rule.column), rule)
         return inserted
-
-    def _offending(
-        self, rule: RowRule, accounts: str | None = None, kept_only: bool = False
-    ) -> str:
-        """SQL: the rows breaking ``rule`` as rows of the offences table (``kept_only``: those
-        not recorded yet)."""
-        where = rule.where.replace(ACCOUNTS, quote(accounts or self.accounts))
-        if kept_only:
-            where = f"({where}) AND NOT {self.hit(rule.table, 't')}"
-        return (
-            f"SELECT {literal(rule.table)}, {ROW}, {literal(rule.rule)}, "
-            f"{literal(rule.column) if rule.column else 'NULL'} "
-            f"FROM {quote(rule.table)} t WHERE {where}"
-        )
 
     @staticmethod
     def hit(table: str, alias: str) -> str:

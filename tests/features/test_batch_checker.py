@@ -95,6 +95,8 @@ def test_a_batch_after_others_is_judged_as_by_a_fresh_ingestor(data: DataDir) ->
         *(("events", i) for i in range(2, 9)),
     }
     assert result.accepted == {"accounts": 1, "events": 3}
+    repeated = next(r for r in expected if (r["table"], r["index"]) == ("accounts", 3))
+    assert repeated["rule"] == "unique_account_id" and "already exists" in repeated["message"]
 
 
 def test_a_table_a_batch_creates_is_used_by_the_next_batch(data: DataDir) -> None:
