@@ -131,9 +131,10 @@ class RescoringWorker:
         while not self._stop.is_set():
             try:
                 step = self.turn()
-            except Exception as exc:  # the rescorer has restarted its reader: everyone is next
+            except Exception as exc:
                 logger.exception("re-scoring failed; trying again in %.0f s", pause)
                 self.state.error = f"{type(exc).__name__}: {exc}"
+                self.rescorer.reader.restart()  # whatever failed, the next step scores everyone
                 self._stop.wait(pause)
                 pause = min(_MAX_PAUSE, pause * 2)
                 continue
