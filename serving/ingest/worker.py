@@ -8,9 +8,9 @@ batches wait or the oldest has waited ``ingest.max_lag_seconds``.
 
 A turn reads its data, then scores and stores it; the next turn reads after that, so it takes
 in every batch committed while this one was scored. Reading the next turn's data while scoring
-the last one (as the worker once did) gave a longer delay from a batch's acknowledgement to its
-score, not a shorter one: on two cores shared with the server, the two halves slowed each other
-down, and the data read ahead waited for the scoring, growing older.
+the last one (as the worker once did) gave no shorter delay from a batch's acknowledgement to its
+score, and in most runs a longer one, for more CPU: on two cores shared with the server, the two
+halves slowed each other down, and the data read ahead waited for the scoring, growing older.
 A failing turn is logged and tried again after a pause that doubles up to a minute; the next
 turn then scores everyone, which covers whatever the failed one had taken in.
 
