@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 
 from vitals.serving.store import HealthRepository, HealthStore
+from vitals.serving.store.feature_layouts import named
 from vitals.serving.store.schema import AccountFeatures, HealthScore
 
 _CHUNK = 2000
@@ -53,11 +55,12 @@ def latest_window(store: HealthStore) -> ScoringWindow | None:
             return None
         query = select(HealthScore.account_id).where(HealthScore.as_of == newest).distinct()
         accounts = sorted(session.scalars(query))
-        vectors: list[dict] = []
+        stored: list[tuple[str | None, Any]] = []
         for start in range(0, len(accounts), _CHUNK):
             chunk = accounts[start : start + _CHUNK]
-            found = select(AccountFeatures.features).where(
+            found = select(AccountFeatures.layout_id, AccountFeatures.features).where(
                 AccountFeatures.account_id.in_(chunk), AccountFeatures.as_of == newest
             )
-            vectors.extend(session.scalars(found))
+            stored.extend(session.execute(found).all())
+        vectors = named(session, stored)
     return ScoringWindow(newest, pd.DataFrame.from_records(vectors), len(accounts))

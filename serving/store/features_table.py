@@ -1,8 +1,9 @@
 """Feature vectors and the account tree kept for the API (tables of migration ``0002``).
 
-``account_features`` holds, per account and ``as_of``, the feature vector the batch scored (JSON:
-every snapshot column except ``account_id``, ``as_of`` and the labels, NaN as ``null``) and the
-model version it was built for. ``POST /v1/predict`` scores an account by id from its newest
+``account_features`` holds, per account and ``as_of``, the feature vector the batch scored (every
+snapshot column except ``account_id``, ``as_of`` and the labels, NaN as ``null``: a JSON array of
+the values, their names kept once in a :mod:`~vitals.serving.store.feature_layouts` layout) and
+the model version it was built for. ``POST /v1/predict`` scores an account by id from its newest
 vector; the account detail explains a score change between the vectors of two dates with
 :meth:`vitals.models.health_model.HealthModel.explain_change`, so each write keeps ``keep_days`` of
 history (older rows are pruned) rather than only the newest row.
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from vitals.features.build import LABEL_COLUMNS
 from vitals.serving.store.db import RawJSON, json_values, store_errors
+from vitals.serving.store.feature_layouts import named, store_layout
 from vitals.serving.store.schema import AccountFeatures, AccountHierarchy
 
 KEEP_DAYS = 400  # history kept per account: enough for "change over the last year"
@@ -83,9 +85,9 @@ def write_latest_features(
         ValueError: no ``account_id`` column, or an account repeated.
         StoreError: the store cannot be written (nothing is changed).
     """
-    _, rows = _feature_rows(frame, as_of, model_version)
     engine = _engine(engine_or_store)
     with store_errors(engine, "write feature vectors"), engine.begin() as conn:
+        _, rows = _feature_rows(conn, frame, as_of, model_version)
         conn.execute(delete(AccountFeatures).where(AccountFeatures.as_of == as_of))
         conn.execute(
             delete(AccountFeatures).where(AccountFeatures.as_of < as_of - timedelta(keep_days))
@@ -115,29 +117,33 @@ def replace_some_features(
     Raises:
         ValueError: no ``account_id`` column, or an account repeated.
     """
-    ids, rows = _feature_rows(frame, as_of, model_version)
+    ids, rows = _feature_rows(conn, frame, as_of, model_version)
     _replace(conn, sorted(set(ids) | set(accounts)), rows, as_of)
     return len(rows)
 
 
 def _feature_rows(
-    frame: pd.DataFrame, as_of: date, model_version: str
+    conn: Connection, frame: pd.DataFrame, as_of: date, model_version: str
 ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The rows to insert (their layout stored in ``conn``'s transaction), with their ids."""
     if "account_id" not in frame.columns:
         raise ValueError("frame needs an account_id column")
     ids = frame["account_id"].astype(str).tolist()
     if len(set(ids)) != len(ids):
         raise ValueError("frame repeats an account: store one vector per account and date")
+    names = _feature_names(frame)
+    layout = store_layout(conn, names)
     now = datetime.now(UTC)
     rows = [
         {
             "account_id": a,
             "as_of": as_of,
             "model_version": model_version,
+            "layout_id": layout,
             "features": RawJSON(text),
             "written_at": now,
         }
-        for a, text in zip(ids, _json_rows(frame), strict=True)
+        for a, text in zip(ids, _json_rows(frame, names), strict=True)
     ]
     return ids, rows
 
@@ -167,7 +173,7 @@ def read_latest_features(
         Account id -> vector, for the accounts that have one.
     """
     table = AccountFeatures
-    columns = (table.account_id, table.as_of, table.model_version, table.features)
+    columns = (table.account_id, table.as_of, table.model_version, table.layout_id, table.features)
     wanted = sorted(set(account_ids))
     rows = []
     if len(wanted) <= _FEW:  # one index range scan each: far cheaper than grouping
@@ -184,7 +190,11 @@ def read_latest_features(
         newest = newest.group_by(table.account_id).subquery()
         match = (table.account_id == newest.c.account_id) & (table.as_of == newest.c.as_of)
         rows.extend(session.execute(select(*columns).join(newest, match)))
-    return {a: StoredFeatures(a, d, v, dict(f)) for a, d, v, f in rows}
+    vectors = named(session, ((layout, f) for _, _, _, layout, f in rows))
+    return {
+        a: StoredFeatures(a, d, v, vector)
+        for (a, d, v, _, _), vector in zip(rows, vectors, strict=True)
+    }
 
 
 def write_hierarchy(engine_or_store: Any, tree: pd.DataFrame, as_of: date) -> int:
@@ -248,13 +258,18 @@ def read_ancestors(session: Session, account_id: str) -> list[str]:
     return chain
 
 
-def _json_rows(frame: pd.DataFrame) -> Iterator[str]:
-    """Each row's feature columns as one compact JSON object (``json.loads`` reads it back)."""
-    names = [name for name in frame.columns if name not in _NOT_FEATURES]
-    columns = [json_values(col) for name, col in frame.items() if name not in _NOT_FEATURES]
+def _feature_names(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` a stored vector holds, in order."""
+    return [str(name) for name in frame.columns if name not in _NOT_FEATURES]
+
+
+def _json_rows(frame: pd.DataFrame, names: list[str]) -> Iterator[str]:
+    """Each row's values of ``names`` as one compact JSON array (``json.loads`` reads it back)."""
+    wanted = set(names)
+    columns = [json_values(column) for name, column in frame.items() if name in wanted]
     rows = zip(*columns, strict=True) if columns else repeat((), len(frame))
     for row in rows:
-        yield to_json(dict(zip(names, row, strict=True))).decode()
+        yield to_json(row).decode()
 
 
 def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:

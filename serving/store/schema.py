@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 128
 VERSION_LENGTH = 128
+LAYOUT_ID_LENGTH = 32  # hex digest of the names
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -190,15 +191,29 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class FeatureLayout(Base):
+    """The column names of stored feature vectors, in their order (kept once for all rows)."""
+
+    __tablename__ = "feature_layouts"
+
+    id: Mapped[str] = mapped_column(String(LAYOUT_ID_LENGTH), primary_key=True)
+    names: Mapped[list[str]] = mapped_column(JSONType)
+
+
 class AccountFeatures(Base):
-    """The feature vector of one account at one date, as the batch scored it."""
+    """The feature vector of one account at one date, as the batch scored it.
+
+    ``features`` holds the values in the order of the layout's names; a row written before
+    migration 0011 has no layout and holds a JSON object of name and value instead.
+    """
 
     __tablename__ = "account_features"
 
     account_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     as_of: Mapped[date] = mapped_column(Date, primary_key=True)
     model_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
-    features: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    layout_id: Mapped[str | None] = mapped_column(ForeignKey("feature_layouts.id"), nullable=True)
+    features: Mapped[list[Any] | dict[str, Any]] = mapped_column(JSONType)
     written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

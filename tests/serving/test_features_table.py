@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from alembic import command
+from sqlalchemy import select, text
 
-from vitals.serving.store import HealthStore
+from vitals.serving.store import HealthStore, upgrade
 from vitals.serving.store.features_table import (
+    _feature_names,
     _json_rows,
     read_latest_features,
     write_latest_features,
 )
+from vitals.serving.store.migrate import alembic_config
+from vitals.serving.store.schema import AccountFeatures, FeatureLayout
 
 DAY = date(2026, 1, 1)
 EXACT_FLOATS = [0.1 + 0.2, 1e-300, 5e-324, 1.7976931348623157e308, 1e16, -0.0, 3.0, 2 / 3]
@@ -27,6 +32,12 @@ def store(tmp_path: Path):
     opened = HealthStore.open(f"sqlite:///{tmp_path}/features.db")
     yield opened
     opened.close()
+
+
+def _vectors(frame: pd.DataFrame) -> list[dict]:
+    """The vectors ``frame``'s rows are stored as, each read back with its names."""
+    names = _feature_names(frame)
+    return [dict(zip(names, json.loads(text), strict=True)) for text in _json_rows(frame, names)]
 
 
 def _random_floats(count: int) -> np.ndarray:
@@ -58,7 +69,7 @@ def test_random_floats_come_back_bit_for_bit() -> None:
     floats = np.concatenate([_random_floats(5000), EXACT_FLOATS])
     frame = _frame(floats)
 
-    read = [json.loads(text) for text in _json_rows(frame)]
+    read = _vectors(frame)
 
     assert [row["score"] for row in read] == floats.tolist()
     assert np.array_equal(
@@ -71,8 +82,8 @@ def test_random_floats_come_back_bit_for_bit() -> None:
 def test_values_are_plain_json_and_missing_ones_null() -> None:
     frame = _frame([math.nan, math.inf, -math.inf])
 
-    texts = list(_json_rows(frame))
-    read = [json.loads(text) for text in texts]
+    texts = list(_json_rows(frame, _feature_names(frame)))
+    read = _vectors(frame)
 
     assert [row["score"] for row in read] == [None, None, None]
     assert not any(word in text for text in texts for word in ("NaN", "Infinity"))
@@ -92,7 +103,7 @@ def test_object_and_nullable_columns_hold_numpy_scalars_and_missing_values() -> 
         }
     )
 
-    read = [json.loads(text) for text in _json_rows(frame)]
+    read = _vectors(frame)
 
     assert read == [
         {"mixed": 0.1, "nullable": 1},
@@ -104,7 +115,7 @@ def test_object_and_nullable_columns_hold_numpy_scalars_and_missing_values() -> 
 def test_a_frame_without_feature_columns_stores_empty_vectors() -> None:
     frame = pd.DataFrame({"account_id": ["a", "b"], "as_of": pd.Timestamp(DAY)})
 
-    assert list(_json_rows(frame)) == ["{}", "{}"]
+    assert list(_json_rows(frame, _feature_names(frame))) == ["[]", "[]"]
 
 
 def test_the_store_reads_back_exactly_what_was_written(store: HealthStore) -> None:
@@ -120,3 +131,55 @@ def test_the_store_reads_back_exactly_what_was_written(store: HealthStore) -> No
     assert scores[-1] is None
     assert stored["a1"].features["logins"] == 2**62 + 1
     assert stored["a1"].features["segment"] is None
+
+
+def test_vectors_store_their_values_and_share_one_layout_per_set_of_columns(
+    store: HealthStore,
+) -> None:
+    frame = _frame(EXACT_FLOATS)
+    write_latest_features(store, frame, DAY, "v1")
+    write_latest_features(store, frame, date(2026, 2, 1), "v1")
+    write_latest_features(store, frame.drop(columns=["flag"]), date(2026, 3, 1), "v2")
+    with store.session() as session:
+        layouts = dict(session.execute(select(FeatureLayout.id, FeatureLayout.names)).all())
+        stored = session.execute(select(AccountFeatures.layout_id, AccountFeatures.features))
+        rows = list(stored.all())
+
+    columns = ["score", "small", "logins", "flag", "segment", "seen"]
+    assert sorted(layouts.values(), key=len) == [[c for c in columns if c != "flag"], columns]
+    assert len(rows) == 3 * len(frame)
+    assert all(len(values) == len(layouts[layout]) for layout, values in rows)
+
+
+def test_vectors_stored_before_layouts_read_as_before_and_a_downgrade_names_them_again(
+    database_url: str,
+) -> None:
+    opened = HealthStore.open(database_url)
+    config = alembic_config()
+    old = {"score": 0.1 + 0.2, "segment": "smb", "nps": None}
+    with opened.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0010")
+        conn.execute(
+            text(
+                "INSERT INTO account_features (account_id, as_of, model_version, features, "
+                "written_at) VALUES ('old', :day, 'v0', :features, :now)"
+            ),
+            {"day": DAY, "features": json.dumps(old), "now": datetime(2026, 1, 2, tzinfo=UTC)},
+        )
+    upgrade(opened.engine)
+    new = _frame([2 / 3])
+    write_latest_features(opened, new, date(2026, 2, 1), "v1")
+    with opened.session() as session:
+        read = read_latest_features(session, ["old", "a0"])
+    assert read["old"].features == old
+    assert read["a0"].features["score"] == 2 / 3 and read["a0"].features["segment"] == "smb"
+    assert list(read["a0"].features) == _feature_names(new)
+
+    with opened.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0010")
+        stored = dict(conn.execute(text("SELECT account_id, features FROM account_features")).all())
+    as_objects = {a: v if isinstance(v, dict) else json.loads(v) for a, v in stored.items()}
+    assert as_objects == {"old": old, "a0": read["a0"].features}
+    opened.close()

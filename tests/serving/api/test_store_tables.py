@@ -46,7 +46,7 @@ def frame(values: dict[str, float], day: date) -> pd.DataFrame:
 
 
 def test_migrations_build_exactly_the_declared_schema(store: HealthStore) -> None:
-    assert current_revision(store.engine) == head_revision() == "0010"
+    assert current_revision(store.engine) == head_revision() == "0011"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 

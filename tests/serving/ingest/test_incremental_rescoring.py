@@ -25,6 +25,7 @@ from vitals.serving.ingest.ingestor import Ingestor
 from vitals.serving.ingest.rescoring import Rescorer
 from vitals.serving.ingest.runtime import start_worker
 from vitals.serving.store import Alert, HealthStore, ParentHealth
+from vitals.serving.store.features_table import read_latest_features
 from vitals.serving.store.schema import SCORE_COLUMNS, AccountFeatures, HealthScore
 
 
@@ -244,8 +245,10 @@ def vectors(url: str, as_of: Any) -> dict[str, dict[str, Any]]:
     store = HealthStore.open(url)
     try:
         with store.session() as session:
-            found = session.scalars(select(AccountFeatures).where(AccountFeatures.as_of == as_of))
-            return {row.account_id: row.features for row in found}
+            query = select(AccountFeatures.account_id).where(AccountFeatures.as_of == as_of)
+            accounts = list(session.scalars(query))
+            found = read_latest_features(session, accounts, on_or_before=as_of)
+            return {a: row.features for a, row in found.items() if row.as_of == as_of}
     finally:
         store.close()
 
