@@ -54,8 +54,12 @@ def score_risk(
         X = encoded(rows, layout, profile, at)
         churn[at] = piece.calibrator.transform(margins(piece.booster, X))
         steps = piece.steps()
-        moved = np.vstack([calendar.advance(X, k * piece.step_days) for k in range(steps)])
-        step_risk = piece.step_calibrator.transform(margins(piece.step_booster, moved))
+        # one date at a time: stacking every date's copy of the rows first copied them again
+        moved = [
+            margins(piece.step_booster, calendar.advance(X, k * piece.step_days))
+            for k in range(steps)
+        ]
+        step_risk = piece.step_calibrator.transform(np.concatenate(moved))
         curve[at] = risk_curve(churn[at], step_risk.reshape(steps, len(at)).T, piece, horizon)
     renewal = np.full(n, np.nan)
     if calendar.renewal is not None:
