@@ -55,11 +55,11 @@ def score_risk(
         churn[at] = piece.calibrator.transform(margins(piece.booster, X))
         steps = piece.steps()
         # one date at a time: stacking every date's copy of the rows first copied them again
-        moved = [
+        step_margins = [
             margins(piece.step_booster, calendar.advance(X, k * piece.step_days))
             for k in range(steps)
         ]
-        step_risk = piece.step_calibrator.transform(np.concatenate(moved))
+        step_risk = piece.step_calibrator.transform(np.concatenate(step_margins))
         curve[at] = risk_curve(churn[at], step_risk.reshape(steps, len(at)).T, piece, horizon)
     renewal = np.full(n, np.nan)
     if calendar.renewal is not None:

@@ -54,6 +54,9 @@ def named(
     Args:
         session: a session or connection on the store (to read the layouts not known yet).
         vectors: ``(layout_id, features)`` as stored.
+
+    Returns:
+        One dict per vector, in order (a row from before layouts as it was stored).
     """
     vectors = list(vectors)
     missing = {key for key, _ in vectors if key is not None and key not in _KNOWN}

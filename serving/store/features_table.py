@@ -1,4 +1,4 @@
-"""Feature vectors and the account tree kept for the API (tables of migration ``0002``).
+"""Feature vectors and the account tree kept for the API (tables of migrations ``0002``, ``0011``).
 
 ``account_features`` holds, per account and ``as_of``, the feature vector the batch scored (every
 snapshot column except ``account_id``, ``as_of`` and the labels, NaN as ``null``: a JSON array of
@@ -131,7 +131,8 @@ def _feature_rows(
     ids = frame["account_id"].astype(str).tolist()
     if len(set(ids)) != len(ids):
         raise ValueError("frame repeats an account: store one vector per account and date")
-    names = _feature_names(frame)
+    names, texts = _vectors(frame)
+    # after the encoding: a new layout's insert is the transaction's first write (SQLite's lock)
     layout = store_layout(conn, names)
     now = datetime.now(UTC)
     rows = [
@@ -143,7 +144,7 @@ def _feature_rows(
             "features": RawJSON(text),
             "written_at": now,
         }
-        for a, text in zip(ids, _json_rows(frame, names), strict=True)
+        for a, text in zip(ids, texts, strict=True)
     ]
     return ids, rows
 
@@ -258,18 +259,13 @@ def read_ancestors(session: Session, account_id: str) -> list[str]:
     return chain
 
 
-def _feature_names(frame: pd.DataFrame) -> list[str]:
-    """The columns of ``frame`` a stored vector holds, in order."""
-    return [str(name) for name in frame.columns if name not in _NOT_FEATURES]
-
-
-def _json_rows(frame: pd.DataFrame, names: list[str]) -> Iterator[str]:
-    """Each row's values of ``names`` as one compact JSON array (``json.loads`` reads it back)."""
-    wanted = set(names)
-    columns = [json_values(column) for name, column in frame.items() if name in wanted]
+def _vectors(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The names of the columns a stored vector holds, in order, and each row's values of them
+    as one compact JSON array (``json.loads`` reads it back)."""
+    kept = [(str(name), column) for name, column in frame.items() if name not in _NOT_FEATURES]
+    columns = [json_values(column) for _, column in kept]
     rows = zip(*columns, strict=True) if columns else repeat((), len(frame))
-    for row in rows:
-        yield to_json(row).decode()
+    return [name for name, _ in kept], [to_json(row).decode() for row in rows]
 
 
 def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -13,10 +13,9 @@ import pytest
 from alembic import command
 from sqlalchemy import select, text
 
-from vitals.serving.store import HealthStore, upgrade
+from vitals.serving.store import HealthStore, feature_layouts, upgrade
 from vitals.serving.store.features_table import (
-    _feature_names,
-    _json_rows,
+    _vectors,
     read_latest_features,
     write_latest_features,
 )
@@ -34,10 +33,16 @@ def store(tmp_path: Path):
     opened.close()
 
 
-def _vectors(frame: pd.DataFrame) -> list[dict]:
+@pytest.fixture(autouse=True)
+def no_layouts_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test reads the layouts from its own store, not from what an earlier test read."""
+    monkeypatch.setattr(feature_layouts, "_KNOWN", {})
+
+
+def _read(frame: pd.DataFrame) -> list[dict]:
     """The vectors ``frame``'s rows are stored as, each read back with its names."""
-    names = _feature_names(frame)
-    return [dict(zip(names, json.loads(text), strict=True)) for text in _json_rows(frame, names)]
+    names, texts = _vectors(frame)
+    return [dict(zip(names, json.loads(text), strict=True)) for text in texts]
 
 
 def _random_floats(count: int) -> np.ndarray:
@@ -69,7 +74,7 @@ def test_random_floats_come_back_bit_for_bit() -> None:
     floats = np.concatenate([_random_floats(5000), EXACT_FLOATS])
     frame = _frame(floats)
 
-    read = _vectors(frame)
+    read = _read(frame)
 
     assert [row["score"] for row in read] == floats.tolist()
     assert np.array_equal(
@@ -82,8 +87,8 @@ def test_random_floats_come_back_bit_for_bit() -> None:
 def test_values_are_plain_json_and_missing_ones_null() -> None:
     frame = _frame([math.nan, math.inf, -math.inf])
 
-    texts = list(_json_rows(frame, _feature_names(frame)))
-    read = _vectors(frame)
+    _, texts = _vectors(frame)
+    read = _read(frame)
 
     assert [row["score"] for row in read] == [None, None, None]
     assert not any(word in text for text in texts for word in ("NaN", "Infinity"))
@@ -103,7 +108,7 @@ def test_object_and_nullable_columns_hold_numpy_scalars_and_missing_values() -> 
         }
     )
 
-    read = _vectors(frame)
+    read = _read(frame)
 
     assert read == [
         {"mixed": 0.1, "nullable": 1},
@@ -115,7 +120,7 @@ def test_object_and_nullable_columns_hold_numpy_scalars_and_missing_values() -> 
 def test_a_frame_without_feature_columns_stores_empty_vectors() -> None:
     frame = pd.DataFrame({"account_id": ["a", "b"], "as_of": pd.Timestamp(DAY)})
 
-    assert list(_json_rows(frame, _feature_names(frame))) == ["[]", "[]"]
+    assert _vectors(frame) == ([], ["[]", "[]"])
 
 
 def test_the_store_reads_back_exactly_what_was_written(store: HealthStore) -> None:
@@ -168,18 +173,29 @@ def test_vectors_stored_before_layouts_read_as_before_and_a_downgrade_names_them
             {"day": DAY, "features": json.dumps(old), "now": datetime(2026, 1, 2, tzinfo=UTC)},
         )
     upgrade(opened.engine)
-    new = _frame([2 / 3])
+    new = _frame([2 / 3, *_random_floats(1200)])  # more than the downgrade names at once
     write_latest_features(opened, new, date(2026, 2, 1), "v1")
     with opened.session() as session:
-        read = read_latest_features(session, ["old", "a0"])
+        read = read_latest_features(session, ["old", *new["account_id"]])
     assert read["old"].features == old
     assert read["a0"].features["score"] == 2 / 3 and read["a0"].features["segment"] == "smb"
-    assert list(read["a0"].features) == _feature_names(new)
+    assert list(read["a0"].features) == _vectors(new)[0]
 
     with opened.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "0010")
         stored = dict(conn.execute(text("SELECT account_id, features FROM account_features")).all())
     as_objects = {a: v if isinstance(v, dict) else json.loads(v) for a, v in stored.items()}
-    assert as_objects == {"old": old, "a0": read["a0"].features}
+    assert as_objects == {account: vector.features for account, vector in read.items()}
     opened.close()
+
+
+def test_columns_named_by_numbers_are_stored_and_read_by_their_names(store: HealthStore) -> None:
+    frame = pd.DataFrame({"account_id": ["a", "b"], "x": [1.0, 2.0], 0: [3.0, None]})
+
+    write_latest_features(store, frame, DAY, "v1")
+    with store.session() as session:
+        read = read_latest_features(session, ["a", "b"])
+
+    assert read["a"].features == {"x": 1.0, "0": 3.0}
+    assert read["b"].features == {"x": 2.0, "0": None}
