@@ -35,11 +35,9 @@ from vitals.features.table_load import ROW
 from vitals.features.validate import RuleChecker, utc_naive
 
 _KNOWN_ACCOUNTS = "__vitals_known_accounts"
-_BASE_IDS = "__vitals_base_ids"
+_BASE_ACCOUNTS = "__vitals_base_accounts"
 #: Loader problems that reject every row of their table.
 _WHOLE_TABLE = ("missing_column", "unreadable_file")
-#: Columns that a batch row may not repeat from the base: (table, column).
-_UNIQUE_IN_BASE = (("accounts", "account_id"),)
 
 
 class BatchError(ValueError):
@@ -74,12 +72,13 @@ class CheckedBatch:
 class BatchChecker:
     """Checks batches against the data they extend, one batch at a time.
 
-    The checker keeps one scratch DuckDB database, and the column types of the base tables, from
-    batch to batch: the base only gains rows, or a table it lacked (see
+    The checker keeps one scratch DuckDB database, the column types of the base tables and the
+    base's account ids from batch to batch: the base only gains rows, or a table it lacked (see
     :func:`~vitals.features.ingested_rows.append_batches`), so a table's columns are read once
-    it is there. Each check runs on a cursor of its own, whose temporary tables and views
-    (registered Arrow tables too) go when it closes; the batch's tables are dropped by the next
-    check's load, like every contract table already there.
+    it is there, and its account ids again only when it has more. Each check runs on a cursor
+    of its own, whose temporary tables and views (registered Arrow tables too) go when it
+    closes; the batch's tables are dropped by the next check's load, like every contract table
+    already there.
 
     Args:
         base: the loaded data the batches extend (the directory and what was ingested before).
@@ -89,6 +88,7 @@ class BatchChecker:
         self.base = base
         self._scratch = quiet_connection()
         self._types: dict[str, dict[str, str]] = {}
+        self._accounts = pa.table({"account_id": pa.array([], pa.string())})
 
     def check(
         self, rows: Mapping[str, Sequence[Mapping[str, Any]]], now: datetime | None = None
@@ -127,6 +127,13 @@ class BatchChecker:
             self._types[table] = dict(self.base.con.execute(described).fetchall())
         return self._types[table]
 
+    def _base_accounts(self) -> pa.Table:
+        """The base's account ids (``account_id``), read again only when it has more."""
+        count = self.base.con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
+        if count != self._accounts.num_rows:
+            self._accounts = self.base.con.sql("SELECT account_id FROM accounts").to_arrow_table()
+        return self._accounts
+
     def close(self) -> None:
         """Close the scratch database."""
         self._scratch.close()
@@ -137,7 +144,6 @@ class BatchChecker:
         present: dict[str, list[Mapping[str, Any]]],
         now: datetime | None,
     ) -> CheckedBatch:
-        base = self.base
         with tempfile.TemporaryDirectory(prefix="vitals-batch-") as folder:
             columns = {name: self._columns(name) for name in present}
             for name, items in present.items():
@@ -146,7 +152,7 @@ class BatchChecker:
         # a table whose file-level problem stops every row (a required field never given)
         whole = {i.table: i for i in issues if i.rule in _WHOLE_TABLE and i.table in present}
         own_accounts = batch.has("accounts") and "accounts" not in whole
-        checker = _checker(con, batch, base, own_accounts)
+        checker = _checker(con, batch, self._base_accounts(), own_accounts)
         checker.apply_all(issues, _rules(batch, now) + self._extra_type_rules(batch))
         if own_accounts:
             _refuse_orphans(checker, batch)
@@ -247,12 +253,11 @@ def _text(table: str, index: int, column: str, value: Any) -> str:
 
 
 def _checker(
-    con: duckdb.DuckDBPyConnection, batch: Dataset, base: Dataset, own_accounts: bool
+    con: duckdb.DuckDBPyConnection, batch: Dataset, base_accounts: pa.Table, own_accounts: bool
 ) -> RuleChecker:
     """A checker whose account references see the base's accounts and (with ``own_accounts``)
     the batch's own accounts that no rule has refused so far."""
-    known = base.con.sql("SELECT account_id FROM accounts").to_arrow_table()
-    con.register("__vitals_base_accounts", known)
+    con.register(_BASE_ACCOUNTS, base_accounts)
     checker = RuleChecker(con, batch, accounts=_KNOWN_ACCOUNTS)
     kept = (
         f"UNION ALL SELECT account_id FROM accounts a WHERE NOT {checker.hit('accounts', 'a')}"
@@ -261,15 +266,8 @@ def _checker(
     )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {_KNOWN_ACCOUNTS} AS "
-        f"SELECT account_id FROM __vitals_base_accounts {kept}"
+        f"SELECT account_id FROM {_BASE_ACCOUNTS} {kept}"
     )
-    for table, column in _UNIQUE_IN_BASE:
-        ids = (
-            base.con.sql(f"SELECT {quote(column)} AS id FROM {quote(table)}").to_arrow_table()
-            if base.has(table)
-            else pa.table({"id": pa.array([], pa.string())})
-        )
-        con.register(f"{_BASE_IDS}_{table}", ids)
     return checker
 
 
@@ -294,17 +292,18 @@ def _refuse_orphans(checker: RuleChecker, batch: Dataset) -> None:
 
 
 def _rules(batch: Dataset, now: datetime | None) -> list[RowRule]:
-    """The contract's rules that can run on the batch (references always can), and the rules
-    that ids are new."""
+    """The contract's rules that can run on the batch (references always can), and the rule
+    that account ids are new."""
 
     def readable(table: str, columns: tuple[str, ...]) -> bool:
         added = batch.added_columns.get(table, [])
         return batch.has(table) and not any(c in added for c in columns)
 
     rules = [r for r in all_rules(utc_naive(now)) if readable(r.table, r.uses)]
-    for table, column in _UNIQUE_IN_BASE:
-        if readable(table, (column,)):
-            where = f"{quote(column)} IN (SELECT id FROM {_BASE_IDS}_{table})"
-            message = f"{table}.{column} already exists: an account is added once"
-            rules.append(RowRule(table, f"unique_{column}", column, where, message, (column,)))
+    if readable("accounts", ("account_id",)):
+        where = f"account_id IN (SELECT account_id FROM {_BASE_ACCOUNTS})"
+        message = "accounts.account_id already exists: an account is added once"
+        rules.append(
+            RowRule("accounts", "unique_account_id", "account_id", where, message, ("account_id",))
+        )
     return rules
