@@ -23,7 +23,7 @@ starts again from the last recorded batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -39,6 +39,7 @@ from vitals.models.scorecard import Scorecards
 from vitals.serving.batch.frames import ROLLED_UP, roll_up_scores, score_and_reason
 from vitals.serving.batch.jobs import publish_scored, score_rows
 from vitals.serving.batch.model_source import LoadedModel
+from vitals.serving.ingest.forest import Forest
 from vitals.serving.ingest.work import Work, WorkReader
 from vitals.serving.store import HealthStore
 from vitals.serving.store.features_table import replace_some_features, write_hierarchy
@@ -91,6 +92,7 @@ class Rescorer:
         self._key: tuple[date, str] | None = None  # what the live scores are of
         self._run_id: int | None = None
         self._cards: dict[str, Scorecards] = {}  # by model version
+        self._forest: Forest | None = None  # of the last partial step's account tree
 
     def pending(self) -> int:
         """Committed batches the live scores do not include yet."""
@@ -188,7 +190,9 @@ class Rescorer:
         # a parent's roll-up reads only its own subtree: roll up the trees the touched accounts
         # are in (same rows, in the batch's order by account id, so the same sums as over
         # everyone)
-        members = _same_trees(tree, touched)
+        if self._forest is None or self._forest.tree is not tree:  # the reader read it again
+            self._forest = Forest.of(tree)
+        members = self._forest.same_trees(touched)
         rollups = roll_up_scores(
             loaded.model,
             tree[_among(tree["account_id"], members)],
@@ -196,7 +200,7 @@ class Rescorer:
             _in_order(reasons, members),
         )
         # a touched parent's own roll-up counts its own score too
-        parents = sorted(_ancestors(tree, touched) | set(touched))
+        parents = sorted(self._forest.ancestors(touched) | set(touched))
         changed = rollups[_among(rollups["parent_id"], parents)]
         score_records, rollup_records = score_rows(fresh, changed)
         if work.new_accounts:
@@ -275,30 +279,3 @@ def _in_order(frame: pd.DataFrame, accounts: set[str]) -> pd.DataFrame:
     rows keep their order)."""
     rows = frame[_among(frame["account_id"], accounts)]
     return rows.sort_values("account_id", kind="stable", ignore_index=True)
-
-
-def _same_trees(tree: pd.DataFrame, accounts: Iterable[str]) -> set[str]:
-    """Every account in the same tree (below the same root) as one of ``accounts``."""
-    parent = dict(zip(tree["account_id"], tree["parent_id"], strict=True))
-
-    def root(account: str) -> str:
-        seen = {account}
-        while isinstance(up := parent.get(account), str) and up not in seen:
-            seen.add(up)
-            account = up
-        return account
-
-    roots = {root(a) for a in accounts}
-    return {a for a in parent if root(a) in roots}
-
-
-def _ancestors(tree: pd.DataFrame, accounts: Iterable[str]) -> set[str]:
-    """Every account above ``accounts`` in the tree."""
-    parent = dict(zip(tree["account_id"], tree["parent_id"], strict=True))
-    found: set[str] = set()
-    for account in accounts:
-        up = parent.get(account)
-        while isinstance(up, str) and up not in found:
-            found.add(up)
-            up = parent.get(up)
-    return found

@@ -39,7 +39,8 @@ class Work:
         as_of: the scoring date.
         full: whether ``frame`` holds every current customer (else the touched ones).
         frame: snapshot rows to score.
-        tree: ``account_id, parent_id`` of every account.
+        tree: ``account_id, parent_id`` of every account (the same object as the last work's
+            while no account is added).
         touched: the accounts the new batches touched, and those of the rows they replaced
             (empty for a full step).
         new_accounts: whether the new batches added accounts.
@@ -71,6 +72,7 @@ class WorkReader:
         self._key: tuple[date, str] | None = None  # what the last work was read for
         self._first_use: pa.Table | None = None  # see _first_uses
         self._rollups: DailyRollups | None = None  # of every event, for the last work's key
+        self._tree: pd.DataFrame | None = None  # read again when accounts are added
 
     def next(self, loaded: LoadedModel) -> Work | None:
         """Take in the batches committed since the last call and read the next step's data.
@@ -103,16 +105,18 @@ class WorkReader:
                 self._key = None  # until the roll-ups hold them all (add may fail half-way)
                 self._rollups.add(new_events)
             frame = self._features_of(touched, loaded, as_of)
-        tree = self.dataset.account_tree()
+        new_accounts = any("accounts" in batch.segments for batch in new)
+        if full or new_accounts or self._tree is None:
+            self._tree = self.dataset.account_tree()
         self._key = (as_of, loaded.version)
         return Work(
             loaded,
             as_of,
             full,
             frame,
-            tree,
+            self._tree,
             () if full else tuple(touched),
-            any("accounts" in batch.segments for batch in new),
+            new_accounts,
             self.dataset.ingested_through,
         )
 
