@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -29,6 +30,19 @@ def run_vitals(folder: Path, *args: str) -> str:
     )
     assert done.returncode == 0, f"vitals {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def printed_until(process: subprocess.Popen, text: str, seconds: float) -> str:
+    """What ``process`` printed (its ``stdout`` a text pipe) until a line holding ``text``, or
+    until it exits or ``seconds`` pass."""
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0 and process.poll() is None:
+        if select.select([process.stdout], [], [], left)[0]:
+            lines.append(process.stdout.readline())
+            if text in lines[-1]:
+                break
+    return "".join(lines)
 
 
 def created_key(output: str) -> str:

@@ -4,6 +4,8 @@ folder, with no ``MLFLOW_*`` or ``VITALS_*`` variable set, then the API over rea
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from processes import created_key, run_vitals, serving
+from processes import VITALS, clean_env, created_key, printed_until, run_vitals, serving
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +146,30 @@ def test_real_time_commands_ingest_rescore_and_report_drift(toured: tuple[Path, 
 
     report = json.loads(run_vitals(folder, "evaluate", "--drift", "--data", "data/", "--json"))
     assert "drift" in report
+
+
+def test_the_worker_stops_when_terminations_come_together(toured: tuple[Path, str]) -> None:
+    """``vitals serve --data`` ends its worker with a SIGTERM, and the kernel sends another when
+    the server exits: a burst of them must stop ``vitals worker``, not leave it running."""
+    folder, _ = toured
+    process = subprocess.Popen(
+        [VITALS, "worker", "--data", "data/"],
+        cwd=folder,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "as rows arrive" in printed_until(process, "as rows arrive", seconds=120)
+        # while its first step runs: a signal handled in the middle of handling another one
+        until = time.monotonic() + 3
+        while time.monotonic() < until and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.0001)
+        # stopped, either by its handler or (once it is shutting down) by the signal itself
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -34,6 +34,7 @@ DatabaseOption = Annotated[
     typer.Option("--database-url", help="health store URL (default: VITALS_DATABASE_URL)"),
 ]
 _SHOWN_REJECTIONS = 10
+_SIGNAL_CHECK_S = 0.2  # how often `vitals worker` looks for a SIGTERM
 
 
 @app.command()
@@ -129,11 +130,15 @@ def worker(
             step = running.turn()
             console.print(_describe(step))
             return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # the handler only notes the signal: it runs between any two steps of this thread, even
+        # inside its own last run when SIGTERMs come together (as `vitals serve` sends them),
+        # so it must take no lock (an Event's set() does: the worker then waited forever)
+        terminated: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, _: terminated.append(signum))
         console.print(f"re-scoring {settings.ingest.data_dir} as rows arrive (Ctrl-C stops)")
         with _delivering(store, settings), contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+            while not terminated:
+                time.sleep(_SIGNAL_CHECK_S)
     finally:
         running.stop()
         store.close()
