@@ -53,6 +53,7 @@ from realtime_load import (
     Server,
     accepted,
     activity,
+    left_running,
     percentiles,
     prepare,
     stored,
@@ -188,6 +189,8 @@ def checks_of(r: dict) -> dict[str, bool]:
             and kill_counts == (kill["acknowledged_batches"], kill["acknowledged_rows"]),
         "no server error (a 5xx other than 503, a worker error, a traceback in the log)":
             not r["server_errors"] and not r["worker_errors"] and not r["log_tracebacks"],
+        "every worker ended with its server (SIGINT, or SIGKILL in the kill test)":
+            r["workers_left_running"] == 0,
     }  # fmt: skip
 
 
@@ -322,6 +325,7 @@ def main() -> None:
         sys.exit(str(exc))
     finally:
         server.stop()
+        workers_left = left_running(server.ended_workers)
     sent += fresh_sent + kill_sent
     after, text = stored(store), log.read_bytes()[log_start:].decode(errors="replace")
     kill["unlisted_segments"] = unlisted_segments(store)
@@ -333,7 +337,8 @@ def main() -> None:
                  before, "stored_added": (after[0] - before[0], after[1] - before[1])},
         "kill": kill, "as_of_seen": sorted(poller.as_of), "worker_errors": poller.errors,
         "server_errors": sum(f[0] == "5" and f != "503" for s in sent for f in s.failures),
-        "log_tracebacks": text.count("Traceback"), "cpus": os.cpu_count(), "settings": vars(args),
+        "log_tracebacks": text.count("Traceback"), "workers_left_running": workers_left,
+        "cpus": os.cpu_count(), "settings": vars(args),
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
     }  # fmt: skip
     checks = checks_of(result)

@@ -109,6 +109,7 @@ class Server:
         self.root, self.env, self.url = root, env, f"http://127.0.0.1:{self.port}"
         self.headers = {"X-API-Key": key}
         self.process: subprocess.Popen | None = None
+        self.ended_workers: list[int] = []  # of server processes stopped or killed
 
     def start(self) -> None:
         """Start the process; its output goes to ``server.log``."""
@@ -152,20 +153,25 @@ class Server:
         """CPU time (user + system) the server process has used (Linux ``/proc``)."""
         return _cpu_seconds(self.process.pid)
 
+    def workers(self) -> list[int]:
+        """The server's child processes (its re-scoring worker)."""
+        pid = self.process.pid
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
     def worker_cpu_seconds(self) -> float:
         """CPU time the server's child processes (its re-scoring worker) have used so far."""
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return sum(_cpu_seconds(int(child)) for child in children)
+        return sum(_cpu_seconds(child) for child in self.workers())
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind."""
+        self.ended_workers += self.workers()
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
     def stop(self) -> None:
         """Stop it as Ctrl-C does (SIGKILL after 30 s)."""
         if self.process is not None and self.process.poll() is None:
+            self.ended_workers += self.workers()
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=30)
@@ -315,6 +321,27 @@ class Poller(threading.Thread):
         while self.rescored_at(last) is None and time.perf_counter() - started < timeout:
             time.sleep(POLL_S)
         return time.perf_counter() - started
+
+
+def left_running(pids: list[int], seconds: float = 30) -> int:
+    """How many of ``pids`` (workers of servers that ended) still run after ``seconds``; each is
+    then killed, so that it does not load the machine (and later runs) any longer."""
+    deadline, left = time.perf_counter() + seconds, 0
+    for pid in pids:
+        while _running(pid) and time.perf_counter() < deadline:
+            time.sleep(0.1)
+        if _running(pid):
+            left += 1
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has ended, only not been reaped
 
 
 def _cpu_seconds(pid: int) -> float:
