@@ -94,10 +94,9 @@ class DuckDBEngine:
         parallel and loses its ORDER BY from about 5,000 rows: it is on for the query.
         """
         self.con.execute("SET preserve_insertion_order = true")
-        try:
-            return self.con.execute(sql).to_arrow_table()
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
+        rows = self.con.execute(sql).to_arrow_table()  # on failure it stays on, as is safe
+        self.con.execute("SET preserve_insertion_order = false")
+        return rows
 
     def release(self, name: str) -> None:
         """Drop a temporary table early, so the large intermediate ones do not add up in memory."""
