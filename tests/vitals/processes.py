@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -32,17 +31,15 @@ def run_vitals(folder: Path, *args: str) -> str:
     return done.stdout
 
 
-def printed_until(process: subprocess.Popen, text: str, seconds: float) -> str:
-    """What ``process`` printed (its ``stdout`` a text pipe) until a line holding ``text``, or
-    until it exits or ``seconds`` pass."""
-    lines: list[str] = []
+def printed_until(process: subprocess.Popen, log: Path, text: str, seconds: float) -> str:
+    """What ``process`` wrote to the file ``log`` once it holds ``text``, or when it exits or
+    ``seconds`` pass."""
     deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0 and process.poll() is None:
-        if select.select([process.stdout], [], [], left)[0]:
-            lines.append(process.stdout.readline())
-            if text in lines[-1]:
-                break
-    return "".join(lines)
+    while time.monotonic() < deadline and process.poll() is None:
+        if text in (printed := log.read_text()):
+            return printed
+        time.sleep(0.2)
+    return log.read_text()
 
 
 def created_key(output: str) -> str:

@@ -134,7 +134,13 @@ def worker(
         # inside its own last run when SIGTERMs come together (as `vitals serve` sends them),
         # so it must take no lock (an Event's set() does: the worker then waited forever)
         terminated: list[int] = []
-        signal.signal(signal.SIGTERM, lambda signum, _: terminated.append(signum))
+
+        def on_sigterm(signum: int, _frame: object) -> None:
+            # stopping already: the SIGTERMs after this one change nothing
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            terminated.append(signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         console.print(f"re-scoring {settings.ingest.data_dir} as rows arrive (Ctrl-C stops)")
         with _delivering(store, settings), contextlib.suppress(KeyboardInterrupt):
             while not terminated:
