@@ -5,6 +5,7 @@ holds."""
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import itertools
 import json
@@ -109,7 +110,7 @@ class Server:
         self.root, self.env, self.url = root, env, f"http://127.0.0.1:{self.port}"
         self.headers = {"X-API-Key": key}
         self.process: subprocess.Popen | None = None
-        self.ended_workers: list[int] = []  # of server processes stopped or killed
+        self.ended_workers: set[tuple[int, int]] = set()  # (pid, start) of servers that ended
 
     def start(self) -> None:
         """Start the process; its output goes to ``server.log``."""
@@ -164,19 +165,26 @@ class Server:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind."""
-        self.ended_workers += self.workers()
+        self._note_workers()
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
     def stop(self) -> None:
         """Stop it as Ctrl-C does (SIGKILL after 30 s)."""
         if self.process is not None and self.process.poll() is None:
-            self.ended_workers += self.workers()
+            self._note_workers()
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def _note_workers(self) -> None:
+        """Remember the workers of the server about to end, each with its start time (a pid
+        alone may name another process by the time it is looked at again)."""
+        for pid in self.workers():
+            if (start := _start_time(pid)) is not None:
+                self.ended_workers.add((pid, start))
 
 
 @dataclass
@@ -323,25 +331,38 @@ class Poller(threading.Thread):
         return time.perf_counter() - started
 
 
-def left_running(pids: list[int], seconds: float = 30) -> int:
-    """How many of ``pids`` (workers of servers that ended) still run after ``seconds``; each is
-    then killed, so that it does not load the machine (and later runs) any longer."""
+def left_running(workers: set[tuple[int, int]], seconds: float = 30) -> int:
+    """How many of ``workers`` (pid, start time: workers of servers that ended) still run after
+    ``seconds``; each is then killed, so that it does not load the machine (and later runs)."""
     deadline, left = time.perf_counter() + seconds, 0
-    for pid in pids:
-        while _running(pid) and time.perf_counter() < deadline:
+    for pid, start in sorted(workers):
+        while _running(pid, start) and time.perf_counter() < deadline:
             time.sleep(0.1)
-        if _running(pid):
+        if _running(pid, start):
             left += 1
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(pid, signal.SIGKILL)
     return left
 
 
-def _running(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/pid/stat`` after the command name (state first), or ``None``."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"  # a zombie has ended, only not been reaped
+        return None
+
+
+def _start_time(pid: int) -> int | None:
+    """When the process started (clock ticks after boot), ``None`` if it has ended."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])  # field 22 of the whole line
+
+
+def _running(pid: int, start: int) -> bool:
+    fields = _stat(pid)
+    # the same process (not another one given its pid since), and not a zombie: that has ended
+    return fields is not None and int(fields[19]) == start and fields[0] != "Z"
 
 
 def _cpu_seconds(pid: int) -> float:
