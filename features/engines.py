@@ -23,17 +23,6 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
 
-# DuckDB 2's relations (``con.sql``) bind a query once to describe it and again to run it: for
-# the snapshot query (about 400 columns) that took 50-140 ms more than running it as a statement,
-# from 90 to 10,000 rows. The copy of the rows that DuckDB warns about costs less (measured up
-# to 150,000 rows of 400 columns).
-warnings.filterwarnings(
-    "ignore",
-    message="Arrow output on a DB-API result makes an extra copy",
-    category=UserWarning,
-    module=re.escape(__name__),
-)
-
 
 class Engine(Protocol):
     """What the feature builder needs from an engine."""
@@ -68,6 +57,15 @@ class DuckDBEngine:
         # the final query sorts its output; intermediate steps need no order, which saves memory
         self._order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         con.execute("SET preserve_insertion_order = false")
+        # fetch runs its query as a statement: DuckDB 2's relations (``con.sql``) bind a query
+        # once to describe it and again to run it, 40-50 ms more for the snapshot query (about
+        # 400 columns) from 90 to 1,400 rows. The copy of the rows DuckDB warns about costs less.
+        warnings.filterwarnings(
+            "ignore",
+            message="Arrow output on a DB-API result makes an extra copy",
+            category=UserWarning,
+            module=re.escape(__name__),
+        )
 
     def register(self, name: str, table: pa.Table) -> None:
         """Copy a small Arrow table into a temporary table."""
@@ -88,10 +86,10 @@ class DuckDBEngine:
         self._views.add(name)
 
     def fetch(self, sql: str) -> pa.Table:
-        """Run a query (as a statement: see the warnings filter above) and return Arrow.
+        """Run a query (as a statement: see ``__init__``) and return Arrow.
 
-        With ``preserve_insertion_order`` off, DuckDB 2 collects a statement's result in
-        parallel and loses its ORDER BY from about 5,000 rows: it is on for the query.
+        With ``preserve_insertion_order`` off, DuckDB 2's Arrow output of a statement loses its
+        ORDER BY from about 5,000 rows: it is on for the query.
         """
         self.con.execute("SET preserve_insertion_order = true")
         rows = self.con.execute(sql).to_arrow_table()  # on failure it stays on, as is safe
