@@ -27,6 +27,8 @@ from vitals.models.reasons import (
     format_points,
     measure_sentence,
     reason_sentence,
+    reason_statement,
+    with_points,
 )
 
 
@@ -153,10 +155,16 @@ def reason_columns(
         spec = specs[j]
         now, before = value_at(j, at), previous_at(j, at)
         before = np.full(len(at), None, dtype=object) if before is None else before
-        return [
-            _entry(spec, v, b, p, reason_sentence(spec, v, b, p, unit))
-            for v, b, p in zip(now, before, shares.tolist(), strict=True)
-        ]
+        # many accounts share a value (a count, a plan): each pair of values is worded once
+        worded: dict[tuple[Any, Any], tuple[str, Any, Any]] = {}
+        entries = []
+        for v, b, p in zip(now, before, shares.tolist(), strict=True):
+            key = (_memo_key(v), _memo_key(b))
+            if (said := worded.get(key)) is None:
+                said = worded[key] = (reason_statement(spec, v, b), readable(v), readable(b))
+            statement, shown, shown_before = said
+            entries.append(_entry(spec, shown, shown_before, p, with_points(statement, p, unit)))
+        return entries
 
     points_list, features = pts.tolist(), lead.tolist()
     return ReasonColumns(
@@ -185,16 +193,23 @@ def reason_columns(
     )
 
 
-def _entry(spec: FeatureSpec, value: Any, previous: Any, points: float, sentence: str) -> dict:
+def _entry(spec: FeatureSpec, shown: Any, shown_before: Any, points: float, sentence: str) -> dict:
+    """A breakdown entry, its values already :func:`readable`."""
     return {
         "feature": spec.name,
         "label": spec.label,
         "unit": spec.unit,
-        "value": readable(value),
-        "previous_value": readable(previous),
+        "value": shown,
+        "previous_value": shown_before,
         "health_points": points,
         "sentence": sentence,
     }
+
+
+def _memo_key(value: Any) -> Any:
+    """A key equal for two values exactly when they read the same: floats by their bits, so that
+    NaN matches NaN and ``-0.0`` (worded ``-0``) does not match ``0.0``."""
+    return (float, value.hex()) if isinstance(value, float) else value
 
 
 def reasons_table(ids: np.ndarray, reasons: ReasonColumns) -> pd.DataFrame:
@@ -276,7 +291,7 @@ def change_table(
         spec = specs[j]
         return [
             {
-                **_entry(spec, b, None, p, change_sentence(spec, a, b, p, unit)),
+                **_entry(spec, readable(b), None, p, change_sentence(spec, a, b, p, unit)),
                 "value_then": readable(a),
             }
             for a, b, p in zip(then_at(j, at), now_at(j, at), shares.tolist(), strict=True)

@@ -116,21 +116,31 @@ def reason_sentence(
         E.g. ``Active users per seat fell from 0.62 to 0.31 over the last 30 days (-9 health
         points)``.
     """
+    return with_points(reason_statement(spec, value, previous), points, unit)
+
+
+def reason_statement(spec: FeatureSpec, value: object, previous: object) -> str:
+    """What a reason's sentence says of its feature, before its points (:func:`with_points`):
+    ``Active users per seat fell from 0.62 to 0.31 over the last 30 days``."""
     window = _window(spec)
-    tail = f"({format_points(points, unit)})"
     if _known(previous) and _known(value):
         verb = _movement(previous, value)
         if verb == "stayed":
-            return f"{spec.label} stayed at {format_value(value, spec.unit)}{window} {tail}"
+            return f"{spec.label} stayed at {format_value(value, spec.unit)}{window}"
         return (
             f"{spec.label} {verb} from {format_value(previous, spec.unit)} to "
-            f"{format_value(value, spec.unit)}{window} {tail}"
+            f"{format_value(value, spec.unit)}{window}"
         )
     if not _known(value):
-        return f"{spec.label}: no data{window} {tail}"
+        return f"{spec.label}: no data{window}"
     if spec.window_days and not isinstance(value, str):
-        return f"{spec.label} was {format_value(value, spec.unit)}{window} {tail}"
-    return f"{spec.label} is {format_value(value, spec.unit)} {tail}"
+        return f"{spec.label} was {format_value(value, spec.unit)}{window}"
+    return f"{spec.label} is {format_value(value, spec.unit)}"
+
+
+def with_points(statement: str, points: float, unit: PointsUnit = "health") -> str:
+    """A reason's sentence: its statement and its points (``... (-9 health points)``)."""
+    return f"{statement} ({format_points(points, unit)})"
 
 
 def measure_sentence(measure: str, sentence: str) -> str:
