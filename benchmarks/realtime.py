@@ -29,6 +29,10 @@ all accounts alike, the worst case for re-scoring, which then touches the most a
    2 s before the kill, and every 10th other) are sent again: they must come back as replays of
    the same batch. The store must hold the acknowledged batches' rows exactly once.
 
+Before the freshness load, a fixed reference work (Python objects, then DuckDB on one thread) is
+timed: a shared machine runs the same code at different speeds from one hour to the next, and
+the reference tells a slower machine from slower code when runs are compared.
+
     python benchmarks/realtime.py [--accounts 10000] [--rate 1000] [--seconds 60] [--quick]
         [--mix activity|uniform] [--workdir /tmp/realtime-bench] [--keep-store] [--output PATH]
 """
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -45,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 from realtime_load import (
     CONNECTIONS,
     Load,
@@ -126,6 +132,33 @@ def freshness(load: Load, poller: Poller, rate: float, size: int, seconds: float
         "freshness_p95_by_10s": by_10s,
         "accounts_per_10s": round(sum(map(len, touched.values())) / max(1, len(touched))),
     }, sent  # fmt: skip
+
+
+def reference_work(repeats: int = 3) -> dict[str, float]:
+    """Seconds a fixed piece of work takes now (median of ``repeats``), in Python objects and in
+    DuckDB on one thread: the same code runs slower when the machine's neighbours are busy, so
+    runs on other days are compared by these too (lower is faster)."""
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+
+    def python() -> None:
+        rows = [{"id": i, "value": i / 7, "text": f"row {i:,}: {i / 7:.2f}"} for i in range(50_000)]
+        json.loads(json.dumps(rows))
+
+    def sql() -> None:
+        con.execute("SELECT i % 1000, sum(i * 0.5), count(DISTINCT i % 7919) "
+                    "FROM range(2000000) AS t(i) GROUP BY 1").fetchall()  # fmt: skip
+
+    seconds = {}
+    for name, work in (("python", python), ("duckdb", sql)):
+        runs = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            work()
+            runs.append(time.perf_counter() - started)
+        seconds[name] = statistics.median(runs)
+    con.close()
+    return seconds
 
 
 def kill_test(load: Load, poller: Poller, rate: float, size: int, seconds: float) -> tuple:
@@ -261,6 +294,11 @@ def render(console: Console, r: dict, checks: dict[str, bool]) -> None:
     load = r["load_average_1min"]
     console.print(f"1-minute load average before / after: {load['before']:.1f} / "
                   f"{load['after']:.1f} (other work on the machine slows every row)")  # fmt: skip
+    ref = r["reference_work_s"]
+    console.print(
+        f"fixed reference work before the freshness load: Python {ref['python']:.2f} s, "
+        f"DuckDB {ref['duckdb']:.2f} s (lower is faster; compare runs by it)"
+    )
     if len(r["as_of_seen"]) > 1:
         console.print(f"note: the scoring date moved during the run: {r['as_of_seen']}")
     for name, ok in checks.items():
@@ -317,6 +355,7 @@ def main() -> None:
                                             args.throughput_seconds))[0])  # fmt: skip
             sent += one[1]
             console.print(f"throughput, batches of {size}: {tputs[-1]['rows_per_s']:,.0f} ev/s")
+        reference = reference_work()  # the server is idle: the throughput runs are caught up
         fresh, fresh_sent = freshness(load, poller, args.rate, args.batch, args.seconds)
         console.print(f"freshness: {fresh['freshness_s']}")
         kill, kill_sent = kill_test(load, poller, args.rate, args.batch, args.kill_seconds)
@@ -340,6 +379,7 @@ def main() -> None:
         "log_tracebacks": text.count("Traceback"), "workers_left_running": workers_left,
         "cpus": os.cpu_count(), "settings": vars(args),
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
+        "reference_work_s": reference,
     }  # fmt: skip
     checks = checks_of(result)
     render(console, result, checks)
