@@ -156,7 +156,7 @@ def reason_columns(
         now, before = value_at(j, at), previous_at(j, at)
         before = np.full(len(at), None, dtype=object) if before is None else before
         # many accounts share a value (a count, a plan): each pair of values is worded once
-        worded: dict[tuple[Any, Any], tuple[str, Any, Any]] = {}
+        worded: dict[tuple[tuple[type, Any], tuple[type, Any]], tuple[str, Any, Any]] = {}
         entries = []
         for v, b, p in zip(now, before, shares.tolist(), strict=True):
             key = (_memo_key(v), _memo_key(b))
@@ -206,10 +206,12 @@ def _entry(spec: FeatureSpec, shown: Any, shown_before: Any, points: float, sent
     }
 
 
-def _memo_key(value: Any) -> Any:
-    """A key equal for two values exactly when they read the same: floats by their bits, so that
-    NaN matches NaN and ``-0.0`` (worded ``-0``) does not match ``0.0``."""
-    return (float, value.hex()) if isinstance(value, float) else value
+def _memo_key(value: Any) -> tuple[type, Any]:
+    """A key equal for two values exactly when they read the same: of the same type, and floats
+    by their bits, so that NaN matches NaN and ``-0.0`` (worded ``-0``) does not match ``0.0``."""
+    if isinstance(value, float | np.floating):
+        return type(value), float(value).hex()
+    return type(value), value
 
 
 def reasons_table(ids: np.ndarray, reasons: ReasonColumns) -> pd.DataFrame:

@@ -18,8 +18,12 @@ SPECS = [
     FeatureSpec("adoption", "engagement", "Adoption", "Share.", "share", 30, measure="Usage"),
     FeatureSpec("plan", "account", "Plan", "Plan.", "", kind="categorical", measure="Plan"),
 ]  # fmt: skip
-# few distinct values, so that rows share them; both zeros and NaN, which compare oddly
-NUMBERS = st.sampled_from([0.0, -0.0, math.nan, 1.0, 1, 2.5, 0.125, 1e-12, 443.99999999999994])
+# few distinct values, so that rows share them; both zeros and NaN, which compare oddly, also
+# as numpy's 32-bit floats
+NUMBERS = st.sampled_from(
+    [0.0, -0.0, math.nan, 1.0, 1, 2.5, 0.125, 1e-12, 443.99999999999994, np.float32(0.0),
+     np.float32(-0.0), np.float32(2.5)]
+)  # fmt: skip
 CATEGORIES = st.sampled_from(["pro", "basic", None])
 
 
