@@ -51,6 +51,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+from processes import left_running
 from realtime_load import (
     CONNECTIONS,
     Load,
@@ -59,7 +60,6 @@ from realtime_load import (
     Server,
     accepted,
     activity,
-    left_running,
     percentiles,
     prepare,
     stored,

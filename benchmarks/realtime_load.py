@@ -5,7 +5,6 @@ holds."""
 from __future__ import annotations
 
 import bisect
-import contextlib
 import hashlib
 import itertools
 import json
@@ -26,6 +25,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pyarrow.parquet as pq
+from processes import process_cpu_seconds, start_time
 
 POLL_S, CONNECTIONS = 0.05, 16
 # 12 months are too short for the default windows (91-day test and calibration windows with
@@ -152,7 +152,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server process has used (Linux ``/proc``)."""
-        return _cpu_seconds(self.process.pid)
+        return process_cpu_seconds(self.process.pid)
 
     def workers(self) -> list[int]:
         """The server's child processes (its re-scoring worker)."""
@@ -161,7 +161,7 @@ class Server:
 
     def worker_cpu_seconds(self) -> float:
         """CPU time the server's child processes (its re-scoring worker) have used so far."""
-        return sum(_cpu_seconds(child) for child in self.workers())
+        return sum(process_cpu_seconds(child) for child in self.workers())
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind."""
@@ -183,7 +183,7 @@ class Server:
         """Remember the workers of the server about to end, each with its start time (a pid
         alone may name another process by the time it is looked at again)."""
         for pid in self.workers():
-            if (start := _start_time(pid)) is not None:
+            if (start := start_time(pid)) is not None:
                 self.ended_workers.add((pid, start))
 
 
@@ -329,49 +329,6 @@ class Poller(threading.Thread):
         while self.rescored_at(last) is None and time.perf_counter() - started < timeout:
             time.sleep(POLL_S)
         return time.perf_counter() - started
-
-
-def left_running(workers: set[tuple[int, int]], seconds: float = 30) -> int:
-    """How many of ``workers`` (pid, start time: workers of servers that ended) still run after
-    ``seconds``; each is then killed, so that it does not load the machine (and later runs)."""
-    deadline, left = time.perf_counter() + seconds, 0
-    for pid, start in sorted(workers):
-        while _running(pid, start) and time.perf_counter() < deadline:
-            time.sleep(0.1)
-        if _running(pid, start):
-            left += 1
-            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-                os.kill(pid, signal.SIGKILL)
-    return left
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of ``/proc/pid/stat`` after the command name (state first), or ``None``."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def _start_time(pid: int) -> int | None:
-    """When the process started (clock ticks after boot), ``None`` if it has ended."""
-    fields = _stat(pid)
-    return None if fields is None else int(fields[19])  # field 22 of the whole line
-
-
-def _running(pid: int, start: int) -> bool:
-    fields = _stat(pid)
-    # the same process (not another one given its pid since), and not a zombie: that has ended
-    return fields is not None and int(fields[19]) == start and fields[0] != "Z"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a running process (0 once it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float], scale: float = 1.0) -> dict[str, float | None]:

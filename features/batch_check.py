@@ -30,9 +30,9 @@ import pyarrow as pa
 from vitals.features.casting import WHAT, quote
 from vitals.features.contract import TABLES
 from vitals.features.loader import Dataset, load_for_validation, quiet_connection
+from vitals.features.rule_checker import RuleChecker, utc_naive
 from vitals.features.rules import REFERENCING, RowRule, all_rules, reference_rule
 from vitals.features.table_load import ROW
-from vitals.features.validate import RuleChecker, utc_naive
 
 _KNOWN_ACCOUNTS = "__vitals_known_accounts"
 _BASE_ACCOUNTS = "__vitals_base_accounts"
