@@ -10,7 +10,7 @@ segment (:mod:`vitals.features.ingested`); every other row is listed with its ru
 
 The rows go through the loader that reads a data directory (each table written as a CSV file of
 text values, so a value is read and converted exactly as in a file), then through the
-validator's :class:`~vitals.features.validate.RuleChecker`.
+validator's :class:`~vitals.features.rule_checker.RuleChecker`.
 """
 
 from __future__ import annotations
